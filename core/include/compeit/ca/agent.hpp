@@ -1,0 +1,77 @@
+// Server agents: the registry's unit. An agent registers under a `type`
+// (`chat`, `kurento`, ...) and from then on receives the messages of that
+// type and the room membership changes, and gets a Port with the means to
+// answer requests, message one user, and post to a room. The router has no
+// special case for any agent: chat and kurento plug in exactly like this.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compeit/ca/types.hpp"
+#include "compeit/sio/engine.hpp"
+
+namespace compeit::ca {
+
+class Router;
+
+// A client request as an agent sees it. A plain value: an agent may keep it
+// and answer later (for example once a write is durable); if the client is
+// gone by then, the answer is dropped.
+struct Request {
+    sio::SessionId session = 0;
+    UserId user = 0;
+    std::string event;   // "server_message", "room_message", ...
+    std::string ack_id;  // empty: the client asked for no ack
+};
+
+class Port {
+public:
+    Port(Router& router, std::string type) : router_(&router), type_(std::move(type)) {}
+    const std::string& type() const { return type_; }
+
+    // server_message {type, data} to one user.
+    void to_user(UserId to, const json& data) const;
+    // room_message {from:0, type, data} to every member of the room.
+    void to_room(RoomId room, const json& data) const;
+    // room_message {from, type, data} to the members, the sender too when include_sender.
+    void relay_to_room(RoomId room, UserId from, const json& data, bool include_sender) const;
+    // user_message {from, type, data} to one user.
+    void user_message(UserId to, UserId from, const json& data) const;
+
+    // Answers a request: ack {ok:true} (when asked for), or request_error + ack {error}.
+    void ok(const Request& r) const;
+    void fail(const Request& r, ErrorCode code, std::string_view message) const;
+
+    std::optional<User> user(UserId id) const;
+    std::optional<RoomId> room_of(UserId id) const;
+    std::vector<User> members(RoomId room) const;
+    sio::Time now() const;
+
+private:
+    Router* router_;
+    std::string type_;
+};
+
+class ServerAgent {
+public:
+    virtual ~ServerAgent() = default;
+    // Called once, when the agent is registered.
+    virtual void attached(Port port) = 0;
+    // server_message {type, data} without `to`: the agent must answer the
+    // request (port.ok / port.fail), now or later.
+    virtual void on_server_message(const Request& r, const User& from, json& data) = 0;
+    // server_message {to, type, data}. Return false to let the router deliver
+    // it as user_message; true when the agent took it over (and answers r).
+    virtual bool on_user_message(const Request&, const User&, UserId /*to*/, json& /*data*/) { return false; }
+    // room_message {type, data}. Return false to let the router relay it to
+    // the others as-is; true when the agent took it over (and answers r).
+    virtual bool on_room_message(const Request&, const User&, RoomId, json& /*data*/) { return false; }
+    // Membership: called after room_joined / before-or-after the leave is announced.
+    virtual void on_join(const User&, RoomId) {}
+    virtual void on_leave(const User&, RoomId) {}
+};
+
+}  // namespace compeit::ca

@@ -1,0 +1,93 @@
+// The Connection Agent (CA-1..CA-13): users, rooms and the routing of
+// messages between clients and server agents, on the `/connection_agent`
+// namespace of a sio::Engine. Sans I/O like the engine: time comes in with
+// every callback, frames go out through the engine.
+//
+// Room broadcasts are encoded once and the same Frame is shared by every
+// recipient.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "compeit/ca/agent.hpp"
+#include "compeit/ca/types.hpp"
+#include "compeit/sio/engine.hpp"
+
+namespace compeit::ca {
+
+class Router : public sio::Application {
+public:
+    explicit Router(Limits limits = {});
+
+    // The engine this router speaks through; it must serve kNamespace.
+    void attach(sio::Engine& engine);
+    // Registers a server agent under `type` (unique). The router does not own it.
+    bool register_agent(const std::string& type, ServerAgent& agent);
+    // Keeps Port::now() current between client events (the server's timer calls this).
+    void advance(sio::Time now) { now_ = now; }
+
+    // sio::Application
+    void on_namespace_connect(sio::SessionId, std::string_view endpoint, std::string_view query,
+                              sio::Time now) override;
+    void on_packet(sio::SessionId, const sio::Packet&, sio::Time now) override;
+    void on_namespace_disconnect(sio::SessionId, std::string_view endpoint, sio::CloseReason,
+                                 sio::Time now) override;
+
+    // Introspection for agents, tests and logs.
+    std::optional<User> user(UserId id) const;
+    std::optional<RoomId> room_of(UserId id) const;
+    std::vector<User> members(RoomId room) const;
+    std::size_t user_count() const { return members_.size(); }
+    std::size_t room_count() const { return rooms_.size(); }
+    sio::Time now() const { return now_; }
+    const Limits& limits() const { return limits_; }
+
+private:
+    friend class Port;
+
+    struct Member {
+        User user;
+        sio::SessionId session = 0;
+        std::optional<RoomId> room;
+        RateLimiter rate;
+    };
+    struct Room {
+        std::vector<sio::SessionId> sessions;  // in join order
+    };
+
+    Limits limits_;
+    sio::Engine* engine_ = nullptr;
+    sio::Time now_{};
+    UserId next_user_ = 1;
+    std::unordered_map<sio::SessionId, Member> members_;
+    std::unordered_map<UserId, sio::SessionId> sessions_by_user_;
+    std::unordered_map<RoomId, Room> rooms_;
+    std::map<std::string, ServerAgent*, std::less<>> agents_;
+
+    Member* member(sio::SessionId s);
+    Member* member_by_user(UserId id);
+    ServerAgent* agent(std::string_view type) const;
+
+    void dispatch(Member& m, Request& req, const json& args);
+    void join_room(Member& m, const Request& req, const json& arg);
+    void reply_joined(const Request& req, RoomId room);
+    void leave_room(Member& m, const Request& req);
+    void server_message(Member& m, const Request& req, const json& arg);
+    void room_message(Member& m, const Request& req, const json& arg);
+    void leave_current(Member& m);
+
+    // Output.
+    void emit(sio::SessionId s, std::string_view name, const std::string& arg_json);
+    void broadcast(RoomId room, const sio::Frame& frame, sio::SessionId skip);
+    void ack(const Request& r, const std::string& arg_json);
+    void succeed(const Request& r, std::string_view reply_event, const std::string& reply_json);
+    void fail(const Request& r, ErrorCode code, std::string_view message);
+    std::string message_json(UserId from, std::string_view type, const std::string& data_json) const;
+};
+
+}  // namespace compeit::ca

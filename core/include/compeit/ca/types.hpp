@@ -1,0 +1,62 @@
+// The Connection Agent's vocabulary: users, rooms, error codes, limits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace compeit::ca {
+
+using json = nlohmann::json;
+using UserId = std::int64_t;  // > 0; 0 is the server itself
+using RoomId = std::int64_t;  // >= 0
+
+inline constexpr std::string_view kNamespace = "/connection_agent";
+inline constexpr RoomId kMaxRoomId = (RoomId{1} << 53) - 1;  // JavaScript's safe integers
+
+struct User {
+    UserId id = 0;
+    std::string name;
+};
+json to_json(const User& u);
+
+// request_error codes (CA-10).
+enum class ErrorCode : std::uint8_t {
+    bad_request,
+    not_in_room,
+    unknown_user,
+    unknown_type,
+    room_full,
+    forbidden,
+    too_large,
+    rate_limited,
+    not_supported,
+    unavailable,  // a backing service (store, media server) failed
+};
+std::string_view to_string(ErrorCode c);
+
+// LIM-3, configurable.
+struct Limits {
+    std::size_t max_data_bytes = 64 * 1024;  // `data` of one message, as JSON
+    std::size_t max_chat_chars = 4000;
+    std::size_t max_room_users = 256;
+    std::size_t max_rooms = 100'000;
+    double rate_per_second = 200;
+    double rate_burst = 400;
+    std::size_t max_name_chars = 100;
+};
+
+// Token bucket; time comes from the caller.
+class RateLimiter {
+public:
+    RateLimiter(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst) {}
+    bool take(std::int64_t now_ms);
+
+private:
+    double rate_, burst_, tokens_;
+    std::int64_t last_ms_ = -1;
+};
+
+}  // namespace compeit::ca

@@ -1,0 +1,174 @@
+// The server side of socket.io 0.9, sans I/O: THE connection state machine of
+// the project. Every session's lifecycle (handshake, transport attach,
+// namespaces, heartbeats, polling buffers, close timeouts) lives here and
+// nowhere else. The caller feeds it requests, frames and the current time;
+// it answers through TransportHost (bytes to write, long-polls to answer,
+// transports to end) and Application (namespace connects, packets,
+// disconnects). It owns no socket, timer, thread or clock.
+//
+// Lifecycle of a session:
+//   handshaken --first GET or upgrade--> open --0::, timeout, transport loss--> gone
+// A handshaken session that no transport opens within handshake_timeout is
+// gone too. Once open, a session keeps the transport family it opened with.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "compeit/sio/packet.hpp"
+#include "compeit/sio/payload.hpp"
+
+namespace compeit::sio {
+
+// Monotonic time since an epoch of the caller's choosing.
+using Time = std::chrono::milliseconds;
+using SessionId = std::uint64_t;  // opaque handle; 0 is never a session
+
+enum class Transport : std::uint8_t { websocket, xhr_polling, jsonp_polling };
+std::optional<Transport> parse_transport(std::string_view name);
+std::string_view transport_name(Transport t);
+inline bool is_polling(Transport t) { return t != Transport::websocket; }
+
+enum class CloseReason : std::uint8_t {
+    namespace_left,     // the client sent 0::/ns (that namespace only)
+    booted,             // the client sent 0::
+    server,             // the server ended it (Engine::disconnect)
+    forced,             // a ?disconnect request
+    transport_closed,   // websocket connection lost
+    heartbeat_timeout,  // websocket client stopped answering 2::
+    close_timeout,      // polling client did not come back
+    handshake_timeout,  // handshaken, never opened
+    overflow,           // too much buffered for a client that does not read
+    garbage,            // too many malformed packets in a row
+};
+std::string_view to_string(CloseReason r);
+
+struct EngineConfig {
+    Time heartbeat_interval{25'000};
+    Time heartbeat_timeout{60'000};
+    Time close_timeout{60'000};
+    Time polling_duration{20'000};
+    Time handshake_timeout{30'000};
+    std::size_t max_buffered_bytes = 4u << 20;  // per polling session
+    unsigned max_bad_packets = 50;              // in a row, before the session is closed
+    std::vector<Transport> transports{Transport::websocket, Transport::xhr_polling,
+                                      Transport::jsonp_polling};
+};
+
+class TransportHost {
+public:
+    virtual ~TransportHost() = default;
+    // Write these packets, in order, on the session's websocket.
+    virtual void ws_write(SessionId, std::vector<Frame>&& frames) = 0;
+    // Answer the session's held long-poll with this payload.
+    virtual void poll_respond(SessionId, std::string payload) = 0;
+    // The session is gone: close its transport once what was written is out.
+    virtual void end(SessionId) = 0;
+    // Some outbox has packets: call Engine::flush() soon, after the current
+    // handler (so packets produced together go out together). Called once per
+    // flush cycle.
+    virtual void schedule_flush() = 0;
+};
+
+class Application {
+public:
+    virtual ~Application() = default;
+    virtual void on_namespace_connect(SessionId, std::string_view endpoint, std::string_view query, Time now) = 0;
+    // message, json, event and ack packets of a connected namespace.
+    virtual void on_packet(SessionId, const Packet&, Time now) = 0;
+    // The namespace is left, or the whole session is gone (then for each
+    // connected namespace, in order).
+    virtual void on_namespace_disconnect(SessionId, std::string_view endpoint, CloseReason, Time now) = 0;
+};
+
+class Engine {
+public:
+    Engine(EngineConfig config, TransportHost& host, Application& app);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Namespaces the application serves; "" (the root) always is.
+    void add_namespace(std::string endpoint);
+    const EngineConfig& config() const { return config_; }
+
+    struct Handshake {
+        SessionId id;
+        std::string sid;
+        std::string body;  // `sid:heartbeat:close:transports`
+    };
+    // `random` is at least 12 bytes of randomness from the caller.
+    Handshake handshake(Time now, std::string_view random, std::string_view query);
+
+    // 0 when the sid is unknown or gone.
+    SessionId find(std::string_view sid) const;
+    bool alive(SessionId id) const { return sessions_.count(id) != 0; }
+    // The handshake's query string (without '?'), for the application.
+    std::string_view query(SessionId id) const;
+    bool is_transport_allowed(Transport t) const;
+
+    // --- websocket ---
+    // Attaches a websocket; false when the session cannot take one (the host
+    // then sends `7:::1+0` or `7:::0` as `refusal()` says, and closes).
+    bool open_websocket(SessionId, Time now);
+    void on_ws_text(SessionId, std::string_view text, Time now);
+    void on_transport_closed(SessionId, Time now);
+
+    // --- polling ---
+    struct PollResult {
+        bool respond = false;        // answer now with `body`; otherwise hold the request
+        std::string body;
+        bool release_previous = false;  // answer the previously held GET with `8::`
+    };
+    // A long-poll GET. nullopt: the session cannot take it (see refusal()).
+    std::optional<PollResult> on_poll(SessionId, Transport kind, Time now);
+    // The held GET's connection went away before it was answered.
+    void on_poll_aborted(SessionId, Time now);
+    // A POST body: one packet or a framed payload.
+    void on_post(SessionId, std::string_view body, Time now);
+
+    // The error packet to send when a transport request cannot be attached.
+    std::string refusal(SessionId id) const;
+
+    // --- the server's side ---
+    void send(SessionId, const Frame& packet);
+    void send(SessionId id, const Packet& packet) { send(id, make_frame(encode(packet))); }
+    // Ends the session from the server: `0::` to the client, then close.
+    void disconnect(SessionId, CloseReason reason, Time now);
+    // Delivers every outbox touched since the last flush.
+    void flush(Time now);
+    // Runs the timers: heartbeats, poll durations, close and handshake timeouts.
+    void tick(Time now);
+
+    std::size_t session_count() const { return sessions_.size(); }
+
+private:
+    struct Session;
+    EngineConfig config_;
+    TransportHost& host_;
+    Application& app_;
+    std::vector<std::string> namespaces_;
+    std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
+    std::unordered_map<std::string, SessionId> by_sid_;
+    std::vector<SessionId> dirty_;
+    SessionId next_id_ = 1;
+    std::uint32_t counter_ = 0;
+
+    Session* get(SessionId id) const;
+    void open(Session& s, Transport t, Time now);
+    void on_packet_text(Session& s, std::string_view text, Time now);
+    void handle(Session& s, Packet&& p, Time now);
+    void push(Session& s, Frame f);
+    void end(Session& s, CloseReason reason, Time now, bool say_goodbye);
+    void deliver(Session& s, Time now);
+    void answer_poll(Session& s, std::string body, Time now);
+    bool serves(std::string_view endpoint) const;
+};
+
+}  // namespace compeit::sio

@@ -1,0 +1,367 @@
+#include "compeit/sio/engine.hpp"
+
+#include <algorithm>
+
+#include "compeit/ws/handshake.hpp"
+
+namespace compeit::sio {
+
+struct Engine::Session {
+    SessionId id = 0;
+    std::string sid;
+    std::string query;
+    Time created{};
+    bool opened = false;             // a transport connected: `1::` was (or is being) sent
+    std::optional<Transport> transport;
+    std::vector<std::string> namespaces;  // connected endpoints besides the root
+    std::vector<Frame> outbox;
+    std::size_t outbox_bytes = 0;
+    bool dirty = false;
+    unsigned bad_packets = 0;
+    // polling
+    bool poll_held = false;
+    Time poll_deadline{};
+    Time close_deadline{};
+    // websocket heartbeats
+    Time heartbeat_due{};
+    bool awaiting_heartbeat = false;
+    Time heartbeat_deadline{};
+};
+
+namespace {
+
+const Frame& connect_frame() {
+    static const Frame f = make_frame("1::");
+    return f;
+}
+const Frame& heartbeat_frame() {
+    static const Frame f = make_frame("2::");
+    return f;
+}
+const Frame& disconnect_frame() {
+    static const Frame f = make_frame("0::");
+    return f;
+}
+
+}  // namespace
+
+std::optional<Transport> parse_transport(std::string_view name) {
+    if (name == "websocket") return Transport::websocket;
+    if (name == "xhr-polling") return Transport::xhr_polling;
+    if (name == "jsonp-polling") return Transport::jsonp_polling;
+    return std::nullopt;
+}
+
+std::string_view transport_name(Transport t) {
+    switch (t) {
+        case Transport::websocket: return "websocket";
+        case Transport::xhr_polling: return "xhr-polling";
+        case Transport::jsonp_polling: return "jsonp-polling";
+    }
+    return "";
+}
+
+std::string_view to_string(CloseReason r) {
+    switch (r) {
+        case CloseReason::namespace_left: return "namespace left";
+        case CloseReason::booted: return "booted";
+        case CloseReason::server: return "server disconnect";
+        case CloseReason::forced: return "forced disconnect";
+        case CloseReason::transport_closed: return "transport closed";
+        case CloseReason::heartbeat_timeout: return "heartbeat timeout";
+        case CloseReason::close_timeout: return "close timeout";
+        case CloseReason::handshake_timeout: return "handshake timeout";
+        case CloseReason::overflow: return "buffer overflow";
+        case CloseReason::garbage: return "malformed packets";
+    }
+    return "";
+}
+
+Engine::Engine(EngineConfig config, TransportHost& host, Application& app)
+    : config_(std::move(config)), host_(host), app_(app) {}
+
+Engine::~Engine() = default;
+
+void Engine::add_namespace(std::string endpoint) { namespaces_.push_back(std::move(endpoint)); }
+
+bool Engine::serves(std::string_view endpoint) const {
+    return std::find(namespaces_.begin(), namespaces_.end(), endpoint) != namespaces_.end();
+}
+
+bool Engine::is_transport_allowed(Transport t) const {
+    return std::find(config_.transports.begin(), config_.transports.end(), t) != config_.transports.end();
+}
+
+Engine::Handshake Engine::handshake(Time now, std::string_view random, std::string_view query) {
+    // 12 random bytes and a 3-byte counter: 20 base64url characters, like socket.io 0.9.19.
+    std::string raw(random.substr(0, 12));
+    raw.resize(12, '\0');
+    ++counter_;
+    raw += static_cast<char>(counter_ >> 16);
+    raw += static_cast<char>(counter_ >> 8);
+    raw += static_cast<char>(counter_);
+
+    auto s = std::make_unique<Session>();
+    s->id = next_id_++;
+    s->sid = ws::base64url_encode(raw);
+    s->query = std::string(query);
+    s->created = now;
+
+    Handshake h{s->id, s->sid, {}};
+    h.body = s->sid + ':' + std::to_string(config_.heartbeat_timeout.count() / 1000) + ':' +
+             std::to_string(config_.close_timeout.count() / 1000) + ':';
+    for (std::size_t i = 0; i < config_.transports.size(); ++i) {
+        if (i) h.body += ',';
+        h.body += transport_name(config_.transports[i]);
+    }
+    by_sid_.emplace(s->sid, s->id);
+    sessions_.emplace(s->id, std::move(s));
+    return h;
+}
+
+Engine::Session* Engine::get(SessionId id) const {
+    const auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+SessionId Engine::find(std::string_view sid) const {
+    const auto it = by_sid_.find(std::string(sid));
+    return it == by_sid_.end() ? 0 : it->second;
+}
+
+std::string_view Engine::query(SessionId id) const {
+    const Session* s = get(id);
+    return s ? std::string_view(s->query) : std::string_view();
+}
+
+std::string Engine::refusal(SessionId id) const {
+    // Unknown or gone: "client not handshaken, reconnect". A live session
+    // already bound to another transport: "transport not supported".
+    return get(id) ? "7:::0" : "7:::1+0";
+}
+
+void Engine::open(Session& s, Transport t, Time now) {
+    s.transport = t;
+    if (s.opened) return;
+    s.opened = true;
+    s.outbox.insert(s.outbox.begin(), connect_frame());
+    s.outbox_bytes += connect_frame()->size();
+    if (t == Transport::websocket) s.heartbeat_due = now + config_.heartbeat_interval;
+}
+
+bool Engine::open_websocket(SessionId id, Time now) {
+    Session* s = get(id);
+    if (!s || s->transport) return false;
+    open(*s, Transport::websocket, now);
+    deliver(*s, now);
+    return true;
+}
+
+void Engine::on_ws_text(SessionId id, std::string_view text, Time now) {
+    if (Session* s = get(id); s && s->transport == Transport::websocket) on_packet_text(*s, text, now);
+}
+
+void Engine::on_transport_closed(SessionId id, Time now) {
+    if (Session* s = get(id); s && s->transport == Transport::websocket)
+        end(*s, CloseReason::transport_closed, now, false);
+}
+
+std::optional<Engine::PollResult> Engine::on_poll(SessionId id, Transport kind, Time now) {
+    Session* s = get(id);
+    if (!s || (s->transport && *s->transport != kind)) return std::nullopt;
+    PollResult r;
+    r.release_previous = s->poll_held;
+    open(*s, kind, now);
+    if (!s->outbox.empty()) {
+        r.respond = true;
+        r.body = encode_payload(s->outbox);
+        s->outbox.clear();
+        s->outbox_bytes = 0;
+        s->poll_held = false;
+        s->close_deadline = now + config_.close_timeout;
+        return r;
+    }
+    s->poll_held = true;
+    s->poll_deadline = now + config_.polling_duration;
+    return r;
+}
+
+void Engine::on_poll_aborted(SessionId id, Time now) {
+    Session* s = get(id);
+    if (!s || !s->poll_held) return;
+    s->poll_held = false;
+    s->close_deadline = now + config_.close_timeout;
+}
+
+void Engine::on_post(SessionId id, std::string_view body, Time now) {
+    Session* s = get(id);
+    if (!s || (s->transport && !is_polling(*s->transport))) return;
+    const auto packets = decode_payload(body);
+    if (!packets) {
+        ++s->bad_packets;
+        return;
+    }
+    for (std::string_view text : *packets) {
+        // A packet may end the session (0::); stop there.
+        if (!alive(id)) return;
+        on_packet_text(*s, text, now);
+    }
+}
+
+void Engine::on_packet_text(Session& s, std::string_view text, Time now) {
+    auto p = decode(text);
+    if (!p) {
+        if (++s.bad_packets > config_.max_bad_packets) end(s, CloseReason::garbage, now, true);
+        return;
+    }
+    s.bad_packets = 0;
+    handle(s, std::move(*p), now);
+}
+
+void Engine::handle(Session& s, Packet&& p, Time now) {
+    const bool root = p.endpoint.empty();
+    const bool joined =
+        root || std::find(s.namespaces.begin(), s.namespaces.end(), p.endpoint) != s.namespaces.end();
+    switch (p.type) {
+        case PacketType::heartbeat:
+            if (s.awaiting_heartbeat) {
+                s.awaiting_heartbeat = false;
+                s.heartbeat_due = now + config_.heartbeat_interval;
+            }
+            return;
+        case PacketType::connect: {
+            if (root) return;
+            if (!serves(p.endpoint)) {
+                push(s, make_frame(encode(make_error(p.endpoint, ErrorReason::unauthorized))));
+                return;
+            }
+            if (!joined) s.namespaces.push_back(p.endpoint);
+            push(s, make_frame(encode(Packet{PacketType::connect, {}, false, p.endpoint, {}})));
+            std::string_view query = p.data;
+            if (!query.empty() && query.front() == '?') query.remove_prefix(1);
+            app_.on_namespace_connect(s.id, p.endpoint, query, now);
+            return;
+        }
+        case PacketType::disconnect:
+            if (root) {
+                end(s, CloseReason::booted, now, true);
+            } else if (joined) {
+                s.namespaces.erase(std::find(s.namespaces.begin(), s.namespaces.end(), p.endpoint));
+                app_.on_namespace_disconnect(s.id, p.endpoint, CloseReason::namespace_left, now);
+            }
+            return;
+        case PacketType::message:
+        case PacketType::json:
+        case PacketType::event:
+        case PacketType::ack:
+            if (!joined) return;  // packets for a namespace never connected are dropped
+            if (!p.id.empty() && !p.data_ack && p.type != PacketType::ack)
+                push(s, make_frame(encode(make_ack(p.endpoint, p.id, std::nullopt))));  // auto-ack first
+            app_.on_packet(s.id, p, now);
+            return;
+        case PacketType::error:
+        case PacketType::noop:
+            return;
+    }
+}
+
+void Engine::send(SessionId id, const Frame& packet) {
+    if (Session* s = get(id)) push(*s, packet);
+}
+
+void Engine::push(Session& s, Frame f) {
+    s.outbox_bytes += f->size();
+    s.outbox.push_back(std::move(f));
+    if (!s.dirty) {
+        s.dirty = true;
+        if (dirty_.empty()) host_.schedule_flush();
+        dirty_.push_back(s.id);
+    }
+}
+
+void Engine::flush(Time now) {
+    std::vector<SessionId> dirty;
+    dirty.swap(dirty_);
+    for (SessionId id : dirty) {
+        Session* s = get(id);
+        if (!s) continue;
+        s->dirty = false;
+        deliver(*s, now);
+    }
+}
+
+void Engine::deliver(Session& s, Time now) {
+    if (s.outbox.empty() || !s.transport || !s.opened) return;
+    if (*s.transport == Transport::websocket) {
+        std::vector<Frame> frames;
+        frames.swap(s.outbox);
+        s.outbox_bytes = 0;
+        host_.ws_write(s.id, std::move(frames));
+        return;
+    }
+    if (s.poll_held) {
+        std::string body = encode_payload(s.outbox);
+        s.outbox.clear();
+        s.outbox_bytes = 0;
+        answer_poll(s, std::move(body), now);
+        return;
+    }
+    if (s.outbox_bytes > config_.max_buffered_bytes) end(s, CloseReason::overflow, now, false);
+}
+
+void Engine::answer_poll(Session& s, std::string body, Time now) {
+    s.poll_held = false;
+    s.close_deadline = now + config_.close_timeout;
+    host_.poll_respond(s.id, std::move(body));
+}
+
+void Engine::disconnect(SessionId id, CloseReason reason, Time now) {
+    if (Session* s = get(id)) end(*s, reason, now, true);
+}
+
+void Engine::end(Session& s, CloseReason reason, Time now, bool say_goodbye) {
+    const SessionId id = s.id;
+    // Tell the client first, while the transport is still attached.
+    if (say_goodbye && s.opened && s.transport) {
+        s.outbox.push_back(disconnect_frame());
+        deliver(s, now);
+    }
+    // The namespaces, then the root, learn that the session is gone.
+    std::vector<std::string> namespaces;
+    namespaces.swap(s.namespaces);
+    for (const auto& ns : namespaces) app_.on_namespace_disconnect(id, ns, reason, now);
+    app_.on_namespace_disconnect(id, "", reason, now);
+
+    by_sid_.erase(s.sid);
+    sessions_.erase(id);  // `s` is gone from here on
+    host_.end(id);
+}
+
+void Engine::tick(Time now) {
+    std::vector<std::pair<SessionId, CloseReason>> expired;
+    for (auto& [id, ptr] : sessions_) {
+        Session& s = *ptr;
+        if (!s.opened) {
+            if (now - s.created >= config_.handshake_timeout && !s.transport)
+                expired.emplace_back(id, CloseReason::handshake_timeout);
+            continue;
+        }
+        if (s.transport == Transport::websocket) {
+            if (s.awaiting_heartbeat) {
+                if (now >= s.heartbeat_deadline) expired.emplace_back(id, CloseReason::heartbeat_timeout);
+            } else if (now >= s.heartbeat_due) {
+                s.awaiting_heartbeat = true;
+                s.heartbeat_deadline = now + config_.heartbeat_timeout;
+                push(s, heartbeat_frame());
+            }
+        } else if (s.poll_held) {
+            if (now >= s.poll_deadline) answer_poll(s, "8::", now);
+        } else if (now >= s.close_deadline) {
+            expired.emplace_back(id, CloseReason::close_timeout);
+        }
+    }
+    for (auto [id, reason] : expired)
+        if (Session* s = get(id)) end(*s, reason, now, false);
+}
+
+}  // namespace compeit::sio

@@ -1,0 +1,347 @@
+#include "http_session.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "compeit/sio/payload.hpp"
+#include "compeit/util/url.hpp"
+#include "log.hpp"
+#include "server.hpp"
+#include "static_files.hpp"
+#include "ws_session.hpp"
+
+namespace compeit::native {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+constexpr std::string_view kResource = "/socket.io";
+
+bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
+
+bool all_digits(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+// `/socket.io/<protocol>/<transport>/<sid>` split into its segments.
+struct SioPath {
+    bool welcome = false;  // `/socket.io/` alone, or too many segments
+    std::string_view protocol, transport, sid;
+};
+
+std::optional<SioPath> parse_sio_path(std::string_view path) {
+    if (path.substr(0, kResource.size()) != kResource) return std::nullopt;
+    std::string_view rest = path.substr(kResource.size());
+    if (!rest.empty() && rest.front() != '/') return std::nullopt;
+    SioPath p;
+    std::string_view* parts[] = {&p.protocol, &p.transport, &p.sid};
+    if (!rest.empty()) rest.remove_prefix(1);
+    for (auto* part : parts) {
+        const auto slash = rest.find('/');
+        *part = rest.substr(0, slash);
+        rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    }
+    if (!rest.empty() || p.protocol.empty()) p.welcome = true;
+    return p;
+}
+
+class Session final : public HttpSession, public std::enable_shared_from_this<Session> {
+public:
+    Session(asio::ip::tcp::socket socket, Server& server) : stream_(std::move(socket)), server_(server) {
+        boost::system::error_code ec;
+        const auto ep = stream_.socket().remote_endpoint(ec);
+        if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+
+    void start() override { read(); }
+
+    void answer_poll(std::string payload) override {
+        if (!held_) return;
+        held_ = 0;
+        respond_poll(payload);
+    }
+
+    void abort() override {
+        held_ = 0;
+        close();
+    }
+
+private:
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    Server& server_;
+    std::string peer_;
+    bool reading_ = false;
+    bool closed_ = false;
+    std::optional<Request> stashed_;  // a request that arrived while a long-poll was held
+
+    // What the held long-poll needs to be answered.
+    sio::SessionId held_ = 0;
+    sio::Transport held_kind_ = sio::Transport::xhr_polling;
+    std::string jsonp_index_ = "0";
+    std::string origin_;
+    unsigned version_ = 11;
+    bool keep_alive_ = true;
+
+    std::chrono::milliseconds request_timeout() const {
+        return std::chrono::milliseconds(static_cast<std::int64_t>(server_.options().request_timeout_s * 1000));
+    }
+
+    void read() {
+        if (closed_ || reading_) return;
+        reading_ = true;
+        parser_.emplace();
+        parser_->body_limit(server_.options().max_frame_bytes);
+        parser_->header_limit(16 * 1024);
+        if (held_) stream_.expires_never();
+        else stream_.expires_after(request_timeout());
+        http::async_read(stream_, buffer_, *parser_,
+                         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+        reading_ = false;
+        if (closed_) return;
+        if (ec) {
+            if (held_) {  // the client gave up on its long-poll
+                server_.release_poll(held_);
+                server_.engine().on_poll_aborted(held_, server_.now());
+                held_ = 0;
+            }
+            if (ec == http::error::body_limit) return refuse(http::status::payload_too_large, "body too large");
+            if (ec == http::error::header_limit) return refuse(http::status::request_header_fields_too_large, "headers too large");
+            if (ec != http::error::end_of_stream && ec != beast::error::timeout && ec != asio::error::connection_reset &&
+                ec != asio::error::eof && ec != asio::error::operation_aborted)
+                return refuse(http::status::bad_request, "bad request");
+            return close();
+        }
+        Request req = parser_->release();
+        if (held_) {
+            stashed_ = std::move(req);  // answered after the long-poll
+            return;
+        }
+        handle(std::move(req));
+    }
+
+    // Answers with an error and closes the connection.
+    void refuse(http::status status, std::string_view body) {
+        Response res{status, 11};
+        res.set(http::field::content_type, "text/plain; charset=UTF-8");
+        res.body() = std::string(body);
+        res.keep_alive(false);
+        send(std::move(res));
+    }
+
+    void handle(Request&& req) {
+        version_ = req.version();
+        keep_alive_ = req.keep_alive();
+        origin_ = std::string(req[http::field::origin]);
+        const auto target = url::split_target(req.target());
+        const auto sio = parse_sio_path(target.path);
+        if (iequals(req[http::field::upgrade], "websocket") || req.count(http::field::upgrade)) {
+            if (sio && !sio->welcome && sio->transport == "websocket" && !sio->sid.empty())
+                return upgrade(std::move(req), sio->sid);
+            return close();  // upgrades anywhere else are not ours (socket.io 0.9's "destroy upgrade")
+        }
+        if (sio) return socketio(req, *sio, target.query);
+        serve_static(req, target.path);
+    }
+
+    // --- socket.io ---------------------------------------------------------
+
+    void socketio(const Request& req, const SioPath& p, std::string_view query) {
+        auto& engine = server_.engine();
+        if (p.welcome) return text(http::status::ok, "Welcome to socket.io.", "text/plain");
+        if (p.protocol != "1") return text(http::status::internal_server_error, "Protocol version not supported.", "");
+        if (p.sid.empty()) return handshake(query);
+        if (url::query_param(query, "disconnect")) {
+            if (const auto id = engine.find(p.sid)) engine.disconnect(id, sio::CloseReason::forced, server_.now());
+            return text(http::status::ok, "", "");
+        }
+        const auto transport = sio::parse_transport(p.transport);
+        if (!transport || !engine.is_transport_allowed(*transport) || *transport == sio::Transport::websocket)
+            return close();  // unknown transport, or websocket without an upgrade: no answer, as socket.io 0.9
+        held_kind_ = *transport;
+        jsonp_index_ = "0";
+        if (const auto i = url::query_param(query, "i"); i && all_digits(*i)) jsonp_index_ = *i;
+        if (req.method() == http::verb::post) return post(req, p.sid);
+        if (req.method() == http::verb::get) return poll(p.sid);
+        text(http::status::method_not_allowed, "", "");
+    }
+
+    void handshake(std::string_view query) {
+        auto& engine = server_.engine();
+        std::string q(query);
+        const auto hs = engine.handshake(server_.now(), server_.random_bytes(12), q);
+        log(LogLevel::info, "session ", hs.sid, " handshake from ", peer_);
+        if (const auto jsonp = url::query_param(query, "jsonp"); jsonp && all_digits(*jsonp)) {
+            Response res = make(http::status::ok, "application/javascript");
+            res.body() = sio::jsonp_wrap(*jsonp, hs.body);
+            return send(std::move(res));
+        }
+        Response res = make(http::status::ok, "text/plain");
+        cors(res);
+        res.body() = hs.body;
+        send(std::move(res));
+    }
+
+    void poll(std::string_view sid) {
+        auto& engine = server_.engine();
+        const sio::SessionId id = engine.find(sid);
+        const auto result = id ? engine.on_poll(id, held_kind_, server_.now()) : std::nullopt;
+        if (!result) return respond_poll(engine.refusal(id));
+        if (result->release_previous) server_.poll_respond(id, "8::");
+        if (result->respond) return respond_poll(result->body);
+        held_ = id;
+        server_.hold_poll(id, shared_from_this());
+        read();  // notices a client that goes away while we hold its request
+    }
+
+    void post(const Request& req, std::string_view sid) {
+        auto& engine = server_.engine();
+        if (const sio::SessionId id = engine.find(sid)) {
+            std::string body = req.body();
+            if (held_kind_ == sio::Transport::jsonp_polling) body = jsonp_form_payload(body);
+            engine.on_post(id, body, server_.now());
+        }
+        Response res = make(http::status::ok, "text/plain; charset=UTF-8");
+        cors(res);
+        if (!origin_.empty()) res.set("X-XSS-Protection", "0");
+        res.body() = "1";
+        send(std::move(res));
+    }
+
+    // jsonp POSTs are forms: d=<urlencoded JSON string of the payload>. Anything
+    // else is ignored (socket.io 0.9.19 crashed on it).
+    static std::string jsonp_form_payload(const std::string& body) {
+        const auto d = url::query_param(body, "d");
+        if (!d) return {};
+        auto j = nlohmann::json::parse(*d, nullptr, false);
+        return j.is_string() ? j.get<std::string>() : std::string();
+    }
+
+    void respond_poll(const std::string& payload) {
+        if (held_kind_ == sio::Transport::jsonp_polling) {
+            Response res = make(http::status::ok, "text/javascript; charset=UTF-8");
+            res.set("X-XSS-Protection", "0");
+            res.body() = sio::jsonp_wrap(jsonp_index_, payload);
+            return send(std::move(res));
+        }
+        Response res = make(http::status::ok, "text/plain; charset=UTF-8");
+        cors(res);
+        res.body() = payload;
+        send(std::move(res));
+    }
+
+    void upgrade(Request&& req, std::string_view sid) {
+        const std::string key(req[http::field::sec_websocket_key]);
+        const auto version = req[http::field::sec_websocket_version];
+        if (key.empty() || req.method() != http::verb::get ||
+            !(version == "13" || version == "8" || version == "7"))
+            return close();  // as socket.io 0.9: no answer to a bad upgrade
+        const auto data = buffer_.data();
+        std::string leftover(static_cast<const char*>(data.data()), data.size());
+        closed_ = true;  // the socket now belongs to the websocket session
+        stream_.expires_never();
+        auto ws = std::make_shared<WsSession>(stream_.release_socket(), server_, std::move(leftover));
+        ws->start(key, std::string(sid), peer_);
+    }
+
+    // --- static files ----------------------------------------------------------
+
+    void serve_static(const Request& req, std::string_view path) {
+        if (req.method() != http::verb::get && req.method() != http::verb::head)
+            return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
+        const auto file = resolve_static(server_.options().web_root, path);
+        beast::error_code ec;
+        http::file_body::value_type body;
+        if (file) body.open(file->c_str(), beast::file_mode::scan, ec);
+        if (!file || ec) return text(http::status::not_found, "not found\n", "text/plain");
+        http::response<http::file_body> res{std::piecewise_construct, std::make_tuple(std::move(body)),
+                                            std::make_tuple(http::status::ok, version_)};
+        res.set(http::field::server, "compeit");
+        res.set(http::field::content_type, content_type(*file));
+        res.set(http::field::cache_control, "no-cache");
+        res.keep_alive(keep_alive_);
+        res.prepare_payload();
+        if (req.method() == http::verb::head) {
+            http::response<http::empty_body> head{http::status::ok, version_};
+            for (const auto& f : res) head.set(f.name_string(), f.value());
+            return send(std::move(head));
+        }
+        send(std::move(res));
+    }
+
+    // --- output ----------------------------------------------------------------
+
+    Response make(http::status status, std::string_view type) {
+        Response res{status, version_};
+        if (!type.empty()) res.set(http::field::content_type, type);
+        res.keep_alive(keep_alive_);
+        return res;
+    }
+
+    void cors(Response& res) const {
+        if (origin_.empty()) return;
+        res.set(http::field::access_control_allow_origin, origin_);
+        res.set(http::field::access_control_allow_credentials, "true");
+    }
+
+    void text(http::status status, std::string_view body, std::string_view type) {
+        Response res = make(status, type);
+        cors(res);
+        res.body() = std::string(body);
+        send(std::move(res));
+    }
+
+    template <class Body>
+    void send(http::response<Body>&& res) {
+        if (closed_) return;
+        res.prepare_payload();
+        const bool keep = res.keep_alive();
+        auto owned = std::make_shared<http::response<Body>>(std::move(res));
+        stream_.expires_after(request_timeout());
+        http::async_write(stream_, *owned, [self = shared_from_this(), owned, keep](beast::error_code ec, std::size_t) {
+            if (ec || !keep) return self->close();
+            if (self->stashed_ && !self->held_) {
+                Request next = std::move(*self->stashed_);
+                self->stashed_.reset();
+                return self->handle(std::move(next));
+            }
+            self->read();
+        });
+    }
+
+    void close() {
+        if (closed_) return;
+        closed_ = true;
+        if (held_) {
+            server_.release_poll(held_);
+            server_.engine().on_poll_aborted(held_, server_.now());
+            held_ = 0;
+        }
+        beast::error_code ec;
+        stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+        stream_.close();
+    }
+};
+
+}  // namespace
+
+std::shared_ptr<HttpSession> make_http_session(asio::ip::tcp::socket socket, Server& server) {
+    return std::make_shared<Session>(std::move(socket), server);
+}
+
+}  // namespace compeit::native

@@ -1,0 +1,27 @@
+// One HTTP/1.1 connection: socket.io handshakes, long-polls and POSTs, the
+// websocket upgrade (handed to WsSession), and static files. Requests are
+// parsed with Beast under a body limit (LIM-2) and a deadline (LIM-4).
+// The Beast types stay in the .cpp so only one file pays for their headers.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+
+namespace compeit::native {
+
+class Server;
+
+class HttpSession {
+public:
+    virtual ~HttpSession() = default;
+    virtual void start() = 0;
+    // Completes the held long-poll with this payload.
+    virtual void answer_poll(std::string payload) = 0;
+    // Close now (server shutdown).
+    virtual void abort() = 0;
+};
+
+std::shared_ptr<HttpSession> make_http_session(boost::asio::ip::tcp::socket socket, Server& server);
+
+}  // namespace compeit::native

@@ -1,0 +1,41 @@
+// compeit-server: flags in, one io_context thread, clean exit on SIGINT/SIGTERM.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+
+#include "log.hpp"
+#include "options.hpp"
+#include "server.hpp"
+
+int main(int argc, char** argv) {
+    using namespace compeit::native;
+    Options options;
+    const auto parsed = parse_options(std::vector<std::string>(argv + 1, argv + argc), options);
+    if (!parsed.ok) {
+        std::fprintf(stderr, "compeit-server: %s\n(see --help)\n", parsed.error.c_str());
+        return 2;
+    }
+    if (parsed.exit_now) return 0;
+    set_log_level(options.log_level);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    boost::asio::io_context ioc{1};
+    Server server(ioc, options);
+    if (!server.listen()) return 1;
+
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int signo) {
+        if (ec) return;
+        log(LogLevel::info, "signal ", signo, ": shutting down");
+        server.stop();
+        ioc.stop();
+    });
+
+    std::printf("listening on http://%s:%u\n", options.bind.c_str(), static_cast<unsigned>(server.port()));
+    std::fflush(stdout);
+    log(LogLevel::info, "serving ", options.web_root, " at /, socket.io 0.9 at /socket.io/1/");
+    ioc.run();
+    log(LogLevel::info, "stopped");
+    return 0;
+}

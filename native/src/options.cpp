@@ -1,0 +1,144 @@
+#include "options.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace compeit::native {
+namespace {
+
+struct Flag {
+    std::string name;
+    std::string arg;   // empty: takes no value
+    std::string help;
+    std::function<bool(const std::string&, Options&)> set;
+};
+
+bool to_double(const std::string& s, double& out) {
+    char* end = nullptr;
+    out = std::strtod(s.c_str(), &end);
+    return !s.empty() && end && *end == '\0' && std::isfinite(out);
+}
+
+bool to_size(const std::string& s, std::size_t& out) {
+    double d;
+    if (!to_double(s, d) || d < 0 || d != std::floor(d) || d > 1e15) return false;
+    out = static_cast<std::size_t>(d);
+    return true;
+}
+
+std::function<bool(const std::string&, Options&)> seconds(sio::Time sio::EngineConfig::*field) {
+    return [field](const std::string& v, Options& o) {
+        double d;
+        if (!to_double(v, d) || d <= 0) return false;
+        o.engine.*field = sio::Time(static_cast<std::int64_t>(d * 1000));
+        return true;
+    };
+}
+
+std::function<bool(const std::string&, Options&)> size_limit(std::size_t ca::Limits::*field) {
+    return [field](const std::string& v, Options& o) { return to_size(v, o.limits.*field); };
+}
+
+const std::vector<Flag>& flags() {
+    static const std::vector<Flag> list = {
+        {"--port", "N", "TCP port to listen on; 0 picks a free one (default 8080)",
+         [](const std::string& v, Options& o) {
+             std::size_t n;
+             if (!to_size(v, n) || n > 65535) return false;
+             o.port = static_cast<std::uint16_t>(n);
+             return true;
+         }},
+        {"--bind", "ADDR", "address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)",
+         [](const std::string& v, Options& o) { o.bind = v; return !v.empty(); }},
+        {"--data-dir", "DIR", "where durable data (chat history) is kept (default ./data)",
+         [](const std::string& v, Options& o) { o.data_dir = v; return !v.empty(); }},
+        {"--web-root", "DIR", "static files served at / (default: the source tree's web/)",
+         [](const std::string& v, Options& o) { o.web_root = v; return !v.empty(); }},
+        {"--heartbeat-interval", "S", "seconds between heartbeats on websockets (default 25)",
+         seconds(&sio::EngineConfig::heartbeat_interval)},
+        {"--heartbeat-timeout", "S", "seconds a websocket client has to answer a heartbeat (default 60)",
+         seconds(&sio::EngineConfig::heartbeat_timeout)},
+        {"--close-timeout", "S", "seconds a polling client may stay away between requests (default 60)",
+         seconds(&sio::EngineConfig::close_timeout)},
+        {"--polling-duration", "S", "seconds a long-poll is held before it is answered with a noop (default 20)",
+         seconds(&sio::EngineConfig::polling_duration)},
+        {"--handshake-timeout", "S", "seconds a handshake stays valid before a transport uses it (default 30)",
+         seconds(&sio::EngineConfig::handshake_timeout)},
+        {"--request-timeout", "S", "seconds to receive a whole HTTP request before the connection is closed (default 10)",
+         [](const std::string& v, Options& o) { return to_double(v, o.request_timeout_s) && o.request_timeout_s > 0; }},
+        {"--max-frame", "BYTES", "largest websocket message or POST body accepted (default 1048576)",
+         [](const std::string& v, Options& o) { return to_size(v, o.max_frame_bytes) && o.max_frame_bytes > 0; }},
+        {"--max-data", "BYTES", "largest `data` of one message, as JSON (default 65536)",
+         size_limit(&ca::Limits::max_data_bytes)},
+        {"--max-text", "CHARS", "longest chat text (default 4000)", size_limit(&ca::Limits::max_chat_chars)},
+        {"--max-room-users", "N", "users per room (default 256)", size_limit(&ca::Limits::max_room_users)},
+        {"--max-rooms", "N", "rooms at once (default 100000)", size_limit(&ca::Limits::max_rooms)},
+        {"--rate", "N", "messages per connection per second (default 200)",
+         [](const std::string& v, Options& o) { return to_double(v, o.limits.rate_per_second) && o.limits.rate_per_second > 0; }},
+        {"--burst", "N", "messages a connection may send in a burst (default 400)",
+         [](const std::string& v, Options& o) { return to_double(v, o.limits.rate_burst) && o.limits.rate_burst >= 1; }},
+        {"--max-write-queue", "BYTES", "bytes queued for a slow websocket reader before it is dropped (default 8388608)",
+         [](const std::string& v, Options& o) { return to_size(v, o.max_write_queue_bytes) && o.max_write_queue_bytes > 0; }},
+        {"--admin-token", "TOKEN", "bearer token for the admin HTTP interface (or env COMPEIT_ADMIN_TOKEN); none: disabled",
+         [](const std::string& v, Options& o) { o.admin_token = v; return true; }},
+        {"--log-level", "LEVEL", "debug, info, warn, error or off (default info)",
+         [](const std::string& v, Options& o) { return parse_log_level(v, o.log_level); }},
+    };
+    return list;
+}
+
+}  // namespace
+
+std::string help_text() {
+    std::ostringstream os;
+    os << "compeit-server " << COMPEIT_VERSION
+       << ": the COMPEIT real-time server (socket.io 0.9, namespace /connection_agent)\n\n"
+       << "usage: compeit-server [flags]\n\n";
+    for (const auto& f : flags()) {
+        std::string left = "  " + f.name + (f.arg.empty() ? "" : " " + f.arg);
+        if (left.size() < 28) left.resize(28, ' ');
+        else left += "\n" + std::string(28, ' ');
+        os << left << f.help << "\n";
+    }
+    os << "  --help                    this text\n"
+       << "  --version                 the version\n";
+    return os.str();
+}
+
+ParseResult parse_options(const std::vector<std::string>& args, Options& out) {
+    if (const char* token = std::getenv("COMPEIT_ADMIN_TOKEN")) out.admin_token = token;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string name = args[i];
+        std::string value;
+        bool has_value = false;
+        if (const auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+            has_value = true;
+        }
+        if (name == "--help" || name == "-h") {
+            std::fputs(help_text().c_str(), stdout);
+            return {true, true, {}};
+        }
+        if (name == "--version") {
+            std::printf("compeit-server %s\n", COMPEIT_VERSION);
+            return {true, true, {}};
+        }
+        const Flag* flag = nullptr;
+        for (const auto& f : flags())
+            if (f.name == name) flag = &f;
+        if (!flag) return {false, false, "unknown flag: " + name};
+        if (!has_value) {
+            if (i + 1 >= args.size()) return {false, false, name + " needs a value"};
+            value = args[++i];
+        }
+        if (!flag->set(value, out)) return {false, false, "bad value for " + name + ": " + value};
+    }
+    return {};
+}
+
+}  // namespace compeit::native

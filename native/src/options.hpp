@@ -1,0 +1,37 @@
+// Command-line flags of compeit-server. Every limit and timeout is a flag.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compeit/ca/types.hpp"
+#include "compeit/sio/engine.hpp"
+#include "log.hpp"
+
+namespace compeit::native {
+
+struct Options {
+    std::string bind = "127.0.0.1";
+    std::uint16_t port = 8080;
+    std::string data_dir = "data";
+    std::string web_root = COMPEIT_DEFAULT_WEB_ROOT;
+    sio::EngineConfig engine;
+    ca::Limits limits;
+    std::size_t max_frame_bytes = 1u << 20;   // LIM-2: WS message / POST body
+    double request_timeout_s = 10;            // LIM-4: unfinished HTTP requests
+    std::size_t max_write_queue_bytes = 8u << 20;
+    std::string admin_token;                  // empty: admin interface disabled
+    LogLevel log_level = LogLevel::info;
+};
+
+struct ParseResult {
+    bool ok = true;
+    bool exit_now = false;  // --help / --version printed
+    std::string error;
+};
+
+ParseResult parse_options(const std::vector<std::string>& args, Options& out);
+std::string help_text();
+
+}  // namespace compeit::native

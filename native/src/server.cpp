@@ -1,0 +1,153 @@
+#include "server.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+
+#include "http_session.hpp"
+#include "log.hpp"
+#include "ws_session.hpp"
+
+namespace compeit::native {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Timers in the engine are deadlines checked by a periodic tick; the tick is
+// a fraction of the shortest timeout so deadlines are met to within ~10%.
+std::chrono::milliseconds tick_period(const sio::EngineConfig& c) {
+    auto shortest = std::min({c.heartbeat_interval, c.heartbeat_timeout, c.close_timeout,
+                              c.polling_duration, c.handshake_timeout});
+    return std::clamp(shortest / 10, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& ioc, Options options)
+    : ioc_(ioc),
+      options_(std::move(options)),
+      router_(options_.limits),
+      engine_(options_.engine, *this, router_),
+      acceptor_(ioc),
+      tick_timer_(ioc),
+      start_(std::chrono::steady_clock::now()),
+      rng_(std::random_device{}()) {
+    engine_.add_namespace(std::string(ca::kNamespace));
+    router_.attach(engine_);
+}
+
+Server::~Server() = default;
+
+sio::Time Server::now() const {
+    return std::chrono::duration_cast<sio::Time>(std::chrono::steady_clock::now() - start_);
+}
+
+std::string Server::random_bytes(std::size_t n) {
+    std::string out(n, '\0');
+    for (auto& c : out) c = static_cast<char>(rng_() & 0xFF);
+    return out;
+}
+
+bool Server::listen() {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(options_.bind, ec);
+    if (ec) {
+        log(LogLevel::error, "bad --bind address ", options_.bind, ": ", ec.message());
+        return false;
+    }
+    const tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        log(LogLevel::error, "cannot listen on ", options_.bind, ":", options_.port, ": ", ec.message());
+        return false;
+    }
+    port_ = acceptor_.local_endpoint().port();
+    accept();
+    arm_tick();
+    return true;
+}
+
+void Server::accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+        if (ec) {
+            if (ec != asio::error::operation_aborted) log(LogLevel::warn, "accept: ", ec.message());
+            if (stopped_) return;
+        } else {
+            socket.set_option(tcp::no_delay(true), ec);
+            make_http_session(std::move(socket), *this)->start();
+        }
+        if (!stopped_) accept();
+    });
+}
+
+void Server::arm_tick() {
+    tick_timer_.expires_after(tick_period(options_.engine));
+    tick_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || stopped_) return;
+        const auto t = now();
+        router_.advance(t);
+        engine_.tick(t);
+        arm_tick();
+    });
+}
+
+void Server::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    tick_timer_.cancel();
+    for (auto& [id, weak] : websockets_)
+        if (auto ws = weak.lock()) ws->abort();
+    for (auto& [id, weak] : polls_)
+        if (auto http = weak.lock()) http->abort();
+    websockets_.clear();
+    polls_.clear();
+}
+
+void Server::attach_ws(sio::SessionId id, const std::shared_ptr<WsSession>& ws) { websockets_[id] = ws; }
+void Server::detach_ws(sio::SessionId id) { websockets_.erase(id); }
+void Server::hold_poll(sio::SessionId id, const std::shared_ptr<HttpSession>& http) { polls_[id] = http; }
+void Server::release_poll(sio::SessionId id) { polls_.erase(id); }
+
+void Server::ws_write(sio::SessionId id, std::vector<sio::Frame>&& frames) {
+    const auto it = websockets_.find(id);
+    if (it == websockets_.end()) return;
+    if (auto ws = it->second.lock()) ws->send(std::move(frames));
+}
+
+void Server::poll_respond(sio::SessionId id, std::string payload) {
+    const auto it = polls_.find(id);
+    if (it == polls_.end()) return;
+    auto http = it->second.lock();
+    polls_.erase(it);
+    if (http) http->answer_poll(std::move(payload));
+}
+
+void Server::end(sio::SessionId id) {
+    if (const auto it = websockets_.find(id); it != websockets_.end()) {
+        auto ws = it->second.lock();
+        websockets_.erase(it);
+        if (ws) ws->finish();
+    }
+    if (const auto it = polls_.find(id); it != polls_.end()) {
+        auto http = it->second.lock();
+        polls_.erase(it);
+        if (http) http->answer_poll("8::");
+    }
+}
+
+void Server::schedule_flush() {
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
+    asio::post(ioc_, [this] {
+        flush_scheduled_ = false;
+        engine_.flush(now());
+    });
+}
+
+}  // namespace compeit::native

@@ -1,0 +1,74 @@
+// The native server: one io_context thread drives the core's Engine and
+// Router (so the core needs no locks), accepts TCP connections, and is the
+// Engine's TransportHost: it maps session ids to the websocket or the held
+// long-poll that currently carries them.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <random>
+#include <unordered_map>
+
+#include "compeit/ca/router.hpp"
+#include "compeit/sio/engine.hpp"
+#include "options.hpp"
+
+namespace compeit::native {
+
+class WsSession;
+class HttpSession;
+
+class Server final : public sio::TransportHost {
+public:
+    Server(boost::asio::io_context& ioc, Options options);
+    ~Server() override;
+
+    // Binds and starts accepting; returns false (with a log line) on failure.
+    bool listen();
+    std::uint16_t port() const { return port_; }
+    // Stops accepting and drops every connection without `0::`, so clients
+    // reconnect to the next server.
+    void stop();
+
+    boost::asio::io_context& ioc() { return ioc_; }
+    const Options& options() const { return options_; }
+    sio::Engine& engine() { return engine_; }
+    ca::Router& router() { return router_; }
+    sio::Time now() const;
+    std::string random_bytes(std::size_t n);
+
+    // The transports currently carrying sessions.
+    void attach_ws(sio::SessionId id, const std::shared_ptr<WsSession>& ws);
+    void detach_ws(sio::SessionId id);
+    void hold_poll(sio::SessionId id, const std::shared_ptr<HttpSession>& http);
+    void release_poll(sio::SessionId id);
+
+    // sio::TransportHost
+    void ws_write(sio::SessionId, std::vector<sio::Frame>&& frames) override;
+    void poll_respond(sio::SessionId, std::string payload) override;
+    void end(sio::SessionId) override;
+    void schedule_flush() override;
+
+private:
+    boost::asio::io_context& ioc_;
+    Options options_;
+    ca::Router router_;
+    sio::Engine engine_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::steady_timer tick_timer_;
+    std::chrono::steady_clock::time_point start_;
+    std::mt19937_64 rng_;
+    std::uint16_t port_ = 0;
+    bool flush_scheduled_ = false;
+    bool stopped_ = false;
+    std::unordered_map<sio::SessionId, std::weak_ptr<WsSession>> websockets_;
+    std::unordered_map<sio::SessionId, std::weak_ptr<HttpSession>> polls_;
+
+    void accept();
+    void arm_tick();
+};
+
+}  // namespace compeit::native

@@ -1,0 +1,189 @@
+#include "ws_session.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "compeit/ws/handshake.hpp"
+#include "log.hpp"
+#include "server.hpp"
+
+namespace compeit::native {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kMaxGather = 64;  // entries per write (two buffers each)
+}  // namespace
+
+WsSession::WsSession(asio::ip::tcp::socket socket, Server& server, std::string leftover)
+    : socket_(std::move(socket)), server_(server), decoder_(server.options().max_frame_bytes) {
+    if (!leftover.empty()) decoder_.feed(leftover);
+}
+
+void WsSession::start(const std::string& client_key, const std::string& sid, const std::string& peer) {
+    peer_ = peer;
+    push_raw("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: " + ws::accept_key(client_key) + "\r\n\r\n");
+    auto& engine = server_.engine();
+    const sio::SessionId id = engine.find(sid);
+    if (id != 0) {
+        server_.attach_ws(id, shared_from_this());
+        session_ = id;
+        if (engine.open_websocket(id, server_.now())) {
+            log(LogLevel::info, "session ", sid, " open websocket ", peer_);
+            read();
+            on_bytes(0);  // frames that came with the upgrade request
+            return;
+        }
+        server_.detach_ws(id);
+        session_ = 0;
+    }
+    log(LogLevel::info, "websocket refused for sid ", sid, " from ", peer_);
+    push_control(ws::Opcode::text, engine.refusal(id));
+    finish();
+}
+
+void WsSession::read() {
+    if (closed_) return;
+    read_buf_.resize(kReadChunk);
+    socket_.async_read_some(asio::buffer(read_buf_),
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                                if (ec) {
+                                    self->detach(true);
+                                    self->close_socket();
+                                    return;
+                                }
+                                self->on_bytes(n);
+                                self->read();
+                            });
+}
+
+void WsSession::on_bytes(std::size_t n) {
+    if (n) decoder_.feed(std::string_view(read_buf_.data(), n));
+    auto& engine = server_.engine();
+    while (!closed_ && !closing_) {
+        auto next = decoder_.next();
+        if (!next) return fail(next.error());
+        if (!*next) return;
+        ws::Message& m = **next;
+        switch (m.opcode) {
+            case ws::Opcode::text:
+                if (session_) engine.on_ws_text(session_, m.payload, server_.now());
+                break;
+            case ws::Opcode::ping:
+                push_control(ws::Opcode::pong, std::move(m.payload));
+                break;
+            case ws::Opcode::close:
+                // Answer the close, then treat it as the transport going away.
+                push_control(ws::Opcode::close, m.payload.size() >= 2 ? m.payload.substr(0, 2) : std::string());
+                detach(true);
+                closing_ = true;
+                write();
+                return;
+            default:
+                break;  // binary frames and pongs carry nothing for socket.io 0.9
+        }
+    }
+}
+
+void WsSession::fail(ws::Error error) {
+    log(LogLevel::info, "websocket ", peer_, " failed: close code ", static_cast<int>(error));
+    push_control(ws::Opcode::close, ws::close_payload(static_cast<std::uint16_t>(error)));
+    detach(true);
+    closing_ = true;
+    write();
+}
+
+void WsSession::detach(bool transport_lost) {
+    if (!session_) return;
+    const auto id = session_;
+    session_ = 0;
+    server_.detach_ws(id);
+    if (transport_lost) server_.engine().on_transport_closed(id, server_.now());
+}
+
+void WsSession::send(std::vector<sio::Frame>&& frames) {
+    if (closed_ || closing_) return;
+    for (auto& f : frames) {
+        queued_bytes_ += f->size();
+        const auto header = ws::make_header(ws::Opcode::text, f->size());
+        queue_.push_back(Out{std::move(f), header});
+    }
+    if (queued_bytes_ > server_.options().max_write_queue_bytes) {
+        // A reader this slow is dropped; deferred so the engine is not re-entered mid-flush.
+        log(LogLevel::warn, "websocket ", peer_, " does not read: dropped with ", queued_bytes_, " bytes queued");
+        closing_ = true;
+        asio::post(socket_.get_executor(), [self = shared_from_this()] {
+            self->detach(true);
+            self->close_socket();
+        });
+        return;
+    }
+    write();
+}
+
+void WsSession::push_raw(std::string bytes) {
+    queued_bytes_ += bytes.size();
+    queue_.push_back(Out{sio::make_frame(std::move(bytes)), ws::Header{}});
+}
+
+void WsSession::push_control(ws::Opcode op, std::string payload) {
+    const auto header = ws::make_header(op, payload.size());
+    queued_bytes_ += payload.size();
+    queue_.push_back(Out{sio::make_frame(std::move(payload)), header});
+    write();
+}
+
+void WsSession::finish() {
+    detach(false);
+    if (closing_ || closed_) return;
+    push_control(ws::Opcode::close, ws::close_payload(1000));
+    closing_ = true;
+    write();
+}
+
+void WsSession::abort() {
+    detach(false);
+    close_socket();
+}
+
+void WsSession::write() {
+    if (in_flight_ || closed_) return;
+    if (queue_.empty()) {
+        if (closing_) close_socket();
+        return;
+    }
+    std::vector<asio::const_buffer> buffers;
+    const std::size_t n = std::min(queue_.size(), kMaxGather);
+    buffers.reserve(2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const Out& o = queue_[i];
+        if (o.header.size) buffers.emplace_back(o.header.bytes.data(), o.header.size);
+        buffers.emplace_back(o.data->data(), o.data->size());
+    }
+    in_flight_ = n;
+    asio::async_write(socket_, buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+        for (std::size_t i = 0; i < self->in_flight_ && !self->queue_.empty(); ++i) {
+            self->queued_bytes_ -= self->queue_.front().data->size();
+            self->queue_.pop_front();
+        }
+        self->in_flight_ = 0;
+        if (ec) {
+            self->detach(true);
+            return self->close_socket();
+        }
+        self->write();
+    });
+}
+
+void WsSession::close_socket() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket_.close(ec);  // a write in flight completes with an error and releases the queue
+}
+
+}  // namespace compeit::native

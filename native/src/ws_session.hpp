@@ -1,0 +1,63 @@
+// One websocket connection carrying one socket.io session. The framing is
+// the core's (compeit::ws), so frames queued while a write is in flight go
+// out together in one gather write, and a broadcast's payload is shared by
+// every recipient; only the 2-10 byte header is per socket.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compeit/sio/engine.hpp"
+#include "compeit/ws/frame.hpp"
+
+namespace compeit::native {
+
+class Server;
+
+class WsSession : public std::enable_shared_from_this<WsSession> {
+public:
+    WsSession(boost::asio::ip::tcp::socket socket, Server& server, std::string leftover);
+
+    // Sends the 101 answer for `client_key` and attaches the socket.io session
+    // `sid` (or refuses it with an error packet and closes).
+    void start(const std::string& client_key, const std::string& sid, const std::string& peer);
+
+    // Queues socket.io packets, one text frame each.
+    void send(std::vector<sio::Frame>&& frames);
+    // The session is over: close once the queue is written.
+    void finish();
+    // Close now (server shutdown).
+    void abort();
+
+private:
+    struct Out {
+        sio::Frame data;
+        ws::Header header;  // empty for raw bytes (the HTTP 101 answer)
+    };
+
+    boost::asio::ip::tcp::socket socket_;
+    Server& server_;
+    ws::Decoder decoder_;
+    std::string peer_;
+    sio::SessionId session_ = 0;  // 0: not (or no longer) attached to the engine
+    std::vector<char> read_buf_;
+    std::deque<Out> queue_;
+    std::size_t queued_bytes_ = 0;
+    std::size_t in_flight_ = 0;  // entries of queue_ being written
+    bool closing_ = false;       // close once the queue is empty
+    bool closed_ = false;
+
+    void read();
+    void on_bytes(std::size_t n);
+    void push_raw(std::string bytes);
+    void push_control(ws::Opcode op, std::string payload);
+    void write();
+    void fail(ws::Error error);
+    void detach(bool transport_lost);
+    void close_socket();
+};
+
+}  // namespace compeit::native

@@ -1,0 +1,83 @@
+// Starts and stops the compeit-server binary for one test file.
+// Every wait here is bounded; a server that does not come up fails the test
+// with its stderr attached, so the cause is visible in the test report.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export const serverBinary =
+  process.env.COMPEIT_SERVER || join(repoRoot, 'build/native/bin/compeit-server');
+
+const READY_RE = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
+
+/**
+ * Spawns the server on 127.0.0.1 with a free port and a fresh data dir.
+ * Resolves to {port, url, proc, stop(), alive(), stderr()} once the ready line is printed.
+ */
+export async function startServer(extraArgs = [], { readyTimeout = 10000 } = {}) {
+  if (!existsSync(serverBinary)) {
+    throw new Error(`server binary not found: ${serverBinary} (set COMPEIT_SERVER)`);
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'compeit-test-'));
+  const args = ['--bind', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extraArgs];
+  const proc = spawn(serverBinary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise((res) => proc.once('exit', (code, signal) => res({ code, signal })));
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (d) => { stderr += d; });
+  proc.stdout.setEncoding('utf8');
+
+  let port;
+  try {
+    port = await new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`server not ready within ${readyTimeout} ms`)), readyTimeout);
+      proc.stdout.on('data', (d) => {
+        stdout += d;
+        const m = READY_RE.exec(stdout);
+        if (m) { clearTimeout(timer); res(Number(m[1])); }
+      });
+      proc.once('error', (e) => { clearTimeout(timer); rej(e); });
+      exited.then(({ code, signal }) => {
+        clearTimeout(timer);
+        rej(new Error(`server exited before ready (code ${code}, signal ${signal})`));
+      });
+    });
+  } catch (e) {
+    proc.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+    e.message += `\nargs: ${args.join(' ')}\nstdout:\n${stdout}\nstderr:\n${stderr}`;
+    throw e;
+  }
+
+  let exitInfo = null;
+  exited.then((info) => { exitInfo = info; });
+
+  async function stop({ timeout = 5000 } = {}) {
+    if (exitInfo === null && proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeout);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+    return exitInfo ?? (await exited);
+  }
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    proc,
+    dataDir,
+    stop,
+    exited,
+    /** True while the process has not exited. */
+    alive: () => proc.exitCode === null && proc.signalCode === null,
+    stderr: () => stderr,
+    stdout: () => stdout,
+  };
+}

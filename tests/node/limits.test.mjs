@@ -1,0 +1,384 @@
+// LIM-1..LIM-4 (and TR-5 heartbeats) with raw frames and raw TCP.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { startServer } from './lib/server.mjs';
+import { Client, closeAll } from './lib/client.mjs';
+import { RawWs, openWs, openAgentWs, httpRequest, handshake, tcpExchange, PollSession } from './lib/raw.mjs';
+import { NS, eventPacket } from './lib/packet.mjs';
+import { quietWindow, withTimeout } from './lib/wait.mjs';
+
+const MAX_FRAME = 65536;
+let srv;
+let nextRoom = 900;
+const freshRoom = () => nextRoom++;
+const raws = [];
+
+before(async () => {
+  srv = await startServer(['--max-frame', String(MAX_FRAME), '--request-timeout', '1', '--handshake-timeout', '1']);
+});
+afterEach(() => {
+  closeAll();
+  for (const ws of raws.splice(0)) ws.destroy();
+});
+after(async () => {
+  const alive = srv?.alive();
+  await srv?.stop();
+  assert.ok(alive !== false, 'the server died during the test file');
+});
+
+const track = (ws) => { raws.push(ws); return ws; };
+
+/** A raw agent websocket and a socket.io-client peer, both in a fresh room. */
+async function rawAndPeer(port = srv.port, url = srv.url) {
+  const room = freshRoom();
+  const { ws, user } = await openAgentWs(port, { name: 'Raw' });
+  track(ws);
+  ws.emit('join_room', [{ room }]);
+  await ws.nextEvent('room_joined');
+  const peer = await Client.connect(url, { name: 'Peer' });
+  await peer.ack('join_room', { room });
+  await ws.nextEvent('user_joined');
+  return { ws, user, peer, room };
+}
+
+/** The raw websocket still works: an acked room_message reaches the peer. */
+async function stillWorks(ws, peer, tag) {
+  const id = String(1000 + Math.floor(Math.random() * 1e6));
+  ws.emit('room_message', [{ type: 'probe', data: tag }], { id });
+  assert.deepEqual(await ws.nextAck(id), { ok: true });
+  assert.deepEqual(await peer.next('room_message', { filter: (m) => m.type === 'probe' }), { from: ws.user.id, type: 'probe', data: tag });
+}
+
+/** A fresh client can still connect and be served. */
+async function serverServes(url = srv.url) {
+  const c = await Client.connect(url, { name: 'Check' });
+  assert.deepEqual(await c.ack('join_room', { room: freshRoom() }).then((r) => r.users), [c.user]);
+  c.disconnect();
+}
+
+// ---------------------------------------------------------------- LIM-1 garbage
+
+test('LIM-1 garbage packets on a websocket: nothing breaks, the connection still works', async () => {
+  const { ws, peer } = await rawAndPeer();
+  const garbage = [
+    '9::', '9:::x', 'hello', '', ':::', '::::::::', '5', '5:', '5::', '5:::', '5:::{bad json',
+    `5:1+::${NS}:{bad`, `5::${NS}:[1,2]`, `5::${NS}:"str"`, `5::${NS}:{"args":[1]}`, `5::${NS}:{"name":5}`,
+    `5::${NS}:{"name":"join_room","args":"notarray"}`,
+    `5::${NS}:null`, `5::${NS}:{"name":null,"args":null}`, `5:abc::${NS}:{"name":"leave_room"}`,
+    `6:::99`, `6::${NS}:1+5`, `6::${NS}:abc`, `6::${NS}:1+[`, '7:::', '7:::1+0', `7::${NS}:2+0`,
+    '3:::hello', `3::${NS}:hello`, '4:::not json', `4::${NS}:{"a":`, '3:5::hi', '3:5+::hi',
+    '0::/nonexistent', '1::/other', '1::/other:?x=1', `1::${NS}?x=1`,
+    '\ufffd30\ufffd5:::{"name":"x","args":[]}\ufffd3\ufffd2::', '\ufffd', '\ufffd\ufffd', '\ufffd999\ufffd3:::x',
+    'x'.repeat(20000), `5::${NS}:${'['.repeat(40000)}`, `5::${NS}:{"name":"room_message","args":[${'{"a":'.repeat(8000)}`,
+    `5::${NS}:{"name":"\\ud800","args":["\\udfff"]}`,
+    '\u0000\u0001\u0002', '\u2028\u2029', '😀:😀:😀',
+  ];
+  for (let i = 0; i < 20; i++) garbage.push(randomBytes(40).toString('base64').replace(/[A-F]/g, ':'));
+  for (const g of garbage) ws.sendText(g);
+  await stillWorks(ws, peer, 'after garbage packets');
+  assert.ok(srv.alive(), srv.stderr());
+  assert.equal(peer.count('room_message'), 1, 'garbage must not reach the room');
+});
+
+test('LIM-1 binary frames are ignored; fragmented messages are reassembled; pings get pongs', async () => {
+  const { ws, peer } = await rawAndPeer();
+  ws.sendFrame({ opcode: 2, payload: randomBytes(300) });
+  ws.sendFrame({ opcode: 2, payload: Buffer.from(eventPacket('room_message', [{ type: 'probe', data: 'binary' }])) });
+  // fragmented text: 3 pieces with a ping in between
+  const text = eventPacket('room_message', [{ type: 'probe', data: 'fragmented é😀' }]);
+  const bytes = Buffer.from(text);
+  ws.sendFrame({ fin: false, opcode: 1, payload: bytes.subarray(0, 10) });
+  ws.sendFrame({ opcode: 9, payload: 'ping-1' });
+  ws.sendFrame({ fin: false, opcode: 0, payload: bytes.subarray(10, 43) }); // splits the UTF-8 of é or 😀 is fine too
+  ws.sendFrame({ fin: true, opcode: 0, payload: bytes.subarray(43) });
+  const pong = await ws.controls.take((f) => f.opcode === 10, { what: 'pong' });
+  assert.equal(pong.payload.toString(), 'ping-1');
+  assert.deepEqual(await peer.next('room_message', { filter: (m) => m.type === 'probe' }),
+    { from: ws.user.id, type: 'probe', data: 'fragmented é😀' });
+  ws.sendFrame({ opcode: 9, payload: Buffer.alloc(0) });
+  const empty = await ws.controls.take((f) => f.opcode === 10, { what: 'empty pong' });
+  assert.equal(empty.payload.length, 0);
+  await stillWorks(ws, peer, 'after frames');
+  assert.equal(ws.protocolErrors ?? 0, 0, 'server frames must not be masked');
+});
+
+test('LIM-1 broken frames close at most that connection, never the server or the others', async () => {
+  const room = freshRoom();
+  const peer = await Client.connect(srv.url, { name: 'Bystander' });
+  await peer.ack('join_room', { room });
+  const attacks = [
+    (ws) => ws.sendFrame({ rsv: 4, payload: '5::' }),
+    (ws) => ws.sendFrame({ opcode: 3, payload: 'x' }),
+    (ws) => ws.sendFrame({ opcode: 0, payload: 'orphan continuation' }),
+    (ws) => ws.sendFrame({ payload: Buffer.from([0xff, 0xfe, 0xc0, 0x80, 0xed, 0xa0, 0x80]) }), // invalid UTF-8
+    (ws) => ws.sendFrame({ mask: false, payload: eventPacket('leave_room') }),
+    (ws) => ws.sendFrame({ opcode: 9, payload: 'x'.repeat(200) }), // control frame over 125 bytes
+    (ws) => ws.sendFrame({ fin: false, opcode: 9, payload: 'frag ping' }),
+    (ws) => ws.sendRaw(randomBytes(2000)),
+    (ws) => ws.sendRaw(Buffer.from([0x81])), // a header cut short, then silence
+  ];
+  for (const attack of attacks) {
+    const { ws } = await openAgentWs(srv.port, { name: 'Attacker' });
+    track(ws);
+    ws.emit('join_room', [{ room }]);
+    await ws.nextEvent('room_joined');
+    await peer.next('user_joined');
+    attack(ws);
+    ws.sendText(eventPacket('room_message', [{ type: 'probe', data: 'after attack' }]));
+    // whether the attacker is kept or dropped, the bystander is served
+    assert.deepEqual(await peer.ack('room_message', { type: 'bystander', data: 1 }), { ok: true });
+    ws.destroy();
+    await peer.next('user_left', { filter: (u) => u.user.id === ws.user.id });
+  }
+  assert.ok(srv.alive(), srv.stderr());
+  await serverServes();
+  await peer.none('user_left', 300);
+});
+
+test('LIM-1 a close frame ends the session: the others get user_left once', async () => {
+  const { ws, peer, room, user } = await rawAndPeer();
+  const code = Buffer.alloc(2);
+  code.writeUInt16BE(1000);
+  ws.sendFrame({ opcode: 8, payload: code });
+  await ws.waitClosed();
+  assert.deepEqual(await peer.next('user_left'), { room, user });
+  await peer.none('user_left', 400);
+});
+
+test('LIM-1 garbage HTTP requests and bytes never take the server down', async () => {
+  const sid = await handshake(srv.port);
+  const inputs = [
+    [randomBytes(4000)],
+    ['GARBAGE\r\n\r\n'],
+    ['GET\r\n\r\n'],
+    ['GET /socket.io/1/ HTTP/9.9\r\n\r\n'],
+    ['GET /socket.io/1/ HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n'],
+    ['POST /socket.io/1/xhr-polling/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n'],
+    ['GET /socket.io/1/ HTTP/1.1\r\nHost: x\r\nX-Big: ' + 'a'.repeat(200000) + '\r\n\r\n'],
+    ['GET /' + 'a'.repeat(100000) + ' HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['GET /socket.io/1/xhr-polling/' + sid + ' HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'],
+    ['GET /socket.io/1/websocket/' + sid + ' HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Version: 13\r\n\r\n'],
+    ['GET /socket.io/1/websocket/NOPE HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['POST /socket.io/1/xhr-polling/' + sid + ' HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nxx\r\n'],
+    ['GET /socket.io/1/%ZZ%00 HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'], // a TLS ClientHello start
+  ];
+  await Promise.all(inputs.map((chunks) => tcpExchange(srv.port, chunks, { timeout: 4000 })));
+  assert.ok(srv.alive(), srv.stderr());
+  await serverServes();
+});
+
+test('LIM-1 garbage POST payloads on xhr-polling are answered 1 and the session goes on', async () => {
+  const room = freshRoom();
+  const peer = await Client.connect(srv.url, { name: 'Peer' });
+  await peer.ack('join_room', { room });
+  const s = await PollSession.open(srv.port, { query: 'name=Poll' });
+  await s.get();
+  await s.post(`1::${NS}`);
+  const { user } = await s.waitEvent('connected');
+  await s.emit('join_room', [{ room }]);
+  await s.waitEvent('room_joined');
+  const bodies = ['\ufffd', '\ufffdabc\ufffd5:::', '\ufffd999\ufffd', '\ufffd-1\ufffdx', '\ufffd3\ufffd2::\ufffd', 'garbage',
+    '\ufffd1\ufffd', '\ufffd\ufffd\ufffd', `5::${NS}:{`, '\ufffd9999999999999999999999\ufffdx', '\ufffd2\ufffd😀'];
+  for (const b of bodies) {
+    const res = await s.post(b);
+    assert.equal(res.status, 200, `${JSON.stringify(b)}: ${JSON.stringify(res)}`);
+    assert.equal(res.body, '1');
+  }
+  await s.emit('room_message', [{ type: 'probe', data: 'poll ok' }]);
+  assert.deepEqual(await peer.next('room_message'), { from: user.id, type: 'probe', data: 'poll ok' });
+});
+
+// ---------------------------------------------------------------- LIM-2 sizes
+
+test('LIM-2 a websocket frame declared over --max-frame is refused with close 1009', async () => {
+  const { ws, peer, room, user } = await rawAndPeer();
+  // header says MAX_FRAME + 1 bytes; only a few are sent: the server must not wait for the rest
+  ws.sendFrame({ opcode: 1, payload: Buffer.from('5::'), declaredLength: MAX_FRAME + 1 });
+  const closed = await ws.waitClosed(5000);
+  assert.equal(closed.closeFrame?.code, 1009, `close frame: ${JSON.stringify(closed.closeFrame)}`);
+  assert.deepEqual(await peer.next('user_left'), { room, user });
+  await peer.none('user_left', 300);
+
+  // a huge 64-bit length too
+  const other = track(await openWs(srv.port));
+  other.sendFrame({ opcode: 1, payload: Buffer.from('x'), declaredLength: 2 ** 40 });
+  assert.equal((await other.waitClosed(5000)).closeFrame?.code, 1009);
+  assert.ok(srv.alive());
+});
+
+test('LIM-2 a frame just under --max-frame is accepted', async () => {
+  const { ws, peer } = await rawAndPeer();
+  const data = 'd'.repeat(MAX_FRAME - 200);
+  ws.emit('room_message', [{ type: 'big', data }], { id: '5' });
+  const ack = await ws.nextAck('5');
+  // the data is over the default --max-data (65536 only if MAX_FRAME were larger), so ok or too_large
+  if (ack.ok) assert.equal((await peer.next('room_message')).data.length, data.length);
+  else assert.equal(ack.error?.code, 'too_large');
+  await stillWorks(ws, peer, 'after a big frame');
+});
+
+test('LIM-2 a POST over --max-frame gets 413 and the connection is closed', async () => {
+  const sid = await handshake(srv.port);
+  await httpRequest(srv.port, { path: `/socket.io/1/xhr-polling/${sid}` });
+  // Content-Length over the limit; only the first KiB is sent
+  const head = `POST /socket.io/1/xhr-polling/${sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+    `Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ${MAX_FRAME * 4}\r\n\r\n`;
+  const r = await tcpExchange(srv.port, [head, 'x'.repeat(1024)], { timeout: 5000 });
+  assert.match(r.text, /^HTTP\/1\.[01] 413 /, `answer: ${r.text.slice(0, 200)}`);
+  assert.equal(r.closed, true, 'the connection must be closed');
+  // a whole body over the limit, sent at once
+  const big = 'y'.repeat(MAX_FRAME + 100);
+  const r2 = await tcpExchange(srv.port, [
+    `POST /socket.io/1/xhr-polling/${sid} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${big.length}\r\n\r\n${big}`,
+  ], { timeout: 5000 });
+  assert.match(r2.text, /^HTTP\/1\.[01] 413 /, `answer: ${r2.text.slice(0, 200)}`);
+  assert.equal(r2.closed, true);
+  assert.ok(srv.alive());
+});
+
+// ---------------------------------------------------------------- sids
+
+test('TR-2 a sid that was disconnected answers 7:::1+0 on every transport', async () => {
+  const ws = track(await openWs(srv.port));
+  ws.sendText('0::');
+  await ws.waitClosed();
+  const xhr = await httpRequest(srv.port, { path: `/socket.io/1/xhr-polling/${ws.sid}` });
+  assert.equal(xhr.status, 200);
+  assert.equal(xhr.body, '7:::1+0');
+  const jsonp = await httpRequest(srv.port, { path: `/socket.io/1/jsonp-polling/${ws.sid}?i=9` });
+  assert.equal(jsonp.body, 'io.j[9]("7:::1+0");');
+  const again = track(await RawWs.connect(srv.port, `/socket.io/1/websocket/${ws.sid}`));
+  assert.equal(await again.next(), '7:::1+0');
+  await again.waitClosed();
+});
+
+// ---------------------------------------------------------------- LIM-4 slow clients
+
+test('LIM-4 an unfinished HTTP request is closed after --request-timeout', async () => {
+  const sid = await handshake(srv.port);
+  assert.equal((await httpRequest(srv.port, { path: `/socket.io/1/xhr-polling/${sid}` })).body, '1::');
+  const t0 = Date.now();
+  const results = await Promise.all([
+    tcpExchange(srv.port, ['GET /socket.io/1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n'], { timeout: 5000 }),
+    tcpExchange(srv.port, [], { timeout: 5000 }),
+    tcpExchange(srv.port, [`POST /socket.io/1/xhr-polling/${sid} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n3::`], { timeout: 5000 }),
+    tcpExchange(srv.port, ['GET /socket.io/1/websocket/x HTTP/1.1\r\nUpgrade: websocket\r\n'], { timeout: 5000 }),
+  ]);
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.closed, true, `connection ${i} was not closed within 5 s`);
+    assert.ok(r.text === '' || /^HTTP\/1\.[01] 408 /.test(r.text), `connection ${i} answered ${r.text.slice(0, 100)}`);
+  }
+  assert.ok(Date.now() - t0 >= 800, 'closed before the request timeout');
+  await serverServes();
+});
+
+test('LIM-4 a handshake never used expires after --handshake-timeout', async () => {
+  const sid = await handshake(srv.port);
+  await quietWindow(2500); // nothing to wait for: expiry is a timer on the server
+  const res = await httpRequest(srv.port, { path: `/socket.io/1/xhr-polling/${sid}` });
+  assert.equal(res.body, '7:::1+0');
+});
+
+// ---------------------------------------------------------------- TR-5 heartbeats
+
+test('TR-5 / CA-8 a websocket that does not answer heartbeats is dropped; the others see user_left once', async () => {
+  const hb = await startServer(['--heartbeat-interval', '0.3', '--heartbeat-timeout', '0.6']);
+  try {
+    const room = 1;
+    const watcher = await Client.connect(hb.url, { name: 'Watcher' });
+    await watcher.ack('join_room', { room });
+    const good = track((await openAgentWs(hb.port, { name: 'Good' })).ws);
+    const { ws: mute, user } = await openAgentWs(hb.port, { name: 'Mute', autoHeartbeat: false });
+    track(mute);
+    good.emit('join_room', [{ room }]);
+    mute.emit('join_room', [{ room }]);
+    await mute.nextEvent('room_joined');
+    assert.equal(await mute.next((m) => m === '2::', { what: 'a heartbeat' }), '2::');
+    // keep sending events: only a 2:: answer counts as a heartbeat reply
+    const chatter = setInterval(() => mute.emit('room_message', [{ type: 'noise', data: 0 }]), 100);
+    try {
+      await mute.waitClosed(4000);
+    } finally {
+      clearInterval(chatter);
+    }
+    assert.deepEqual(await watcher.next('user_left', { filter: (u) => u.user.id === user.id, timeout: 3000 }), { room, user });
+    await watcher.none('user_left', 400);
+    // the connection that answers keeps going through several heartbeats
+    for (let i = 0; i < 4; i++) await good.next((m) => m === '2::', { what: `heartbeat ${i}` });
+    assert.equal(good.isClosed, false);
+    assert.deepEqual(await watcher.ack('room_message', { type: 'probe', data: 1 }), { ok: true });
+    assert.ok(hb.alive());
+  } finally {
+    closeAll();
+    await hb.stop();
+  }
+});
+
+// ---------------------------------------------------------------- LIM-3 rate
+
+test('LIM-3 / CA-10 more than --rate msgs/s beyond --burst gets rate_limited', async () => {
+  const rl = await startServer(['--rate', '5', '--burst', '10']);
+  try {
+    const room = 1;
+    const a = await Client.connect(rl.url, { name: 'Spammer' });
+    const b = await Client.connect(rl.url, { name: 'Reader' });
+    await a.ack('join_room', { room });
+    await b.ack('join_room', { room });
+    const N = 40;
+    const acks = await Promise.all(Array.from({ length: N }, (_, i) => a.ack('room_message', { type: 'seq', data: i })));
+    const ok = acks.map((x, i) => (x.ok ? i : -1)).filter((i) => i >= 0);
+    const limited = acks.filter((x) => x.error?.code === 'rate_limited').length;
+    assert.equal(ok.length + limited, N, JSON.stringify(acks));
+    assert.ok(ok.length >= 8 && ok.length <= 15, `${ok.length} accepted of ${N}`);
+    await a.next('request_error', { filter: (e) => e.code === 'rate_limited' && e.event === 'room_message' });
+    // the reader got exactly the accepted ones, in order
+    await b.next('room_message', { filter: (m) => m.data === ok[ok.length - 1] });
+    await b.none('room_message', 200, (m) => !ok.includes(m.data));
+    assert.deepEqual(b.events.all((e) => e.name === 'room_message').map((e) => e.args[0].data), ok);
+    // tokens come back with time: within about a second a message is accepted again
+    const deadline = Date.now() + 4000;
+    let again;
+    do {
+      await quietWindow(250);
+      again = await a.ack('room_message', { type: 'seq', data: 'later' });
+    } while (!again.ok && Date.now() < deadline);
+    assert.deepEqual(again, { ok: true });
+    // another connection was never limited
+    assert.deepEqual(await b.ack('room_message', { type: 'seq', data: 'b' }), { ok: true });
+  } finally {
+    closeAll();
+    await rl.stop();
+  }
+});
+
+test('LIM-3 / CA-10 --max-rooms: a join that would create one room too many is refused', async () => {
+  const mr = await startServer(['--max-rooms', '2']);
+  try {
+    const [a, b, c] = [await Client.connect(mr.url, { name: 'A' }), await Client.connect(mr.url, { name: 'B' }),
+      await Client.connect(mr.url, { name: 'C' })];
+    await a.ack('join_room', { room: 1 });
+    await b.ack('join_room', { room: 2 });
+    const refused = await c.ack('join_room', { room: 3 });
+    assert.ok(refused.error && typeof refused.error.code === 'string', JSON.stringify(refused));
+    const err = await c.next('request_error', { filter: (e) => e.event === 'join_room' });
+    assert.equal(err.code, refused.error.code);
+    await c.none('room_joined', 200);
+    // joining an existing room is still fine
+    assert.equal((await c.ack('join_room', { room: 2 })).users.length, 2);
+    // an emptied room no longer counts
+    await a.ack('leave_room');
+    assert.deepEqual((await a.ack('join_room', { room: 3 })).users, [a.user]);
+  } finally {
+    closeAll();
+    await mr.stop();
+  }
+});
+
+test('LIM-1 the server survived the whole file', async () => {
+  assert.ok(srv.alive(), srv.stderr());
+  await serverServes();
+});
