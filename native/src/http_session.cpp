@@ -7,6 +7,7 @@
 
 #include "compeit/sio/payload.hpp"
 #include "compeit/util/url.hpp"
+#include "compeit/util/utf.hpp"
 #include "log.hpp"
 #include "server.hpp"
 #include "static_files.hpp"
@@ -156,6 +157,7 @@ private:
             return close();  // upgrades anywhere else are not ours (socket.io 0.9's "destroy upgrade")
         }
         if (sio) return socketio(req, *sio, target.query);
+        if (target.path.substr(0, 7) == "/admin/") return admin(req, target.path);
         serve_static(req, target.path);
     }
 
@@ -257,6 +259,45 @@ private:
         stream_.expires_never();
         auto ws = std::make_shared<WsSession>(stream_.release_socket(), server_, std::move(leftover));
         ws->start(key, std::string(sid), peer_);
+    }
+
+    // --- admin interface -----------------------------------------------------
+
+    // POST /admin/rooms/<room>/announce {"text": "..."} with `Authorization: Bearer <token>`.
+    void admin(const Request& req, std::string_view path) {
+        if (!server_.admin_authorized(req[http::field::authorization])) {
+            Response res = make(http::status::unauthorized, "application/json");
+            res.set(http::field::www_authenticate, "Bearer");
+            res.body() = R"({"error":"unauthorized"})";
+            return send(std::move(res));
+        }
+        constexpr std::string_view prefix = "/admin/rooms/", suffix = "/announce";
+        std::string_view room_text;
+        if (path.size() > prefix.size() + suffix.size() && path.substr(0, prefix.size()) == prefix &&
+            path.substr(path.size() - suffix.size()) == suffix)
+            room_text = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+        if (!all_digits(room_text) || room_text.size() > 15) return json_error(http::status::not_found, "no such endpoint");
+        if (req.method() != http::verb::post) return json_error(http::status::method_not_allowed, "use POST");
+        const auto body = nlohmann::json::parse(req.body(), nullptr, false);
+        if (!body.is_object() || !body.contains("text") || !body["text"].is_string() ||
+            body["text"].get_ref<const std::string&>().empty() ||
+            utf::code_points(body["text"].get_ref<const std::string&>()) > server_.options().limits.max_chat_chars)
+            return json_error(http::status::bad_request, "body must be {\"text\": <non-empty string within the chat limit>}");
+        const ca::RoomId room = std::stoll(std::string(room_text));
+        server_.chat().announce(room, body["text"].get<std::string>(),
+                                [self = shared_from_this()](Expected<agents::ChatMessage, std::string> stored) {
+                                    if (!stored) return self->json_error(http::status::service_unavailable, stored.error());
+                                    Response res = self->make(http::status::ok, "application/json");
+                                    res.body() = agents::to_json(*stored).dump();
+                                    self->send(std::move(res));
+                                });
+        log(LogLevel::info, "admin announcement to room ", room, " from ", peer_);
+    }
+
+    void json_error(http::status status, std::string_view message) {
+        Response res = make(status, "application/json");
+        res.body() = nlohmann::json{{"error", message}}.dump();
+        send(std::move(res));
     }
 
     // --- static files ----------------------------------------------------------

@@ -3,7 +3,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
+#include <filesystem>
+
 #include "http_session.hpp"
+#include "threaded_chat_store.hpp"
 #include "log.hpp"
 #include "ws_session.hpp"
 
@@ -49,7 +52,44 @@ std::string Server::random_bytes(std::size_t n) {
     return out;
 }
 
+bool Server::open_agents() {
+    std::error_code fs_ec;
+    std::filesystem::create_directories(options_.data_dir, fs_ec);
+    const std::string path = (std::filesystem::path(options_.data_dir) / "chat.sqlite3").string();
+    auto db = ChatDb::open(path);
+    if (!db) {
+        log(LogLevel::error, "chat store: ", db.error());
+        return false;
+    }
+    chat_store_ = std::make_unique<ThreadedChatStore>(std::move(*db), [this](std::function<void()> fn) {
+        asio::post(ioc_, std::move(fn));
+    });
+    chat_ = std::make_unique<agents::ChatAgent>(
+        *chat_store_,
+        [] {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        },
+        options_.limits.max_chat_chars);
+    router_.register_agent(agents::ChatAgent::kType, *chat_);
+    log(LogLevel::info, "chat history in ", path);
+    return true;
+}
+
+bool Server::admin_authorized(std::string_view authorization) const {
+    if (options_.admin_token.empty()) return false;
+    const std::string expected = "Bearer " + options_.admin_token;
+    // Compare in constant time: the token is a secret.
+    if (authorization.size() != expected.size()) return false;
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        diff |= static_cast<unsigned char>(authorization[i] ^ expected[i]);
+    return diff == 0;
+}
+
 bool Server::listen() {
+    if (!open_agents()) return false;
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(options_.bind, ec);
     if (ec) {

@@ -12,6 +12,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "compeit/agents/chat_agent.hpp"
 #include "compeit/ca/router.hpp"
 #include "compeit/sio/engine.hpp"
 #include "options.hpp"
@@ -26,7 +27,7 @@ public:
     Server(boost::asio::io_context& ioc, Options options);
     ~Server() override;
 
-    // Binds and starts accepting; returns false (with a log line) on failure.
+    // Opens the data directory and binds; false (with a log line) on failure.
     bool listen();
     std::uint16_t port() const { return port_; }
     // Stops accepting and drops every connection without `0::`, so clients
@@ -37,6 +38,9 @@ public:
     const Options& options() const { return options_; }
     sio::Engine& engine() { return engine_; }
     ca::Router& router() { return router_; }
+    agents::ChatAgent& chat() { return *chat_; }
+    // True when `authorization` is `Bearer <the configured admin token>`.
+    bool admin_authorized(std::string_view authorization) const;
     sio::Time now() const;
     std::string random_bytes(std::size_t n);
 
@@ -57,6 +61,8 @@ private:
     Options options_;
     ca::Router router_;
     sio::Engine engine_;
+    std::unique_ptr<agents::ChatStore> chat_store_;
+    std::unique_ptr<agents::ChatAgent> chat_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer tick_timer_;
     std::chrono::steady_clock::time_point start_;
@@ -67,6 +73,7 @@ private:
     std::unordered_map<sio::SessionId, std::weak_ptr<WsSession>> websockets_;
     std::unordered_map<sio::SessionId, std::weak_ptr<HttpSession>> polls_;
 
+    bool open_agents();
     void accept();
     void arm_tick();
 };

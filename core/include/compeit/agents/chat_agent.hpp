@@ -1,0 +1,47 @@
+// The Chat Agent, type "chat" (CH-1..CH-6), on the server: validates and
+// stamps room and user-to-user chat, posts join/leave events and operator
+// announcements into the room chat, and answers history requests. Every
+// message is stored before anyone receives it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "compeit/agents/chat_store.hpp"
+#include "compeit/ca/agent.hpp"
+
+namespace compeit::agents {
+
+class ChatAgent final : public ca::ServerAgent {
+public:
+    static constexpr const char* kType = "chat";
+    static constexpr std::size_t kJoinHistory = 50;
+    static constexpr std::size_t kMaxHistory = 200;
+
+    // `wall_ms` gives the time stamped on messages (ms since the Unix epoch).
+    ChatAgent(ChatStore& store, std::function<std::int64_t()> wall_ms, std::size_t max_text_chars);
+
+    // An operator announcement (CH-3); done(true) once it is stored and posted.
+    void announce(ca::RoomId room, std::string text, std::function<void(Expected<ChatMessage, std::string>)> done);
+
+    void attached(ca::Port port) override;
+    void on_server_message(const ca::Request& r, const ca::User& from, ca::json& data) override;
+    bool on_user_message(const ca::Request& r, const ca::User& from, ca::UserId to, ca::json& data) override;
+    bool on_room_message(const ca::Request& r, const ca::User& from, ca::RoomId room, ca::json& data) override;
+    void on_join(const ca::User& user, ca::RoomId room) override;
+    void on_leave(const ca::User& user, ca::RoomId room) override;
+
+private:
+    ChatStore& store_;
+    std::function<std::int64_t()> wall_ms_;
+    std::size_t max_text_chars_;
+    std::optional<ca::Port> port_;
+
+    // The text of a chat request, or the reason it is refused (CH-6).
+    std::optional<std::string> valid_text(const ca::Request& r, const ca::json& data) const;
+    void history(const ca::Request& r, const ca::User& from, const ca::json& data);
+    void post_event(ca::RoomId room, const ca::User& user, const char* event);
+};
+
+}  // namespace compeit::agents

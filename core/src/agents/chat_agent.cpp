@@ -1,0 +1,126 @@
+#include "compeit/agents/chat_agent.hpp"
+
+#include "compeit/util/utf.hpp"
+
+namespace compeit::agents {
+
+using ca::ErrorCode;
+using ca::json;
+
+json to_json(const ChatMessage& m) {
+    json j{{"id", m.id}, {"room", m.room ? json(*m.room) : json()}, {"ts", m.ts}, {"user", ca::to_json(m.user)}};
+    if (m.event.empty() || m.event == "announcement") j["text"] = m.text;
+    if (!m.event.empty()) j["event"] = m.event;
+    if (m.to) j["to"] = *m.to;
+    return j;
+}
+
+ChatAgent::ChatAgent(ChatStore& store, std::function<std::int64_t()> wall_ms, std::size_t max_text_chars)
+    : store_(store), wall_ms_(std::move(wall_ms)), max_text_chars_(max_text_chars) {}
+
+void ChatAgent::attached(ca::Port port) { port_.emplace(std::move(port)); }
+
+std::optional<std::string> ChatAgent::valid_text(const ca::Request& r, const json& data) const {
+    if (!data.is_object() || !data.contains("text") || !data["text"].is_string()) {
+        port_->fail(r, ErrorCode::bad_request, "chat needs {text: <string>}");
+        return std::nullopt;
+    }
+    const auto& text = data["text"].get_ref<const std::string&>();
+    if (text.empty()) {
+        port_->fail(r, ErrorCode::bad_request, "empty text");
+        return std::nullopt;
+    }
+    if (utf::code_points(text) > max_text_chars_) {
+        port_->fail(r, ErrorCode::too_large, "text longer than " + std::to_string(max_text_chars_) + " characters");
+        return std::nullopt;
+    }
+    return text;
+}
+
+bool ChatAgent::on_room_message(const ca::Request& r, const ca::User& from, ca::RoomId room, json& data) {
+    auto text = valid_text(r, data);
+    if (!text) return true;
+    ChatMessage m{0, room, wall_ms_(), from, std::nullopt, std::move(*text), {}};
+    store_.append(std::move(m), [this, r, room](Expected<ChatMessage, std::string> stored) {
+        if (!stored) return port_->fail(r, ErrorCode::unavailable, "chat store: " + stored.error());
+        port_->relay_to_room(room, stored->user.id, to_json(*stored), true);  // CH-1: the sender too
+        port_->ok(r);
+    });
+    return true;
+}
+
+bool ChatAgent::on_user_message(const ca::Request& r, const ca::User& from, ca::UserId to, json& data) {
+    auto text = valid_text(r, data);
+    if (!text) return true;
+    ChatMessage m{0, std::nullopt, wall_ms_(), from, to, std::move(*text), {}};
+    store_.append(std::move(m), [this, r](Expected<ChatMessage, std::string> stored) {
+        if (!stored) return port_->fail(r, ErrorCode::unavailable, "chat store: " + stored.error());
+        const json j = to_json(*stored);
+        port_->user_message(*stored->to, stored->user.id, j);  // CH-2: the recipient...
+        if (*stored->to != stored->user.id) port_->user_message(stored->user.id, stored->user.id, j);  // ...and the sender
+        port_->ok(r);
+    });
+    return true;
+}
+
+void ChatAgent::on_server_message(const ca::Request& r, const ca::User& from, json& data) {
+    if (data.is_object() && data.value("action", "") == "history") return history(r, from, data);
+    port_->fail(r, ErrorCode::bad_request, "chat server_message needs {action: \"history\"}");
+}
+
+void ChatAgent::history(const ca::Request& r, const ca::User& from, const json& data) {
+    const auto room = port_->room_of(from.id);
+    if (!room) return port_->fail(r, ErrorCode::not_in_room, "history is per room: join one first");
+    std::optional<std::int64_t> before;
+    if (data.contains("before")) {
+        if (!data["before"].is_number_integer() || data["before"].get<std::int64_t>() < 1)
+            return port_->fail(r, ErrorCode::bad_request, "before must be a message id");
+        before = data["before"].get<std::int64_t>();
+    }
+    std::size_t limit = kJoinHistory;
+    if (data.contains("limit")) {
+        const json& l = data["limit"];
+        if (!l.is_number_integer() || l.get<std::int64_t>() < 1 || l.get<std::int64_t>() > std::int64_t{kMaxHistory})
+            return port_->fail(r, ErrorCode::bad_request, "limit must be an integer from 1 to 200");
+        limit = l.get<std::size_t>();
+    }
+    store_.history(*room, before, limit, [this, r, room = *room](Expected<std::vector<ChatMessage>, std::string> got) {
+        if (!got) return port_->fail(r, ErrorCode::unavailable, "chat store: " + got.error());
+        json messages = json::array();
+        for (const auto& m : *got) messages.push_back(to_json(m));
+        port_->to_user(r.user, json{{"action", "history"}, {"room", room}, {"messages", std::move(messages)}});
+        port_->ok(r);
+    });
+}
+
+void ChatAgent::on_join(const ca::User& user, ca::RoomId room) {
+    // History first, then the join event: the store answers in order, so the
+    // joiner's history ends just before its own user_joined.
+    store_.history(room, std::nullopt, kJoinHistory, [this, id = user.id, room](auto got) {
+        if (!got) return;
+        json messages = json::array();
+        for (const auto& m : *got) messages.push_back(to_json(m));
+        port_->to_user(id, json{{"action", "history"}, {"room", room}, {"messages", std::move(messages)}});
+    });
+    post_event(room, user, "user_joined");
+}
+
+void ChatAgent::on_leave(const ca::User& user, ca::RoomId room) { post_event(room, user, "user_left"); }
+
+void ChatAgent::post_event(ca::RoomId room, const ca::User& user, const char* event) {
+    ChatMessage m{0, room, wall_ms_(), user, std::nullopt, {}, event};
+    store_.append(std::move(m), [this, room](Expected<ChatMessage, std::string> stored) {
+        if (stored) port_->to_room(room, to_json(*stored));  // CH-3: from 0, to the whole room
+    });
+}
+
+void ChatAgent::announce(ca::RoomId room, std::string text,
+                         std::function<void(Expected<ChatMessage, std::string>)> done) {
+    ChatMessage m{0, room, wall_ms_(), ca::User{0, "server"}, std::nullopt, std::move(text), "announcement"};
+    store_.append(std::move(m), [this, room, done = std::move(done)](Expected<ChatMessage, std::string> stored) {
+        if (stored) port_->to_room(room, to_json(*stored));
+        done(std::move(stored));
+    });
+}
+
+}  // namespace compeit::agents

@@ -1,0 +1,72 @@
+#include "threaded_chat_store.hpp"
+
+#include <memory>
+#include <optional>
+
+namespace compeit::native {
+
+ThreadedChatStore::ThreadedChatStore(std::unique_ptr<ChatDb> db, Post post)
+    : db_(std::move(db)), post_(std::move(post)), worker_([this] { run(); }) {}
+
+ThreadedChatStore::~ThreadedChatStore() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    worker_.join();
+}
+
+void ThreadedChatStore::enqueue(Job job) {
+    {
+        std::lock_guard lock(mutex_);
+        jobs_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+}
+
+void ThreadedChatStore::append(agents::ChatMessage m, AppendDone done) {
+    auto result = std::make_shared<std::optional<Expected<agents::ChatMessage, std::string>>>();
+    enqueue(Job{[m = std::move(m), result](ChatDb& db) mutable { result->emplace(db.insert(std::move(m))); },
+                [result, done = std::move(done)](const std::string* error) {
+                    if (error) return done(unexpected(*error));
+                    done(std::move(**result));
+                }});
+}
+
+void ThreadedChatStore::history(ca::RoomId room, std::optional<std::int64_t> before, std::size_t limit,
+                                HistoryDone done) {
+    auto result = std::make_shared<std::optional<Expected<std::vector<agents::ChatMessage>, std::string>>>();
+    enqueue(Job{[=](ChatDb& db) { result->emplace(db.history(room, before, limit)); },
+                [result, done = std::move(done)](const std::string* error) {
+                    if (error) return done(unexpected(*error));
+                    done(std::move(**result));
+                }});
+}
+
+void ThreadedChatStore::run() {
+    for (;;) {
+        std::deque<Job> batch;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;  // stopping, and nothing left to do
+            batch.swap(jobs_);
+        }
+        // One transaction for the whole batch; completions wait for COMMIT.
+        std::optional<std::string> error;
+        if (auto began = db_->begin(); !began) error = began.error();
+        if (!error) {
+            for (auto& job : batch) job.run(*db_);
+            if (auto committed = db_->commit(); !committed) {
+                error = committed.error();
+                db_->rollback();  // nothing of this batch is durable, so none of it is delivered
+            }
+        }
+        post_([batch = std::move(batch), error = std::move(error)] {
+            for (const auto& job : batch) job.done(error ? &*error : nullptr);
+        });
+    }
+}
+
+}  // namespace compeit::native

@@ -1,0 +1,47 @@
+// The server's ChatStore: ChatDb calls run on a dedicated writer thread, so
+// the network thread never waits on the disk. Whatever queued up while the
+// previous batch was committing goes into the next single transaction, and
+// completions are handed back to the network thread, in order, only after
+// COMMIT returned: a message is durable before anyone is told about it.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "chat_db.hpp"
+
+namespace compeit::native {
+
+class ThreadedChatStore final : public agents::ChatStore {
+public:
+    // `post` runs a completion on the network thread (asio::post in the server).
+    using Post = std::function<void(std::function<void()>)>;
+
+    ThreadedChatStore(std::unique_ptr<ChatDb> db, Post post);
+    ~ThreadedChatStore() override;  // finishes the queued work, then joins
+
+    void append(agents::ChatMessage m, AppendDone done) override;
+    void history(ca::RoomId room, std::optional<std::int64_t> before, std::size_t limit, HistoryDone done) override;
+
+private:
+    struct Job {
+        std::function<void(ChatDb&)> run;               // on the writer thread, inside the batch's transaction
+        std::function<void(const std::string*)> done;   // on the network thread; an error when the batch failed
+    };
+
+    std::unique_ptr<ChatDb> db_;
+    Post post_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<Job> jobs_;
+    bool stopping_ = false;
+    std::thread worker_;
+
+    void enqueue(Job job);
+    void run();
+};
+
+}  // namespace compeit::native

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up, builds and starts the server on http://localhost:8080 (extra flags pass through).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --no-browser
+scripts/build.sh native
+exec build/native/bin/compeit-server --bind 127.0.0.1 --port 8080 "$@"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the project needs on Debian 12 (idempotent; quiet when done):
+# the toolchain and libraries from Debian, the test harness from npm.
+# Usage: scripts/setup.sh [--no-browser] [--no-wasm]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_browser=1
+want_wasm=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-browser) want_browser=0 ;;
+    --no-wasm) want_wasm=0 ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+packages=(g++ make cmake ccache pkg-config libboost1.81-dev nlohmann-json3-dev catch2 libsqlite3-dev
+          sqlite3 zlib1g-dev curl ca-certificates)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+[ "$want_browser" = 1 ] && packages+=(chromium)
+[ "$want_wasm" = 1 ] && packages+=(emscripten binaryen wabt)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages: reinstall only when the lock file changed since the last install.
+stamp=node_modules/.package-lock.stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  cp package-lock.json "$stamp"
+fi
