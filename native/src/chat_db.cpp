@@ -37,7 +37,7 @@ Expected<std::unique_ptr<ChatDb>, std::string> ChatDb::open(const std::string& p
                                    nullptr);
     std::unique_ptr<ChatDb> db(new ChatDb(raw));
     if (rc != SQLITE_OK) return unexpected("cannot open " + path + ": " + db->error());
-    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", kSchema})
+    for (const char* sql : {"PRAGMA busy_timeout=5000", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", kSchema})
         if (auto r = db->exec(sql); !r) return unexpected(r.error());
     const char* insert = "INSERT INTO chat_messages (room, ts, user_id, user_name, to_user, text, event) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";

@@ -305,7 +305,10 @@ private:
     void serve_static(const Request& req, std::string_view path) {
         if (req.method() != http::verb::get && req.method() != http::verb::head)
             return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
-        const auto file = resolve_static(server_.options().web_root, path);
+        // /wasm/... is the WebAssembly client package; everything else is the web app.
+        const bool wasm = path.substr(0, 6) == "/wasm/";
+        const auto file = wasm ? resolve_static(server_.options().wasm_dir, path.substr(5))
+                               : resolve_static(server_.options().web_root, path);
         beast::error_code ec;
         http::file_body::value_type body;
         if (file) body.open(file->c_str(), beast::file_mode::scan, ec);

@@ -58,6 +58,8 @@ const std::vector<Flag>& flags() {
          [](const std::string& v, Options& o) { o.data_dir = v; return !v.empty(); }},
         {"--web-root", "DIR", "static files served at / (default: the source tree's web/)",
          [](const std::string& v, Options& o) { o.web_root = v; return !v.empty(); }},
+        {"--wasm-dir", "DIR", "the built WebAssembly client package, served at /wasm/ (default: build/wasm/package)",
+         [](const std::string& v, Options& o) { o.wasm_dir = v; return !v.empty(); }},
         {"--heartbeat-interval", "S", "seconds between heartbeats on websockets (default 25)",
          seconds(&sio::EngineConfig::heartbeat_interval)},
         {"--heartbeat-timeout", "S", "seconds a websocket client has to answer a heartbeat (default 60)",

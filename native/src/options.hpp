@@ -16,6 +16,7 @@ struct Options {
     std::uint16_t port = 8080;
     std::string data_dir = "data";
     std::string web_root = COMPEIT_DEFAULT_WEB_ROOT;
+    std::string wasm_dir = COMPEIT_DEFAULT_WASM_DIR;  // served at /wasm/
     sio::EngineConfig engine;
     ca::Limits limits;
     std::size_t max_frame_bytes = 1u << 20;   // LIM-2: WS message / POST body

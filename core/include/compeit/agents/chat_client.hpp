@@ -1,0 +1,43 @@
+// The Chat Agent's client side, on the client registry: keeps the active
+// room's chat in id order (live messages and history merged, duplicates
+// dropped) and tells the application through Client events:
+//   chat_message {message}       a new room or user-to-user message, or a server event
+//   chat_history {room, messages} the room's whole known chat, oldest first, after a merge
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+
+#include "compeit/ca/client.hpp"
+
+namespace compeit::agents {
+
+class ChatClient final : public ca::ClientAgent {
+public:
+    static constexpr const char* kType = "chat";
+
+    explicit ChatClient(ca::Client& client);
+
+    std::uint64_t send(const std::string& text);                  // to the room (CH-1)
+    std::uint64_t send_to(ca::UserId to, const std::string& text);  // to one user (CH-2)
+    std::uint64_t history(std::optional<std::int64_t> before, std::optional<std::int64_t> limit);  // CH-4
+
+    // The active room's messages by id.
+    const std::map<std::int64_t, ca::json>& messages() const { return room_messages_; }
+
+    void on_server_message(const ca::json& data) override;
+    void on_room_message(ca::UserId from, const ca::json& data) override;
+    void on_user_message(ca::UserId from, const ca::json& data) override;
+    void on_membership(std::string_view event, const ca::json& payload) override;
+
+private:
+    ca::Client& client_;
+    std::optional<ca::RoomId> room_;
+    std::map<std::int64_t, ca::json> room_messages_;
+
+    bool add(const ca::json& message);
+    ca::json snapshot() const;
+};
+
+}  // namespace compeit::agents

@@ -1,0 +1,127 @@
+// The client side of the Connection Agent over socket.io 0.9 websockets,
+// sans I/O: the one state machine behind the WebAssembly connection agent
+// (and the native tests). The host performs what `take_outputs()` asks for
+// (an HTTP GET for the handshake, opening/sending/closing the websocket),
+// feeds back what happened with the current time, and calls tick().
+//
+// States: idle -> handshaking -> opening -> connecting -> connected
+//                   ^                                         |
+//                   +------- reconnecting (backoff) <---------+ (lost)
+// A `0::` from the server ("booted") or disconnect() ends in `closed`.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compeit/ca/types.hpp"
+#include "compeit/sio/engine.hpp"  // sio::Time
+
+namespace compeit::ca {
+
+struct ClientConfig {
+    std::string url;  // http(s)://host:port
+    std::string name;
+    bool reconnect = true;
+    sio::Time reconnect_delay{500};  // doubles per attempt, as socket.io 0.9 clients do
+    sio::Time reconnect_delay_max{10'000};
+    unsigned max_attempts = 10;
+    sio::Time connect_timeout{10'000};
+};
+
+// One thing for the host to do, or to tell the application.
+struct Output {
+    enum class Kind : std::uint8_t {
+        http_get,  // text: URL of the handshake
+        ws_open,   // text: websocket URL
+        ws_send,   // text: one socket.io packet
+        ws_close,
+        event,     // text: connected, room_joined, user_joined, user_left, room_left,
+                   //       request_error, disconnect, reconnecting, reconnected; data: payload
+        ack,       // request: the request id; data: the ack object ({error} on failure)
+        agent,     // text: type; channel: server|room|user; from; data
+    };
+    Kind kind = Kind::event;
+    std::string text;
+    json data;
+    std::uint64_t request = 0;
+    std::string channel;
+    UserId from = 0;
+};
+
+// An agent living in C++ on the client (e.g. the chat client agent). Agents
+// registered from JavaScript get Output::Kind::agent instead.
+class ClientAgent {
+public:
+    virtual ~ClientAgent() = default;
+    virtual void on_server_message(const json& /*data*/) {}
+    virtual void on_room_message(UserId /*from*/, const json& /*data*/) {}
+    virtual void on_user_message(UserId /*from*/, const json& /*data*/) {}
+    // room_joined, user_joined, user_left, room_left, connected, disconnect.
+    virtual void on_membership(std::string_view /*event*/, const json& /*payload*/) {}
+};
+
+class Client {
+public:
+    enum class State : std::uint8_t { idle, handshaking, opening, connecting, connected, reconnecting, closed };
+
+    explicit Client(ClientConfig config);
+
+    void connect(sio::Time now);
+    void disconnect();
+    void on_http(int status, std::string_view body, sio::Time now);
+    void on_ws_open(sio::Time now);
+    void on_ws_message(std::string_view text, sio::Time now);
+    void on_ws_close(sio::Time now);
+    void tick(sio::Time now);
+
+    // Requests. Each returns its id; the matching Output::Kind::ack settles it
+    // (with {error:{code:"not_connected"}} at once when offline, and
+    // {error:{code:"disconnected"}} if the connection drops first).
+    std::uint64_t join_room(RoomId room);
+    std::uint64_t leave_room();
+    std::uint64_t send_server(std::string_view type, const json& data);
+    std::uint64_t send_room(std::string_view type, const json& data);
+    std::uint64_t send_user(UserId to, std::string_view type, const json& data);
+
+    // A C++ agent, or nullptr for an agent living in the host (JavaScript).
+    bool register_agent(const std::string& type, ClientAgent* agent);
+
+    std::vector<Output> take_outputs();
+    // Lets agents report to the application.
+    void emit_event(std::string name, json data);
+
+    State state() const { return state_; }
+    const std::optional<User>& user() const { return user_; }
+    const std::optional<RoomId>& room() const { return room_; }
+
+private:
+    ClientConfig config_;
+    State state_ = State::idle;
+    std::vector<Output> out_;
+    std::map<std::string, ClientAgent*, std::less<>> agents_;
+    std::optional<User> user_;
+    std::optional<RoomId> room_;
+    std::optional<RoomId> rejoin_;  // the room to join again after a reconnect
+    std::string sid_;
+    sio::Time heartbeat_timeout_{60'000};
+    sio::Time deadline_{};  // connect timeout, or heartbeat silence while connected
+    sio::Time retry_at_{};
+    unsigned attempts_ = 0;
+    bool was_connected_ = false;
+    std::uint64_t next_request_ = 1;
+    std::map<std::uint64_t, std::string> pending_;  // request id -> event name
+
+    std::uint64_t request(std::string_view event, const json& arg, bool has_arg = true);
+    void settle(std::uint64_t id, json result);
+    void handle_event(std::string_view name, json& arg);
+    void lost(sio::Time now, bool allow_reconnect);
+    void start_handshake(sio::Time now);
+    void send_packet(std::string text);
+    void out(Output::Kind kind, std::string text = {}, json data = {});
+    void out_ack(std::uint64_t id, json data);
+};
+
+}  // namespace compeit::ca

@@ -1,0 +1,76 @@
+// Types for the COMPEIT WebAssembly connection agent.
+
+export interface User { id: number; name: string; }
+
+export interface RoomJoined { room: number; users: User[]; }
+export interface Membership { room: number; user: User; }
+export interface RequestError { event: string; code: string; message: string; }
+
+export interface ChatMessage {
+  id: number;
+  room: number | null;
+  ts: number;
+  user: User;
+  text?: string;
+  to?: number;
+  event?: 'user_joined' | 'user_left' | 'announcement';
+}
+
+export interface AgentCallbacks {
+  onServerMessage?(data: unknown): void;
+  onRoomMessage?(from: number, data: unknown): void;
+  onUserMessage?(from: number, data: unknown): void;
+  onMembership?(event: 'room_joined' | 'user_joined' | 'user_left' | 'room_left', payload: unknown): void;
+}
+
+export interface AgentPort {
+  sendToServer(data: unknown): Promise<{ ok: true }>;
+  sendToRoom(data: unknown): Promise<{ ok: true }>;
+  sendToUser(userId: number, data: unknown): Promise<{ ok: true }>;
+}
+
+export interface EventMap {
+  connected: { user: User };
+  reconnected: { user: User };
+  disconnect: { reason: string };
+  reconnecting: { attempt: number; delay: number };
+  reconnect_failed: Record<string, never>;
+  error: { message: string };
+  room_joined: RoomJoined;
+  user_joined: Membership;
+  user_left: Membership;
+  room_left: { room: number };
+  request_error: RequestError;
+  chat_message: { message: ChatMessage };
+  chat_history: { room: number; messages: ChatMessage[] };
+}
+
+export class CompeitError extends Error {
+  /** A request_error code (bad_request, not_in_room, ...), or not_connected / disconnected / connect_failed. */
+  code: string;
+}
+
+export class ConnectionAgent {
+  user: User | null;
+  room: number | null;
+  readonly chat: {
+    send(text: string): Promise<{ ok: true }>;
+    sendTo(userId: number, text: string): Promise<{ ok: true }>;
+    history(options?: { before?: number; limit?: number }): Promise<{ ok: true }>;
+  };
+  on<K extends keyof EventMap>(event: K, listener: (payload: EventMap[K]) => void): () => void;
+  connect(url: string, options?: { name?: string }): Promise<User>;
+  disconnect(): void;
+  joinRoom(room: number): Promise<RoomJoined>;
+  leaveRoom(): Promise<{ room: number }>;
+  register(type: string, callbacks?: AgentCallbacks): AgentPort;
+}
+
+export interface LoadOptions {
+  /** The .wasm bytes, when the loader should not fetch or read them itself. */
+  wasmBinary?: ArrayBuffer | Uint8Array;
+  /** A WebSocket constructor (defaults to the global one, or the `ws` package on Node.js). */
+  WebSocket?: unknown;
+}
+
+export function createConnectionAgent(options?: LoadOptions): Promise<ConnectionAgent>;

@@ -1,0 +1,165 @@
+// The C ABI the ES module calls. Strings cross as UTF-8 in the module's
+// memory; everything the core wants done comes back as one JSON array from
+// compeit_take_outputs(). No protocol logic lives here or in the JS glue.
+#include <emscripten/emscripten.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compeit/agents/chat_client.hpp"
+#include "compeit/ca/client.hpp"
+
+namespace {
+
+using compeit::ca::json;
+using compeit::sio::Time;
+
+struct Instance {
+    compeit::ca::Client client;
+    compeit::agents::ChatClient chat;
+    std::string outputs;  // the last compeit_take_outputs() answer, kept alive for JS to read
+    Instance(std::string url, std::string name)
+        : client(compeit::ca::ClientConfig{std::move(url), std::move(name)}), chat(client) {}
+};
+
+std::vector<std::unique_ptr<Instance>> g_instances;
+
+Instance* get(int h) {
+    return h >= 0 && static_cast<std::size_t>(h) < g_instances.size() ? g_instances[h].get() : nullptr;
+}
+
+Time ms(double now) { return Time(static_cast<std::int64_t>(now)); }
+
+const char* kind_name(compeit::ca::Output::Kind k) {
+    using K = compeit::ca::Output::Kind;
+    switch (k) {
+        case K::http_get: return "http_get";
+        case K::ws_open: return "ws_open";
+        case K::ws_send: return "ws_send";
+        case K::ws_close: return "ws_close";
+        case K::event: return "event";
+        case K::ack: return "ack";
+        case K::agent: return "agent";
+    }
+    return "event";
+}
+
+json parse(const char* text) {
+    return json::parse(text ? text : "null", nullptr, false);
+}
+
+}  // namespace
+
+extern "C" {
+
+EMSCRIPTEN_KEEPALIVE int compeit_new(const char* url, const char* name) {
+    g_instances.push_back(std::make_unique<Instance>(url, name));
+    return static_cast<int>(g_instances.size() - 1);
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_delete(int h) {
+    if (get(h)) g_instances[h].reset();
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_connect(int h, double now) {
+    if (auto* i = get(h)) i->client.connect(ms(now));
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_disconnect(int h) {
+    if (auto* i = get(h)) i->client.disconnect();
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_on_http(int h, int status, const char* body, double now) {
+    if (auto* i = get(h)) i->client.on_http(status, body, ms(now));
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_on_ws_open(int h, double now) {
+    if (auto* i = get(h)) i->client.on_ws_open(ms(now));
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_on_ws_message(int h, const char* text, double now) {
+    if (auto* i = get(h)) i->client.on_ws_message(text, ms(now));
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_on_ws_close(int h, double now) {
+    if (auto* i = get(h)) i->client.on_ws_close(ms(now));
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_tick(int h, double now) {
+    if (auto* i = get(h)) i->client.tick(ms(now));
+}
+
+EMSCRIPTEN_KEEPALIVE int compeit_state(int h) {
+    auto* i = get(h);
+    return i ? static_cast<int>(i->client.state()) : -1;
+}
+
+// [{op, text?, data?, request?, channel?, from?}, ...]
+EMSCRIPTEN_KEEPALIVE const char* compeit_take_outputs(int h) {
+    auto* i = get(h);
+    if (!i) return "[]";
+    json all = json::array();
+    for (auto& o : i->client.take_outputs()) {
+        json j{{"op", kind_name(o.kind)}};
+        if (!o.text.empty()) j["text"] = std::move(o.text);
+        if (!o.data.is_null()) j["data"] = std::move(o.data);
+        if (o.request) j["request"] = o.request;
+        if (!o.channel.empty()) {
+            j["channel"] = std::move(o.channel);
+            j["from"] = o.from;
+        }
+        all.push_back(std::move(j));
+    }
+    i->outputs = all.dump(-1, ' ', false, json::error_handler_t::replace);
+    return i->outputs.c_str();
+}
+
+EMSCRIPTEN_KEEPALIVE double compeit_join_room(int h, double room) {
+    auto* i = get(h);
+    return i ? static_cast<double>(i->client.join_room(static_cast<compeit::ca::RoomId>(room))) : 0;
+}
+
+EMSCRIPTEN_KEEPALIVE double compeit_leave_room(int h) {
+    auto* i = get(h);
+    return i ? static_cast<double>(i->client.leave_room()) : 0;
+}
+
+// channel: 0 server, 1 room, 2 user (to)
+EMSCRIPTEN_KEEPALIVE double compeit_send(int h, int channel, double to, const char* type, const char* data_json) {
+    auto* i = get(h);
+    if (!i) return 0;
+    const json data = parse(data_json);
+    switch (channel) {
+        case 0: return static_cast<double>(i->client.send_server(type, data));
+        case 1: return static_cast<double>(i->client.send_room(type, data));
+        default: return static_cast<double>(i->client.send_user(static_cast<compeit::ca::UserId>(to), type, data));
+    }
+}
+
+EMSCRIPTEN_KEEPALIVE int compeit_register(int h, const char* type) {
+    auto* i = get(h);
+    return i && i->client.register_agent(type, nullptr) ? 1 : 0;
+}
+
+EMSCRIPTEN_KEEPALIVE double compeit_chat_send(int h, const char* text) {
+    auto* i = get(h);
+    return i ? static_cast<double>(i->chat.send(text)) : 0;
+}
+
+EMSCRIPTEN_KEEPALIVE double compeit_chat_send_to(int h, double to, const char* text) {
+    auto* i = get(h);
+    return i ? static_cast<double>(i->chat.send_to(static_cast<compeit::ca::UserId>(to), text)) : 0;
+}
+
+// before/limit < 0: not given
+EMSCRIPTEN_KEEPALIVE double compeit_chat_history(int h, double before, double limit) {
+    auto* i = get(h);
+    if (!i) return 0;
+    std::optional<std::int64_t> b, l;
+    if (before >= 0) b = static_cast<std::int64_t>(before);
+    if (limit >= 0) l = static_cast<std::int64_t>(limit);
+    return static_cast<double>(i->chat.history(b, l));
+}
+
+}  // extern "C"
