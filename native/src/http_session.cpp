@@ -309,22 +309,17 @@ private:
         const bool wasm = path.substr(0, 6) == "/wasm/";
         const auto file = wasm ? resolve_static(server_.options().wasm_dir, path.substr(5))
                                : resolve_static(server_.options().web_root, path);
-        beast::error_code ec;
-        http::file_body::value_type body;
-        if (file) body.open(file->c_str(), beast::file_mode::scan, ec);
-        if (!file || ec) return text(http::status::not_found, "not found\n", "text/plain");
-        http::response<http::file_body> res{std::piecewise_construct, std::make_tuple(std::move(body)),
-                                            std::make_tuple(http::status::ok, version_)};
-        res.set(http::field::server, "compeit");
-        res.set(http::field::content_type, content_type(*file));
-        res.set(http::field::cache_control, "no-cache");
-        res.keep_alive(keep_alive_);
-        res.prepare_payload();
-        if (req.method() == http::verb::head) {
-            http::response<http::empty_body> head{http::status::ok, version_};
-            for (const auto& f : res) head.set(f.name_string(), f.value());
-            return send(std::move(head));
-        }
+        const bool gzip_ok = req[http::field::accept_encoding].find("gzip") != std::string_view::npos;
+        const auto found = file ? server_.static_files().get(*file, gzip_ok) : std::nullopt;
+        if (!found) return text(http::status::not_found, "not found\n", "text/plain");
+        const bool fresh = req[http::field::if_none_match] == found->etag;
+        Response res = make(fresh ? http::status::not_modified : http::status::ok, found->type);
+        res.set(http::field::cache_control, "no-cache");  // revalidate: names carry no content hash
+        res.set(http::field::etag, found->etag);
+        res.set(http::field::vary, "Accept-Encoding");
+        if (found->gzipped) res.set(http::field::content_encoding, "gzip");
+        if (!fresh && req.method() == http::verb::get) res.body() = *found->body;
+        if (req.method() == http::verb::head) res.content_length(found->body->size());
         send(std::move(res));
     }
 

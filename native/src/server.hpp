@@ -16,6 +16,7 @@
 #include "compeit/ca/router.hpp"
 #include "compeit/sio/engine.hpp"
 #include "options.hpp"
+#include "static_files.hpp"
 
 namespace compeit::native {
 
@@ -39,6 +40,7 @@ public:
     sio::Engine& engine() { return engine_; }
     ca::Router& router() { return router_; }
     agents::ChatAgent& chat() { return *chat_; }
+    StaticCache& static_files() { return static_files_; }
     // True when `authorization` is `Bearer <the configured admin token>`.
     bool admin_authorized(std::string_view authorization) const;
     sio::Time now() const;
@@ -72,6 +74,7 @@ private:
     bool stopped_ = false;
     std::unordered_map<sio::SessionId, std::weak_ptr<WsSession>> websockets_;
     std::unordered_map<sio::SessionId, std::weak_ptr<HttpSession>> polls_;
+    StaticCache static_files_;
 
     bool open_agents();
     void accept();

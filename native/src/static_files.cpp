@@ -1,6 +1,10 @@
 #include "static_files.hpp"
 
+#include <sys/stat.h>
+#include <zlib.h>
+
 #include <array>
+#include <cstdio>
 #include <utility>
 
 #include "compeit/util/url.hpp"
@@ -41,6 +45,63 @@ std::string_view content_type(std::string_view path) {
     for (const auto& [ext, type] : types)
         if (path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext) return type;
     return "application/octet-stream";
+}
+
+namespace {
+
+bool compressible(std::string_view type) {
+    return type.substr(0, 5) == "text/" || type.find("json") != std::string_view::npos ||
+           type.find("wasm") != std::string_view::npos || type.find("svg") != std::string_view::npos;
+}
+
+std::shared_ptr<const std::string> gzip(const std::string& in) {
+    z_stream z{};
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) return nullptr;
+    std::string out(deflateBound(&z, in.size()) + 32, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    const int rc = deflate(&z, Z_FINISH);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) return nullptr;
+    return std::make_shared<const std::string>(std::move(out));
+}
+
+}  // namespace
+
+std::optional<StaticFile> StaticCache::get(const std::string& path, bool accept_gzip) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) return std::nullopt;
+    Entry& e = entries_[path];
+    if (!e.raw || e.mtime != st.st_mtime || e.size != static_cast<std::uint64_t>(st.st_size)) {
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        if (!f) return std::nullopt;
+        std::string data(static_cast<std::size_t>(st.st_size), '\0');
+        const std::size_t n = std::fread(data.data(), 1, data.size(), f);
+        std::fclose(f);
+        data.resize(n);
+        e = Entry{st.st_mtime, static_cast<std::uint64_t>(st.st_size),
+                  std::make_shared<const std::string>(std::move(data)), nullptr};
+    }
+    StaticFile out;
+    out.type = std::string(content_type(path));
+    char tag[48];
+    std::snprintf(tag, sizeof tag, "\"%llx-%llx", static_cast<unsigned long long>(e.mtime),
+                  static_cast<unsigned long long>(e.size));
+    out.etag = tag;
+    if (accept_gzip && compressible(out.type) && e.raw->size() > 256) {
+        if (!e.gz) e.gz = gzip(*e.raw);
+        if (e.gz) {
+            out.body = e.gz;
+            out.gzipped = true;
+            out.etag += "-gz";
+        }
+    }
+    if (!out.gzipped) out.body = e.raw;
+    out.etag += '"';
+    return out;
 }
 
 }  // namespace compeit::native

@@ -1,9 +1,14 @@
-// Static files under the web root: safe path mapping and content types.
+// Static files under a root: safe path mapping, content types, ETags, and
+// gzip for text and WebAssembly, compressed once and kept while the file is
+// unchanged.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace compeit::native {
 
@@ -12,5 +17,26 @@ namespace compeit::native {
 std::optional<std::string> resolve_static(const std::string& root, std::string_view url_path);
 
 std::string_view content_type(std::string_view path);
+
+struct StaticFile {
+    std::shared_ptr<const std::string> body;  // gzip-compressed when `gzipped`
+    std::string type;
+    std::string etag;  // differs between the plain and the gzip form
+    bool gzipped = false;
+};
+
+class StaticCache {
+public:
+    // Reads (or reuses) `path`; nullopt when it is missing or not a regular file.
+    std::optional<StaticFile> get(const std::string& path, bool accept_gzip);
+
+private:
+    struct Entry {
+        std::int64_t mtime = 0;
+        std::uint64_t size = 0;
+        std::shared_ptr<const std::string> raw, gz;
+    };
+    std::unordered_map<std::string, Entry> entries_;
+};
 
 }  // namespace compeit::native
