@@ -86,6 +86,17 @@ test('CA-1 a percent-encoded name is decoded', async () => {
   assert.equal(a.user.name, 'Jürgen Ö');
 });
 
+test('CA-1 a long multi-byte name is cut on character boundaries', async () => {
+  const a = await connect('é'.repeat(150));
+  assert.equal(a.user.name, 'é'.repeat(100));
+  const emoji = '😀'.repeat(150);
+  const b = await connect(emoji);
+  assert.ok(emoji.startsWith(b.user.name), `not a prefix: ${JSON.stringify(b.user.name)}`);
+  assert.ok(!/[\ud800-\udbff]$/.test(b.user.name), 'a surrogate pair was cut');
+  const cps = [...b.user.name].length;
+  assert.ok(cps >= 50 && cps <= 100, `${cps} code points`);
+});
+
 test('CA-1 user ids are positive, unique and not reused', async () => {
   const a = await connect('A');
   const b = await connect('B');
@@ -149,6 +160,36 @@ test('CA-2 room 0 is a valid room', async () => {
   assert.deepEqual(await a.ack('join_room', { room: 0 }), { room: 0, users: [a.user] });
 });
 
+test('CA-2 large room numbers are valid (2^32, 2^53-1)', async () => {
+  const a = await connect('Big');
+  for (const room of [2 ** 32, Number.MAX_SAFE_INTEGER]) {
+    assert.deepEqual(await a.ack('join_room', { room }), { room, users: [a.user] });
+    assert.deepEqual(await a.next('room_joined', { filter: (r) => r.room === room }), { room, users: [a.user] });
+  }
+});
+
+test('TR-6 events sent before the namespace connect are not served', async () => {
+  const ws = await openWs(srv.port, { query: 'name=Early' });
+  raws.push(ws);
+  ws.sendText(`5:1+:/connection_agent:${JSON.stringify({ name: 'join_room', args: [{ room: freshRoom() }] })}`);
+  ws.sendText('1::/connection_agent');
+  await ws.nextEvent('connected');
+  ws.emit('leave_room', [], { id: '2' });
+  assert.equal((await ws.nextAck('2')).error?.code, 'not_in_room', 'the early join_room must not have been served');
+});
+
+test('TR-6 after 0::/connection_agent the namespace can be connected again', async () => {
+  const { ws } = await openAgentWs(srv.port, { name: 'Again' });
+  raws.push(ws);
+  ws.sendText('0::/connection_agent');
+  ws.sendText('1::/connection_agent');
+  const { user } = await ws.nextEvent('connected');
+  assert.equal(user.name, 'Again');
+  const room = freshRoom();
+  ws.emit('join_room', [{ room }], { id: '1' });
+  assert.deepEqual(await ws.nextAck('1'), { room, users: [user] });
+});
+
 test('CA-2 joining the room you are in: room_joined again, nobody sees user_left or user_joined', async () => {
   const room = freshRoom();
   const a = await connect('A');
@@ -205,6 +246,10 @@ test('CA-5/CA-9 room_message is relayed as-is to the others, not to the sender',
     { k: 'v', nested: { list: [1, 2.5, 'x', null, true], deep: { e: '😀é€' } } },
     [1, 'two', { three: 3 }],
     'a string with "quotes", \\ and :colons:',
+    'controls \u0000\u0001\u001f\u007f tab\t nl\n cr\r \u2028\u2029 slash / </script> \ufffd',
+    { 'key with "quotes" and \u0000': ['\ud83d\ude00', '\\'] },
+    1e21,
+    123456789012,
     42,
     -0.5,
     true,
@@ -218,6 +263,41 @@ test('CA-5/CA-9 room_message is relayed as-is to the others, not to the sender',
     }
   }
   await a.none('room_message');
+});
+
+test('CA-5 fan-out: a room of 30 members, every message reaches all the others', async () => {
+  const fan = await startServer();
+  try {
+    const room = 7;
+    const members = [];
+    for (let i = 0; i < 30; i++) {
+      const c = await Client.connect(fan.url, { name: `F${i}` });
+      await c.ack('join_room', { room });
+      members.push(c);
+    }
+    for (const [i, m] of members.entries()) if (i % 10 === 0) m.emit('room_message', { type: 'game', data: `from ${i}` });
+    for (const [j, m] of members.entries()) {
+      for (let i = 0; i < 30; i += 10) {
+        if (i === j) continue;
+        await m.next('room_message', { filter: (x) => x.data === `from ${i}` && x.from === members[i].user.id });
+      }
+    }
+  } finally {
+    closeAll();
+    await fan.stop();
+  }
+});
+
+test('LIM-1 a lone surrogate in data is either delivered or refused, and the connection goes on', async () => {
+  const room = freshRoom();
+  const a = await connect('A');
+  const b = await connect('B');
+  await joinAll(room, a, b);
+  a.socket.socket.transport.websocket.send(`5:9+:/connection_agent:{"name":"room_message","args":[{"type":"game","data":"x\\ud800y"}]}`);
+  a.emit('room_message', { type: 'game', data: 'after' });
+  const got = await b.next('room_message', { filter: (m) => m.data === 'after' });
+  assert.equal(got.from, a.user.id);
+  assert.ok(b.count('room_message') <= 2);
 });
 
 test('CA-5 room_message without data delivers data: null', async () => {
@@ -417,6 +497,21 @@ test('CA-10 / LIM-3 data larger than --max-data gets too_large and is not delive
   assert.deepEqual(await b.next('room_message'), { from: a.user.id, type: 'game', data: small });
 });
 
+test('LIM-3 --max-data is exact: data of exactly max-data bytes of JSON passes, one more byte does not', async () => {
+  const room = freshRoom();
+  const a = await connect('A');
+  const b = await connect('B');
+  await joinAll(room, a, b);
+  const fits = 'x'.repeat(MAX_DATA - 2); // JSON adds the two quotes
+  assert.deepEqual(await a.ack('room_message', { type: 'game', data: fits }), { ok: true });
+  assert.equal((await b.next('room_message')).data, fits);
+  const over = await a.ack('room_message', { type: 'game', data: fits + 'x' });
+  assert.equal(over.error?.code, 'too_large');
+  const multi = 'é'.repeat((MAX_DATA - 2) / 2); // 2 bytes each in UTF-8
+  assert.deepEqual(await a.ack('room_message', { type: 'game', data: multi }), { ok: true });
+  assert.equal((await a.ack('room_message', { type: 'game', data: multi + 'é' })).error?.code, 'too_large');
+});
+
 test('CA-10 / LIM-3 a room at --max-room-users refuses with room_full and changes nothing', async () => {
   const room = freshRoom();
   const elsewhere = freshRoom();
@@ -466,6 +561,22 @@ test('CA-11 acks: the reply object, {ok:true}, or {error}; the reply event is st
   const unknown = await a.ack('frobnicate', { x: 1 });
   assert.equal(unknown.error?.code, 'bad_request');
   await expectRequestError(a, 'frobnicate', 'bad_request');
+});
+
+test('TR-4 an event with an id but no + is auto-acked 6::/connection_agent:<id> before it is handled', async () => {
+  const room = freshRoom();
+  const { ws } = await openAgentWs(srv.port, { name: 'Auto' });
+  raws.push(ws);
+  ws.sendText(`5:7:/connection_agent:${JSON.stringify({ name: 'join_room', args: [{ room }] })}`);
+  const ack = await ws.next((m) => m.startsWith('6:'), { what: 'the auto ack' });
+  assert.equal(ack, '6::/connection_agent:7');
+  const joined = await ws.nextEvent('room_joined');
+  assert.equal(joined.room, room);
+  const iAck = ws.inbox.indexOf((m) => m === ack);
+  const iJoined = ws.inbox.indexOf((m) => m.includes('"room_joined"'));
+  assert.ok(iAck < iJoined, 'the auto ack comes first');
+  ws.sendText(`5:8+:/connection_agent:${JSON.stringify({ name: 'leave_room' })}`);
+  assert.equal(await ws.next((m) => m.startsWith('6:'), { what: 'the data ack' }), `6::/connection_agent:8+${JSON.stringify([{ room }])}`);
 });
 
 // ---------------------------------------------------------------- CA-12

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { PollSession, httpRequest, openAgentWs } from './lib/raw.mjs';
-import { NS, encodePayload, eventPacket, decodePayload, isFramed } from './lib/packet.mjs';
+import { quietWindow } from './lib/wait.mjs';
+import { NS, encodePayload, eventPacket, decodePayload, isFramed, countEvents } from './lib/packet.mjs';
 
 let srv;
 let nextRoom = 500;
@@ -225,12 +226,27 @@ test('TR-5 / CA-8 a polling client that stops polling is dropped after the close
     const left = await ws.nextEvent('user_left', { timeout: 6000 });
     assert.deepEqual(left, { room, user: s.user });
     assert.ok(Date.now() - t0 >= 500, 'dropped too early');
-    await new Promise((r) => setTimeout(r, 400)); // window for a wrong second user_left
-    assert.equal(ws.inbox.all((m) => m.includes('"user_left"')).length, 1, 'user_left must come once');
+    await quietWindow(400); // window for a wrong second user_left
+    assert.equal(countEvents(ws.inbox.all(), 'user_left'), 1, 'user_left must come once');
     const res = await httpRequest(short.port, { path: s.path() });
     assert.equal(res.body, '7:::1+0');
   } finally {
     ws?.destroy();
+    await short.stop();
+  }
+});
+
+test('TR-5 the close timeout does not run while a GET is held', async () => {
+  const short = await startServer(['--close-timeout', '1', '--polling-duration', '2']);
+  try {
+    const s = await pollAgent(short.port, { name: 'Patient' });
+    const t0 = Date.now();
+    const { payload } = await s.get({ timeout: 5000 }); // held 2 s, longer than the 1 s close timeout
+    assert.equal(payload, '8::');
+    assert.ok(Date.now() - t0 >= 1500, 'the GET was not held');
+    await s.emit('join_room', [{ room: 3 }]);
+    assert.equal((await s.waitEvent('room_joined')).room, 3);
+  } finally {
     await short.stop();
   }
 });

@@ -3,6 +3,7 @@
 // that may already have arrived.
 import io from 'socket.io-client';
 import { Inbox, withTimeout, quietWindow } from './wait.mjs';
+import { isChatTraffic } from './packet.mjs';
 
 export { io };
 
@@ -29,10 +30,12 @@ export class Client {
   constructor(socket) {
     this.socket = socket;
     this.events = new Inbox((e) => `${e.name}:${JSON.stringify(e.args[0])}`.slice(0, 160));
+    this.chat = new Inbox((e) => `${e.name}:${JSON.stringify(e.args[0])}`.slice(0, 160));
     const orig = socket.$emit;
-    const events = this.events;
+    const { events, chat } = this;
     socket.$emit = function (name, ...args) {
-      events.push({ name, args });
+      // the chat agent's own traffic is kept apart so Connection Agent tests see only theirs
+      (isChatTraffic(name, args[0]) ? chat : events).push({ name, args });
       return orig.call(this, name, ...args);
     };
   }

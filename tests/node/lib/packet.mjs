@@ -62,3 +62,16 @@ export function decodePayload(body) {
 
 /** True if the payload starts as a framed (multi-packet) payload. */
 export const isFramed = (body) => body.length > 0 && body[0] === SEP;
+
+/**
+ * The server's chat agent (type "chat") also talks on room_message / server_message
+ * (join and leave notices, history). Tests of the Connection Agent set it aside.
+ */
+export const isChatTraffic = (name, arg) =>
+  (name === 'room_message' || name === 'server_message' || name === 'user_message') && arg?.type === 'chat';
+
+/** Count of `name` events in a list of raw packet strings (chat traffic excluded). */
+export const countEvents = (raws, name) => raws.filter((m) => {
+  const p = parsePacket(m);
+  return p?.type === 5 && p.endpoint === NS && p.name === name && !isChatTraffic(name, p.args?.[0]);
+}).length;

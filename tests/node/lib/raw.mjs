@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { Inbox, withTimeout } from './wait.mjs';
-import { parsePacket, encodePayload, decodePayload, NS, eventPacket } from './packet.mjs';
+import { parsePacket, encodePayload, decodePayload, NS, eventPacket, isChatTraffic } from './packet.mjs';
 
 // ---------------------------------------------------------------- HTTP
 
@@ -158,8 +158,10 @@ export class PollSession {
     }
   }
 
+  /** Next event `name` on /connection_agent (chat agent traffic skipped); resolves with its argument. */
   waitEvent(name, opts = {}) {
-    return this.waitFor((p) => p.type === 5 && p.endpoint === NS && p.name === name, { what: `event ${name}`, ...opts })
+    return this.waitFor((p) => p.type === 5 && p.endpoint === NS && p.name === name && !isChatTraffic(name, p.args[0]),
+      { what: `event ${name}`, ...opts })
       .then((p) => p.args[0]);
   }
 }
@@ -353,9 +355,10 @@ export class RawWs {
     return parsePacket(raw);
   }
 
-  /** Next event on /connection_agent with this name; resolves with its first argument. */
+  /** Next event on /connection_agent with this name (chat agent traffic skipped); resolves with its argument. */
   async nextEvent(name, opts = {}) {
-    const p = await this.nextPacket((q) => q.type === 5 && q.endpoint === NS && q.name === name, { what: `event ${name}`, ...opts });
+    const p = await this.nextPacket((q) => q.type === 5 && q.endpoint === NS && q.name === name && !isChatTraffic(name, q.args[0]),
+      { what: `event ${name}`, ...opts });
     return p.args[0];
   }
 

@@ -2,7 +2,7 @@
 // Every wait here is bounded; a server that does not come up fails the test
 // with its stderr attached, so the cause is visible in the test report.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, mkdirSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,13 @@ export async function startServer(extraArgs = [], { readyTimeout = 10000 } = {})
   const exited = new Promise((res) => proc.once('exit', (code, signal) => res({ code, signal })));
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (d) => { stderr += d; });
+  // COMPEIT_SERVER_LOG=<dir>: keep each server's stderr as <dir>/server-<pid>.log for debugging
+  if (process.env.COMPEIT_SERVER_LOG) {
+    mkdirSync(process.env.COMPEIT_SERVER_LOG, { recursive: true });
+    const log = join(process.env.COMPEIT_SERVER_LOG, `server-${proc.pid}.log`);
+    appendFileSync(log, `args: ${args.join(' ')}\n`);
+    proc.stderr.on('data', (d) => appendFileSync(log, d));
+  }
   proc.stdout.setEncoding('utf8');
 
   let port;

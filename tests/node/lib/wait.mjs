@@ -61,6 +61,11 @@ export class Inbox {
     });
   }
 
+  /** Marks everything received so far as consumed: later takes see only new items. */
+  drain() {
+    for (const e of this.items) e.consumed = true;
+  }
+
   /** All items (consumed or not) matching pred. */
   all(pred = () => true) {
     return this.items.filter((e) => pred(e.item)).map((e) => e.item);
