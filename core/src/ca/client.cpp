@@ -202,13 +202,13 @@ void Client::on_ws_message(std::string_view text, sio::Time now) {
             const auto a = sio::parse_ack(p->data);
             if (!a || !a->has_args) return;
             const std::uint64_t id = std::strtoull(a->id.c_str(), nullptr, 10);
-            json args = util::json_depth_ok(a->args, 64) ? json::parse(a->args, nullptr, false) : json();
+            json args = util::parse_json(a->args);
             if (!args.is_array() || args.empty()) return;
             return settle(id, std::move(args[0]));
         }
         case sio::PacketType::event: {
-            if (p->endpoint != kNamespace || !util::json_depth_ok(p->data, 64)) return;
-            json ev = json::parse(p->data, nullptr, false);
+            if (p->endpoint != kNamespace) return;
+            json ev = util::parse_json(p->data);
             if (!ev.is_object() || !ev.contains("name") || !ev["name"].is_string()) return;
             json arg = ev.contains("args") && ev["args"].is_array() && !ev["args"].empty() ? std::move(ev["args"][0])
                                                                                            : json();

@@ -102,7 +102,7 @@ void Router::on_packet(sio::SessionId s, const sio::Packet& p, sio::Time now) {
     }
     if (!util::json_depth_ok(p.data, kMaxJsonDepth))
         return fail(req, ErrorCode::bad_request, "JSON nested too deeply");
-    json ev = json::parse(p.data, nullptr, false);
+    json ev = util::parse_json(p.data, kMaxJsonDepth);
     if (ev.is_discarded() || !ev.is_object() || !ev.contains("name") || !ev["name"].is_string())
         return fail(req, ErrorCode::bad_request, "malformed event");
     req.event = ev["name"].get<std::string>();

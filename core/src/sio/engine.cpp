@@ -30,6 +30,20 @@ struct Engine::Session {
 
 namespace {
 
+// Seconds as the handshake advertises them: "60", or "0.6" for sub-second
+// settings (the 0.9.6 client multiplies by 1000, so decimals work; a value cut
+// to 0 would make it drop the connection at once).
+std::string seconds_field(Time t) {
+    const auto ms = t.count();
+    std::string s = std::to_string(ms / 1000);
+    if (const auto frac = ms % 1000) {
+        std::string f = std::to_string(1000 + frac).substr(1);  // 3 digits, zero-padded
+        while (f.back() == '0') f.pop_back();
+        s += '.' + f;
+    }
+    return s;
+}
+
 const Frame& connect_frame() {
     static const Frame f = make_frame("1::");
     return f;
@@ -108,8 +122,7 @@ Engine::Handshake Engine::handshake(Time now, std::string_view random, std::stri
     s->created = now;
 
     Handshake h{s->id, s->sid, {}};
-    h.body = s->sid + ':' + std::to_string(config_.heartbeat_timeout.count() / 1000) + ':' +
-             std::to_string(config_.close_timeout.count() / 1000) + ':';
+    h.body = s->sid + ':' + seconds_field(config_.heartbeat_timeout) + ':' + seconds_field(config_.close_timeout) + ':';
     for (std::size_t i = 0; i < config_.transports.size(); ++i) {
         if (i) h.body += ',';
         h.body += transport_name(config_.transports[i]);
@@ -197,8 +210,8 @@ void Engine::on_post(SessionId id, std::string_view body, Time now) {
     Session* s = get(id);
     if (!s || (s->transport && !is_polling(*s->transport))) return;
     const auto packets = decode_payload(body);
-    if (!packets) {
-        ++s->bad_packets;
+    if (!packets) {  // a broken payload counts like a broken packet
+        if (++s->bad_packets > config_.max_bad_packets) end(*s, CloseReason::garbage, now, true);
         return;
     }
     for (std::string_view text : *packets) {

@@ -25,3 +25,16 @@ bool json_depth_ok(std::string_view text, std::size_t max_depth) {
 }
 
 }  // namespace compeit::util
+
+namespace compeit::util {
+
+nlohmann::json parse_json(std::string_view text, std::size_t max_depth) {
+    nlohmann::json result;
+    if (!json_depth_ok(text, max_depth)) return nlohmann::json(nlohmann::json::value_t::discarded);
+    nlohmann::detail::json_sax_dom_parser<nlohmann::json> sax(result, false);
+    const bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &sax);
+    if (!ok || sax.is_errored()) return nlohmann::json(nlohmann::json::value_t::discarded);
+    return result;
+}
+
+}  // namespace compeit::util
