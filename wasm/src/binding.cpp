@@ -9,10 +9,10 @@
 
 #include "compeit/agents/chat_client.hpp"
 #include "compeit/ca/client.hpp"
+#include "compeit/util/json_scan.hpp"
 
 namespace {
 
-using compeit::ca::json;
 using compeit::sio::Time;
 
 struct Instance {
@@ -43,10 +43,6 @@ const char* kind_name(compeit::ca::Output::Kind k) {
         case K::agent: return "agent";
     }
     return "event";
-}
-
-json parse(const char* text) {
-    return json::parse(text ? text : "null", nullptr, false);
 }
 
 }  // namespace
@@ -95,24 +91,34 @@ EMSCRIPTEN_KEEPALIVE int compeit_state(int h) {
     return i ? static_cast<int>(i->client.state()) : -1;
 }
 
-// [{op, text?, data?, request?, channel?, from?}, ...]
+// [{op, text?, data?, request?, channel?, from?}, ...], built as text: the
+// payloads are spans of what the server sent and go to JS untouched.
 EMSCRIPTEN_KEEPALIVE const char* compeit_take_outputs(int h) {
     auto* i = get(h);
     if (!i) return "[]";
-    json all = json::array();
+    std::string& out = i->outputs;
+    out.assign("[");
     for (auto& o : i->client.take_outputs()) {
-        json j{{"op", kind_name(o.kind)}};
-        if (!o.text.empty()) j["text"] = std::move(o.text);
-        if (!o.data.is_null()) j["data"] = std::move(o.data);
-        if (o.request) j["request"] = o.request;
-        if (!o.channel.empty()) {
-            j["channel"] = std::move(o.channel);
-            j["from"] = o.from;
+        if (out.size() > 1) out += ',';
+        out += "{\"op\":\"";
+        out += kind_name(o.kind);
+        out += '"';
+        if (!o.text.empty()) {
+            out += ",\"text\":";
+            compeit::util::append_json_string(out, o.text);
         }
-        all.push_back(std::move(j));
+        if (!o.payload.empty()) {
+            out += ",\"data\":";
+            out += o.payload;
+        }
+        if (o.request) out += ",\"request\":" + std::to_string(o.request);
+        if (!o.channel.empty()) {
+            out += ",\"channel\":\"" + o.channel + "\",\"from\":" + std::to_string(o.from);
+        }
+        out += '}';
     }
-    i->outputs = all.dump(-1, ' ', false, json::error_handler_t::replace);
-    return i->outputs.c_str();
+    out += ']';
+    return out.c_str();
 }
 
 EMSCRIPTEN_KEEPALIVE double compeit_join_room(int h, double room) {
@@ -129,7 +135,7 @@ EMSCRIPTEN_KEEPALIVE double compeit_leave_room(int h) {
 EMSCRIPTEN_KEEPALIVE double compeit_send(int h, int channel, double to, const char* type, const char* data_json) {
     auto* i = get(h);
     if (!i) return 0;
-    const json data = parse(data_json);
+    const std::string_view data = data_json ? data_json : "null";
     switch (channel) {
         case 0: return static_cast<double>(i->client.send_server(type, data));
         case 1: return static_cast<double>(i->client.send_room(type, data));

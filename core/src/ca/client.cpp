@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "compeit/sio/packet.hpp"
-#include "compeit/util/json_guard.hpp"
+#include "compeit/util/json_scan.hpp"
 
 namespace compeit::ca {
 namespace {
@@ -23,11 +23,44 @@ std::string encode_query_value(std::string_view s) {
     return out;
 }
 
-json error_object(std::string_view code, std::string_view message) {
-    return json{{"error", {{"code", code}, {"message", message}}}};
+std::string error_object(std::string_view code, std::string_view message) {
+    std::string out = "{\"error\":{\"code\":";
+    util::append_json_string(out, code);
+    out += ",\"message\":";
+    util::append_json_string(out, message);
+    out += "}}";
+    return out;
 }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+// "60" or "0.6" (the handshake's seconds) in milliseconds; 0 when malformed.
+std::int64_t seconds_to_ms(std::string_view s) {
+    const auto dot = s.find('.');
+    const auto whole = s.substr(0, dot);
+    const auto frac = dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
+    if (whole.empty() || whole.size() > 9) return 0;
+    std::int64_t ms = 0;
+    for (char c : whole) {
+        if (c < '0' || c > '9') return 0;
+        ms = ms * 10 + (c - '0');
+    }
+    ms *= 1000;
+    std::int64_t scale = 100;
+    for (char c : frac) {
+        if (c < '0' || c > '9') return 0;
+        ms += (c - '0') * scale;
+        scale /= 10;
+    }
+    return ms;
+}
+
+std::string object1(std::string_view key, std::string_view value_json) {
+    std::string out = "{";
+    util::append_json_string(out, key);
+    out += ':';
+    out += value_json;
+    out += '}';
+    return out;
+}
 
 }  // namespace
 
@@ -35,18 +68,18 @@ Client::Client(ClientConfig config) : config_(std::move(config)) {
     while (!config_.url.empty() && config_.url.back() == '/') config_.url.pop_back();
 }
 
-void Client::out(Output::Kind kind, std::string text, json data) {
+void Client::out(Output::Kind kind, std::string text, std::string payload) {
     Output o;
     o.kind = kind;
     o.text = std::move(text);
-    o.data = std::move(data);
+    o.payload = std::move(payload);
     out_.push_back(std::move(o));
 }
 
-void Client::out_ack(std::uint64_t id, json data) {
+void Client::out_ack(std::uint64_t id, std::string payload) {
     Output o;
     o.kind = Output::Kind::ack;
-    o.data = std::move(data);
+    o.payload = std::move(payload);
     o.request = id;
     out_.push_back(std::move(o));
 }
@@ -57,7 +90,9 @@ std::vector<Output> Client::take_outputs() {
     return v;
 }
 
-void Client::emit_event(std::string name, json data) { out(Output::Kind::event, std::move(name), std::move(data)); }
+void Client::emit_event(std::string name, std::string payload) {
+    out(Output::Kind::event, std::move(name), std::move(payload));
+}
 
 bool Client::register_agent(const std::string& type, ClientAgent* agent) {
     if (type.empty() || agents_.count(type)) return false;
@@ -87,16 +122,16 @@ void Client::on_http(int status, std::string_view body, sio::Time now) {
     const auto c2 = c1 == std::string_view::npos ? c1 : body.find(':', c1 + 1);
     const auto c3 = c2 == std::string_view::npos ? c2 : body.find(':', c2 + 1);
     if (status != 200 || c3 == std::string_view::npos || body.substr(c3 + 1).find("websocket") == std::string_view::npos) {
-        if (!was_connected_ && attempts_ == 0)
-            emit_event("error", json{{"message", "handshake failed: " + std::string(body.substr(0, 200))}});
+        if (!was_connected_ && attempts_ == 0) {
+            std::string message;
+            util::append_json_string(message, "handshake failed: " + std::string(body.substr(0, 200)));
+            emit_event("error", object1("message", message));
+        }
         return lost(now, true);
     }
     sid_ = std::string(body.substr(0, c1));
-    const auto hb = body.substr(c1 + 1, c2 - c1 - 1);
-    std::int64_t seconds = 0;
-    for (char c : hb)
-        if (c >= '0' && c <= '9') seconds = seconds * 10 + (c - '0');
-    heartbeat_timeout_ = sio::Time(seconds > 0 ? seconds * 1000 : 60'000);
+    const std::int64_t ms = seconds_to_ms(body.substr(c1 + 1, c2 - c1 - 1));
+    heartbeat_timeout_ = sio::Time(ms > 0 ? ms : 60'000);
     std::string ws = config_.url;
     if (ws.rfind("https://", 0) == 0) ws.replace(0, 5, "wss");
     else if (ws.rfind("http://", 0) == 0) ws.replace(0, 4, "ws");
@@ -125,26 +160,25 @@ void Client::disconnect() {
     pending_.clear();
     rejoin_.reset();
     room_.reset();
-    emit_event("disconnect", json{{"reason", "client"}});
+    emit_event("disconnect", R"({"reason":"client"})");
 }
 
 // The connection is gone (or never came): settle what waits, then back off.
 void Client::lost(sio::Time now, bool allow_reconnect) {
     const bool was_up = state_ == State::connected;
     if (state_ == State::opening || state_ == State::connecting || state_ == State::connected) out(Output::Kind::ws_close);
-    for (auto& [id, event] : pending_)
-        out_ack(id, error_object("disconnected", "connection lost"));
+    for (auto& [id, event] : pending_) out_ack(id, error_object("disconnected", "connection lost"));
     pending_.clear();
     if (room_) rejoin_ = room_;
     room_.reset();
     if (was_up) {
         for (auto& [type, agent] : agents_)
-            if (agent) agent->on_membership("disconnect", json::object());
-        emit_event("disconnect", json{{"reason", "transport closed"}});
+            if (agent) agent->on_membership("disconnect", "{}");
+        emit_event("disconnect", R"({"reason":"transport closed"})");
     }
     if (!allow_reconnect || !config_.reconnect || attempts_ >= config_.max_attempts) {
         state_ = State::closed;
-        if (allow_reconnect && config_.reconnect) emit_event("reconnect_failed", json::object());
+        if (allow_reconnect && config_.reconnect) emit_event("reconnect_failed", "{}");
         return;
     }
     auto delay = config_.reconnect_delay;
@@ -153,7 +187,8 @@ void Client::lost(sio::Time now, bool allow_reconnect) {
     ++attempts_;
     state_ = State::reconnecting;
     retry_at_ = now + delay;
-    emit_event("reconnecting", json{{"attempt", attempts_}, {"delay", delay.count()}});
+    emit_event("reconnecting",
+               "{\"attempt\":" + std::to_string(attempts_) + ",\"delay\":" + std::to_string(delay.count()) + "}");
 }
 
 void Client::tick(sio::Time now) {
@@ -201,49 +236,59 @@ void Client::on_ws_message(std::string_view text, sio::Time now) {
             if (p->endpoint != kNamespace) return;
             const auto a = sio::parse_ack(p->data);
             if (!a || !a->has_args) return;
-            const std::uint64_t id = std::strtoull(a->id.c_str(), nullptr, 10);
-            json args = util::parse_json(a->args);
-            if (!args.is_array() || args.empty()) return;
-            return settle(id, std::move(args[0]));
+            const auto args = util::json_value_span(a->args);
+            const auto first = args ? util::json_first_element(*args) : std::nullopt;
+            if (!first) return;
+            return settle(std::strtoull(a->id.c_str(), nullptr, 10), std::string(*first));
         }
         case sio::PacketType::event: {
             if (p->endpoint != kNamespace) return;
-            json ev = util::parse_json(p->data);
-            if (!ev.is_object() || !ev.contains("name") || !ev["name"].is_string()) return;
-            json arg = ev.contains("args") && ev["args"].is_array() && !ev["args"].empty() ? std::move(ev["args"][0])
-                                                                                           : json();
+            const auto ev = util::json_value_span(p->data);
+            if (!ev) return;
+            std::optional<std::string> name;
+            std::string_view arg = "null";
+            util::for_each_member(*ev, [&](std::string_view key, std::string_view value) {
+                if (key == "name") name = util::json_string(value);
+                else if (key == "args")
+                    if (auto first = util::json_first_element(value)) arg = *first;
+            });
+            if (!name) return;
             if (!p->id.empty() && p->data_ack) send_packet(sio::encode(sio::make_ack(std::string(kNamespace), p->id, "[]")));
-            if (ev["name"] == "connected" && state_ == State::connecting) {
+            if (*name == "connected" && state_ == State::connecting) {
                 state_ = State::connected;
                 deadline_ = now + heartbeat_timeout_;
             }
-            return handle_event(ev["name"].get<std::string>(), arg);
+            return handle_event(*name, arg);
         }
         default:
             return;
     }
 }
 
-void Client::settle(std::uint64_t id, json result) {
+void Client::settle(std::uint64_t id, std::string result) {
     const auto it = pending_.find(id);
     if (it == pending_.end()) return;
     pending_.erase(it);
     out_ack(id, std::move(result));
 }
 
-void Client::handle_event(std::string_view name, json& arg) {
+void Client::handle_event(std::string_view name, std::string_view arg) {
     auto membership = [&](std::string_view event) {
         for (auto& [type, agent] : agents_)
             if (agent) agent->on_membership(event, arg);
     };
     if (name == "connected") {
-        if (arg.is_object() && arg.contains("user") && arg["user"].is_object())
-            user_ = User{arg["user"].value("id", UserId{0}), arg["user"].value("name", std::string())};
+        if (const auto u = util::json_member(arg, "user")) {
+            const auto id = util::json_member(*u, "id");
+            const auto n = util::json_member(*u, "name");
+            user_ = User{id ? util::json_integer(*id).value_or(0) : 0,
+                         n ? util::json_string(*n).value_or("") : std::string()};
+        }
         const bool again = was_connected_;
         was_connected_ = true;
         attempts_ = 0;
         membership("connected");
-        emit_event(again ? "reconnected" : "connected", arg);
+        emit_event(again ? "reconnected" : "connected", std::string(arg));
         if (rejoin_) {
             const RoomId room = *rejoin_;
             rejoin_.reset();
@@ -251,21 +296,28 @@ void Client::handle_event(std::string_view name, json& arg) {
         }
         return;
     }
-    if (name == "room_joined" && arg.is_object() && arg.contains("room") && arg["room"].is_number_integer())
-        room_ = arg["room"].get<RoomId>();
+    if (name == "room_joined") {
+        const auto r = util::json_member(arg, "room");
+        if (const auto room = r ? util::json_integer(*r) : std::nullopt) room_ = *room;
+    }
     if (name == "room_left") room_.reset();
     if (name == "room_joined" || name == "room_left" || name == "user_joined" || name == "user_left") {
         membership(name);
-        return emit_event(std::string(name), std::move(arg));
+        return emit_event(std::string(name), std::string(arg));
     }
     if (name == "server_message" || name == "room_message" || name == "user_message") {
-        if (!arg.is_object() || !arg.contains("type") || !arg["type"].is_string()) return;
-        const std::string type = arg["type"].get<std::string>();
-        const UserId from = arg.value("from", UserId{0});
-        json data = arg.contains("data") ? std::move(arg["data"]) : json();
-        const auto it = agents_.find(type);
+        std::optional<std::string> type;
+        UserId from = 0;
+        std::string_view data = "null";
+        util::for_each_member(arg, [&](std::string_view key, std::string_view value) {
+            if (key == "type") type = util::json_string(value);
+            else if (key == "from") from = util::json_integer(value).value_or(0);
+            else if (key == "data") data = value;
+        });
+        if (!type) return;
+        const auto it = agents_.find(*type);
         if (it == agents_.end()) return;  // no agent of this type here: nothing to deliver to
-        const std::string channel = name == "server_message" ? "server" : name == "room_message" ? "room" : "user";
+        const std::string_view channel = name == "server_message" ? "server" : name == "room_message" ? "room" : "user";
         if (ClientAgent* a = it->second) {
             if (channel == "server") a->on_server_message(data);
             else if (channel == "room") a->on_room_message(from, data);
@@ -274,43 +326,61 @@ void Client::handle_event(std::string_view name, json& arg) {
         }
         Output o;
         o.kind = Output::Kind::agent;
-        o.text = type;
-        o.data = std::move(data);
-        o.channel = channel;
+        o.text = std::move(*type);
+        o.payload = std::string(data);
+        o.channel = std::string(channel);
         o.from = from;
         out_.push_back(std::move(o));
         return;
     }
-    emit_event(std::string(name), std::move(arg));  // request_error and anything newer
+    emit_event(std::string(name), std::string(arg));  // request_error and anything newer
 }
 
 // --- requests ------------------------------------------------------------------
 
-std::uint64_t Client::request(std::string_view event, const json& arg, bool has_arg) {
+std::uint64_t Client::request(std::string_view event, const std::string& arg_json) {
     const std::uint64_t id = next_request_++;
     if (state_ != State::connected) {
         out_ack(id, error_object("not_connected", "not connected"));
         return id;
     }
     pending_.emplace(id, std::string(event));
-    send_packet(sio::encode_event(kNamespace, event, has_arg ? "[" + dump(arg) + "]" : std::string(),
+    send_packet(sio::encode_event(kNamespace, event, arg_json.empty() ? std::string() : "[" + arg_json + "]",
                                   std::to_string(id), true));
     return id;
 }
 
-std::uint64_t Client::join_room(RoomId room) { return request("join_room", json{{"room", room}}); }
-std::uint64_t Client::leave_room() { return request("leave_room", json(), false); }
-
-std::uint64_t Client::send_server(std::string_view type, const json& data) {
-    return request("server_message", json{{"type", type}, {"data", data}});
+std::uint64_t Client::message(std::string_view event, const UserId* to, std::string_view type,
+                              std::string_view data_json) {
+    const auto data = util::json_value_span(data_json);
+    if (!data) {
+        const std::uint64_t id = next_request_++;
+        out_ack(id, error_object("bad_request", "data is not JSON"));
+        return id;
+    }
+    std::string arg = "{";
+    if (to) arg += "\"to\":" + std::to_string(*to) + ",";
+    arg += "\"type\":";
+    util::append_json_string(arg, type);
+    arg += ",\"data\":";
+    arg += *data;
+    arg += '}';
+    return request(event, arg);
 }
 
-std::uint64_t Client::send_room(std::string_view type, const json& data) {
-    return request("room_message", json{{"type", type}, {"data", data}});
+std::uint64_t Client::join_room(RoomId room) { return request("join_room", object1("room", std::to_string(room))); }
+std::uint64_t Client::leave_room() { return request("leave_room", {}); }
+
+std::uint64_t Client::send_server(std::string_view type, std::string_view data_json) {
+    return message("server_message", nullptr, type, data_json);
 }
 
-std::uint64_t Client::send_user(UserId to, std::string_view type, const json& data) {
-    return request("server_message", json{{"to", to}, {"type", type}, {"data", data}});
+std::uint64_t Client::send_room(std::string_view type, std::string_view data_json) {
+    return message("room_message", nullptr, type, data_json);
+}
+
+std::uint64_t Client::send_user(UserId to, std::string_view type, std::string_view data_json) {
+    return message("server_message", &to, type, data_json);
 }
 
 }  // namespace compeit::ca

@@ -26,10 +26,10 @@ public:
     // The active room's messages by id.
     const std::map<std::int64_t, ca::json>& messages() const { return room_messages_; }
 
-    void on_server_message(const ca::json& data) override;
-    void on_room_message(ca::UserId from, const ca::json& data) override;
-    void on_user_message(ca::UserId from, const ca::json& data) override;
-    void on_membership(std::string_view event, const ca::json& payload) override;
+    void on_server_message(std::string_view data) override;
+    void on_room_message(ca::UserId from, std::string_view data) override;
+    void on_user_message(ca::UserId from, std::string_view data) override;
+    void on_membership(std::string_view event, std::string_view payload) override;
 
 private:
     ca::Client& client_;

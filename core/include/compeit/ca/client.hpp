@@ -31,7 +31,8 @@ struct ClientConfig {
     sio::Time connect_timeout{10'000};
 };
 
-// One thing for the host to do, or to tell the application.
+// One thing for the host to do, or to tell the application. Payloads are
+// JSON text: spans of what the server sent, copied, never re-serialised.
 struct Output {
     enum class Kind : std::uint8_t {
         http_get,  // text: URL of the handshake
@@ -39,28 +40,29 @@ struct Output {
         ws_send,   // text: one socket.io packet
         ws_close,
         event,     // text: connected, room_joined, user_joined, user_left, room_left,
-                   //       request_error, disconnect, reconnecting, reconnected; data: payload
-        ack,       // request: the request id; data: the ack object ({error} on failure)
-        agent,     // text: type; channel: server|room|user; from; data
+                   //       request_error, disconnect, reconnecting, reconnected; payload
+        ack,       // request: the request id; payload: the ack object ({error} on failure)
+        agent,     // text: type; channel: server|room|user; from; payload: data
     };
     Kind kind = Kind::event;
     std::string text;
-    json data;
+    std::string payload;  // JSON text; empty: none
     std::uint64_t request = 0;
     std::string channel;
     UserId from = 0;
 };
 
 // An agent living in C++ on the client (e.g. the chat client agent). Agents
-// registered from JavaScript get Output::Kind::agent instead.
+// registered from JavaScript get Output::Kind::agent instead. Payloads are
+// JSON text (parse with util::parse_json when a tree is needed).
 class ClientAgent {
 public:
     virtual ~ClientAgent() = default;
-    virtual void on_server_message(const json& /*data*/) {}
-    virtual void on_room_message(UserId /*from*/, const json& /*data*/) {}
-    virtual void on_user_message(UserId /*from*/, const json& /*data*/) {}
+    virtual void on_server_message(std::string_view /*data*/) {}
+    virtual void on_room_message(UserId /*from*/, std::string_view /*data*/) {}
+    virtual void on_user_message(UserId /*from*/, std::string_view /*data*/) {}
     // room_joined, user_joined, user_left, room_left, connected, disconnect.
-    virtual void on_membership(std::string_view /*event*/, const json& /*payload*/) {}
+    virtual void on_membership(std::string_view /*event*/, std::string_view /*payload*/) {}
 };
 
 class Client {
@@ -78,20 +80,21 @@ public:
     void tick(sio::Time now);
 
     // Requests. Each returns its id; the matching Output::Kind::ack settles it
-    // (with {error:{code:"not_connected"}} at once when offline, and
-    // {error:{code:"disconnected"}} if the connection drops first).
+    // (with {error:{code:"not_connected"}} at once when offline,
+    // {error:{code:"disconnected"}} if the connection drops first, and
+    // {error:{code:"bad_request"}} when `data_json` is not JSON).
     std::uint64_t join_room(RoomId room);
     std::uint64_t leave_room();
-    std::uint64_t send_server(std::string_view type, const json& data);
-    std::uint64_t send_room(std::string_view type, const json& data);
-    std::uint64_t send_user(UserId to, std::string_view type, const json& data);
+    std::uint64_t send_server(std::string_view type, std::string_view data_json);
+    std::uint64_t send_room(std::string_view type, std::string_view data_json);
+    std::uint64_t send_user(UserId to, std::string_view type, std::string_view data_json);
 
     // A C++ agent, or nullptr for an agent living in the host (JavaScript).
     bool register_agent(const std::string& type, ClientAgent* agent);
 
     std::vector<Output> take_outputs();
-    // Lets agents report to the application.
-    void emit_event(std::string name, json data);
+    // Lets agents report to the application (`payload` is JSON text).
+    void emit_event(std::string name, std::string payload);
 
     State state() const { return state_; }
     const std::optional<User>& user() const { return user_; }
@@ -114,14 +117,16 @@ private:
     std::uint64_t next_request_ = 1;
     std::map<std::uint64_t, std::string> pending_;  // request id -> event name
 
-    std::uint64_t request(std::string_view event, const json& arg, bool has_arg = true);
-    void settle(std::uint64_t id, json result);
-    void handle_event(std::string_view name, json& arg);
+    // Sends `event` with one argument (JSON text; empty: no argument).
+    std::uint64_t request(std::string_view event, const std::string& arg_json);
+    std::uint64_t message(std::string_view event, const UserId* to, std::string_view type, std::string_view data_json);
+    void settle(std::uint64_t id, std::string result);
+    void handle_event(std::string_view name, std::string_view arg);
     void lost(sio::Time now, bool allow_reconnect);
     void start_handshake(sio::Time now);
     void send_packet(std::string text);
-    void out(Output::Kind kind, std::string text = {}, json data = {});
-    void out_ack(std::uint64_t id, json data);
+    void out(Output::Kind kind, std::string text = {}, std::string payload = {});
+    void out_ack(std::uint64_t id, std::string payload);
 };
 
 }  // namespace compeit::ca

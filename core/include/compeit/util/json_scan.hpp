@@ -1,0 +1,81 @@
+// A validating JSON scanner for the hot path: it checks a value's grammar in
+// one pass and hands back spans of the original text instead of a tree, so a
+// message whose `data` is only relayed is never parsed into objects nor
+// serialised again. Routing reads the few members it needs (name, type, from,
+// data) as spans; agents that need a tree parse their span with parse_json.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace compeit::util {
+
+// The span of the one JSON value that `text` holds (surrounding white space
+// trimmed), or nullopt when `text` is not exactly one valid JSON value or
+// nests deeper than max_depth.
+std::optional<std::string_view> json_value_span(std::string_view text, std::size_t max_depth = 64);
+
+// Calls fn(key, value_span) for each member of an object span. The span must
+// come from json_value_span (or lie inside one): it is not validated again. `key` is the raw key without quotes
+// (escapes left as written). Returns false if `object` is not an object.
+template <class Fn>
+bool for_each_member(std::string_view object, Fn&& fn);
+
+// The first element of an array span, or nullopt when it is not a non-empty array.
+std::optional<std::string_view> json_first_element(std::string_view array);
+
+// The value span of member `key` (unescaped keys only) in an object span.
+std::optional<std::string_view> json_member(std::string_view object, std::string_view key);
+
+// The string a JSON string span denotes (escapes decoded), or nullopt.
+std::optional<std::string> json_string(std::string_view span);
+// The integer a JSON number span denotes, if it is an integer in int64 range.
+std::optional<std::int64_t> json_integer(std::string_view span);
+
+// Appends `s` as a JSON string literal (quotes, escapes for ", \ and controls).
+void append_json_string(std::string& out, std::string_view s);
+
+namespace detail {
+// Skips one value starting at `pos` (after white space); false when invalid.
+bool skip_value(std::string_view s, std::size_t& pos, std::size_t depth, std::size_t max_depth);
+// Skips one value of text already validated: only quotes, escapes and
+// brackets are looked at, so navigating a validated span is cheap.
+void skip_trusted(std::string_view s, std::size_t& pos);
+void skip_ws(std::string_view s, std::size_t& pos);
+}  // namespace detail
+
+template <class Fn>
+bool for_each_member(std::string_view object, Fn&& fn) {
+    std::size_t pos = 0;
+    if (object.empty() || object[0] != '{') return false;
+    ++pos;
+    detail::skip_ws(object, pos);
+    if (pos < object.size() && object[pos] == '}') return true;
+    while (pos < object.size()) {
+        detail::skip_ws(object, pos);
+        const std::size_t key_start = pos;
+        if (pos >= object.size() || object[pos] != '"') return false;
+        detail::skip_trusted(object, pos);
+        const std::string_view key = object.substr(key_start + 1, pos - key_start - 2);
+        detail::skip_ws(object, pos);
+        if (pos >= object.size() || object[pos] != ':') return false;
+        ++pos;
+        detail::skip_ws(object, pos);
+        const std::size_t value_start = pos;
+        detail::skip_trusted(object, pos);
+        if (pos == value_start) return false;
+        fn(key, object.substr(value_start, pos - value_start));
+        detail::skip_ws(object, pos);
+        if (pos < object.size() && object[pos] == ',') {
+            ++pos;
+            continue;
+        }
+        return pos < object.size() && object[pos] == '}';
+    }
+    return false;
+}
+
+}  // namespace compeit::util

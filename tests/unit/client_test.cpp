@@ -1,0 +1,338 @@
+// The client core (ca::Client, agents::ChatClient) natively: the same code
+// that is compiled to WebAssembly. Clients and the server's Engine + Router
+// are wired together in memory (no sockets): client ws_send outputs feed the
+// engine, the engine's ws_write frames feed the client.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <memory>
+
+#include "compeit/agents/chat_client.hpp"
+#include "compeit/ca/client.hpp"
+#include "compeit/ca/router.hpp"
+#include "compeit/util/json_guard.hpp"
+#include "fake_host.hpp"
+
+using namespace compeit;
+using namespace std::chrono_literals;
+using ca::json;
+using Kind = ca::Output::Kind;
+
+namespace {
+
+// A server core and any number of client cores, wired in memory.
+struct Wire {
+    test::FakeHost host;
+    ca::Router router;
+    sio::Engine engine{sio::EngineConfig{}, host, router};
+    sio::Time now{1000};
+
+    struct Peer {
+        std::unique_ptr<ca::Client> client;
+        std::unique_ptr<agents::ChatClient> chat;
+        sio::SessionId session = 0;
+        std::vector<ca::Output> seen;  // outputs other than transport actions
+    };
+    std::vector<std::unique_ptr<Peer>> peers;
+
+    Wire() {
+        engine.add_namespace(std::string(ca::kNamespace));
+        router.attach(engine);
+    }
+
+    Peer& add(const std::string& name) {
+        auto p = std::make_unique<Peer>();
+        p->client = std::make_unique<ca::Client>(ca::ClientConfig{"http://server:1", name});
+        p->chat = std::make_unique<agents::ChatClient>(*p->client);
+        peers.push_back(std::move(p));
+        return *peers.back();
+    }
+
+    // Performs every output until nothing moves.
+    void pump() {
+        for (int round = 0; round < 100; ++round) {
+            bool moved = false;
+            for (auto& p : peers) {
+                for (auto& o : p->client->take_outputs()) {
+                    moved = true;
+                    perform(*p, std::move(o));
+                }
+            }
+            engine.flush(now);
+            for (auto& p : peers) {
+                if (!p->session) continue;
+                for (const auto& f : host.take_frames(p->session)) {
+                    moved = true;
+                    p->client->on_ws_message(f, now);
+                }
+            }
+            if (!moved) return;
+        }
+        FAIL("the wire never settled");
+    }
+
+    void perform(Peer& p, ca::Output o) {
+        switch (o.kind) {
+            case Kind::http_get: {
+                const auto q = o.text.find('?');
+                const auto hs = engine.handshake(now, "0123456789ab", o.text.substr(q + 1));
+                p.session = hs.id;
+                p.client->on_http(200, hs.body, now);
+                break;
+            }
+            case Kind::ws_open:
+                REQUIRE(engine.open_websocket(p.session, now));
+                p.client->on_ws_open(now);
+                break;
+            case Kind::ws_send:
+                engine.on_ws_text(p.session, o.text, now);
+                break;
+            case Kind::ws_close:
+                engine.on_transport_closed(p.session, now);
+                break;
+            default:
+                p.seen.push_back(std::move(o));
+        }
+    }
+
+    // The server goes away under every client.
+    void drop_all() {
+        for (auto& p : peers) {
+            if (p->session) engine.on_transport_closed(p->session, now);
+            p->session = 0;
+            p->client->on_ws_close(now);
+        }
+    }
+};
+
+json payload(const ca::Output& o) { return util::parse_json(o.payload); }
+
+const ca::Output* find(const Wire::Peer& p, Kind kind, const std::string& text = {}) {
+    for (auto it = p.seen.rbegin(); it != p.seen.rend(); ++it)
+        if (it->kind == kind && (text.empty() || it->text == text)) return &*it;
+    return nullptr;
+}
+
+const ca::Output* ack_of(const Wire::Peer& p, std::uint64_t id) {
+    for (const auto& o : p.seen)
+        if (o.kind == Kind::ack && o.request == id) return &o;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("client: handshake, websocket and namespace connect end in `connected`", "[client]") {
+    Wire w;
+    auto& a = w.add("Ada Lovelace");
+    a.client->connect(w.now);
+    auto first = a.client->take_outputs();
+    REQUIRE(first.size() == 1);
+    CHECK(first[0].kind == Kind::http_get);
+    CHECK(first[0].text.rfind("http://server:1/socket.io/1/?name=Ada%20Lovelace&t=", 0) == 0);
+    w.perform(a, first[0]);
+    w.pump();
+    CHECK(a.client->state() == ca::Client::State::connected);
+    REQUIRE(a.client->user());
+    CHECK(a.client->user()->name == "Ada Lovelace");
+    const auto* c = find(a, Kind::event, "connected");
+    REQUIRE(c);
+    CHECK(payload(*c)["user"]["id"] == a.client->user()->id);
+}
+
+TEST_CASE("client: requests are settled by acks, with errors as {error}", "[client]") {
+    Wire w;
+    auto& a = w.add("A");
+    auto& b = w.add("B");
+    a.client->connect(w.now);
+    b.client->connect(w.now);
+    w.pump();
+
+    const auto join = a.client->join_room(5);
+    w.pump();
+    const auto* ack = ack_of(a, join);
+    REQUIRE(ack);
+    CHECK(payload(*ack)["room"] == 5);
+    CHECK(a.client->room() == std::optional<ca::RoomId>(5));
+
+    const auto bad = a.client->join_room(-1);
+    const auto nobody = a.client->send_user(999, "x", "{}");
+    const auto not_json = a.client->send_room("x", "{oops");
+    w.pump();
+    CHECK(payload(*ack_of(a, bad))["error"]["code"] == "bad_request");
+    CHECK(payload(*ack_of(a, nobody))["error"]["code"] == "unknown_user");
+    CHECK(payload(*ack_of(a, not_json))["error"]["code"] == "bad_request");
+    CHECK(a.client->room() == std::optional<ca::RoomId>(5));
+
+    ca::Client offline(ca::ClientConfig{"http://x:1", "z"});
+    const auto id = offline.join_room(1);
+    const auto outs = offline.take_outputs();
+    REQUIRE(outs.size() == 1);  // nothing goes on the wire, the request fails at once
+    CHECK(outs[0].kind == Kind::ack);
+    CHECK(outs[0].request == id);
+    CHECK(util::parse_json(outs[0].payload)["error"]["code"] == "not_connected");
+}
+
+TEST_CASE("client: agents registered from the host get room and user messages as raw JSON", "[client]") {
+    Wire w;
+    auto& a = w.add("A");
+    auto& b = w.add("B");
+    REQUIRE(a.client->register_agent("game", nullptr));
+    REQUIRE(b.client->register_agent("game", nullptr));
+    CHECK_FALSE(b.client->register_agent("game", nullptr));
+    a.client->connect(w.now);
+    b.client->connect(w.now);
+    w.pump();
+    a.client->join_room(7);
+    b.client->join_room(7);
+    w.pump();
+
+    a.client->send_room("game", R"({"move":"e4","deep":{"x":[1,2,{"y":"\"q\""}]}})");
+    a.client->send_user(b.client->user()->id, "game", "[1,2,3]");
+    a.client->send_room("other", "1");  // a type B has no agent for: not delivered
+    w.pump();
+    std::vector<const ca::Output*> got;
+    for (const auto& o : b.seen)
+        if (o.kind == Kind::agent) got.push_back(&o);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0]->text == "game");
+    CHECK(got[0]->channel == "room");
+    CHECK(got[0]->from == a.client->user()->id);
+    CHECK(payload(*got[0]) == json::parse(R"({"move":"e4","deep":{"x":[1,2,{"y":"\"q\""}]}})"));
+    CHECK(got[1]->channel == "user");
+    CHECK(payload(*got[1]) == json::array({1, 2, 3}));
+    CHECK(find(a, Kind::agent) == nullptr);  // room_message does not come back to the sender
+}
+
+TEST_CASE("client: membership events and the C++ chat client", "[client][chat]") {
+    Wire w;
+    auto& a = w.add("A");
+    auto& b = w.add("B");
+    a.client->connect(w.now);
+    b.client->connect(w.now);
+    w.pump();
+    a.client->join_room(3);
+    w.pump();
+    b.client->join_room(3);
+    w.pump();
+    const auto* joined = find(a, Kind::event, "user_joined");
+    REQUIRE(joined);
+    CHECK(payload(*joined)["user"]["name"] == "B");
+
+    // Without a chat server agent the room relays chat messages as-is (CA-9);
+    // the chat client keeps only messages of its room with an id, in id order.
+    const std::string m2 = R"({"id":2,"room":3,"ts":1,"user":{"id":1,"name":"A"},"text":"second"})";
+    const std::string m1 = R"({"id":1,"room":3,"ts":1,"user":{"id":1,"name":"A"},"text":"first"})";
+    a.client->send_room("chat", m2);
+    a.client->send_room("chat", m1);
+    a.client->send_room("chat", m1);  // a duplicate
+    a.client->send_room("chat", R"({"id":9,"room":4,"text":"other room"})");
+    w.pump();
+    REQUIRE(b.chat->messages().size() == 2);
+    CHECK(b.chat->messages().begin()->second["text"] == "first");
+    int chat_events = 0;
+    for (const auto& o : b.seen) chat_events += o.kind == Kind::event && o.text == "chat_message";
+    CHECK(chat_events == 2);
+
+    b.client->leave_room();
+    w.pump();
+    CHECK(b.chat->messages().empty());
+    CHECK(b.client->room() == std::nullopt);
+}
+
+TEST_CASE("client: a lost connection settles pending requests, backs off, reconnects and rejoins", "[client]") {
+    Wire w;
+    auto& a = w.add("A");
+    a.client->connect(w.now);
+    w.pump();
+    a.client->join_room(11);
+    w.pump();
+    const auto pending = a.client->join_room(12);  // in flight when the server goes away
+    w.drop_all();
+    w.pump();
+    CHECK(payload(*ack_of(a, pending))["error"]["code"] == "disconnected");
+    CHECK(find(a, Kind::event, "disconnect"));
+    const auto* r = find(a, Kind::event, "reconnecting");
+    REQUIRE(r);
+    CHECK(payload(*r)["delay"] == 500);
+    CHECK(a.client->state() == ca::Client::State::reconnecting);
+
+    w.now += 499ms;
+    a.client->tick(w.now);
+    w.pump();
+    CHECK(a.client->state() == ca::Client::State::reconnecting);
+    w.now += 1ms;
+    a.client->tick(w.now);
+    w.pump();
+    CHECK(a.client->state() == ca::Client::State::connected);
+    CHECK(find(a, Kind::event, "reconnected"));
+    CHECK(a.client->room() == std::optional<ca::RoomId>(11));
+    CHECK(w.router.members(11).size() == 1);
+}
+
+TEST_CASE("client: backoff doubles up to the limit, then reconnect_failed", "[client]") {
+    ca::ClientConfig cfg{"http://x:1", "z"};
+    cfg.max_attempts = 3;
+    ca::Client c(cfg);
+    sio::Time now{0};
+    c.connect(now);
+    std::vector<std::int64_t> delays;
+    for (int i = 0; i < 10 && c.state() != ca::Client::State::closed; ++i) {
+        c.on_http(503, "unavailable", now);
+        for (const auto& o : c.take_outputs())
+            if (o.kind == Kind::event && o.text == "reconnecting")
+                delays.push_back(util::parse_json(o.payload)["delay"].get<std::int64_t>());
+        now += 20s;
+        c.tick(now);
+    }
+    CHECK(delays == std::vector<std::int64_t>{500, 1000, 2000});
+    CHECK(c.state() == ca::Client::State::closed);
+}
+
+TEST_CASE("client: heartbeats are answered, and silence past the heartbeat timeout is a lost connection", "[client]") {
+    ca::Client c(ca::ClientConfig{"http://x:1", "z"});
+    sio::Time now{0};
+    c.connect(now);
+    c.on_http(200, "sid:0.5:60:websocket", now);
+    c.on_ws_open(now);
+    c.on_ws_message("1::", now);
+    c.on_ws_message(R"(5::/connection_agent:{"name":"connected","args":[{"user":{"id":1,"name":"z"}}]})", now);
+    REQUIRE(c.state() == ca::Client::State::connected);
+    c.take_outputs();
+    c.on_ws_message("2::", now + 400ms);
+    auto outs = c.take_outputs();
+    REQUIRE(outs.size() == 1);
+    CHECK(outs[0].text == "2::");
+    c.tick(now + 800ms);  // 400 ms after the last packet: still fine
+    CHECK(c.state() == ca::Client::State::connected);
+    c.tick(now + 901ms);
+    CHECK(c.state() == ca::Client::State::reconnecting);
+}
+
+TEST_CASE("client: `0::` from the server means booted: no reconnect", "[client]") {
+    ca::Client c(ca::ClientConfig{"http://x:1", "z"});
+    sio::Time now{0};
+    c.connect(now);
+    c.on_http(200, "sid:60:60:websocket", now);
+    c.on_ws_open(now);
+    c.on_ws_message("1::", now);
+    c.on_ws_message(R"(5::/connection_agent:{"name":"connected","args":[{"user":{"id":1,"name":"z"}}]})", now);
+    c.on_ws_message("0::", now);
+    CHECK(c.state() == ca::Client::State::closed);
+}
+
+TEST_CASE("client: garbage from the server is ignored", "[client]") {
+    ca::Client c(ca::ClientConfig{"http://x:1", "z"});
+    sio::Time now{0};
+    c.connect(now);
+    c.on_http(200, "sid:60:60:websocket", now);
+    c.on_ws_open(now);
+    c.on_ws_message("1::", now);
+    c.on_ws_message(R"(5::/connection_agent:{"name":"connected","args":[{"user":{"id":1,"name":"z"}}]})", now);
+    c.take_outputs();
+    for (const char* junk : {"", "x", "9::", "5::/connection_agent:{", "5::/connection_agent:[1]",
+                             "5::/connection_agent:{\"name\":1}", "6::/connection_agent:x+[1]",
+                             "5::/connection_agent:{\"name\":\"room_message\",\"args\":[{\"type\":7}]}"})
+        c.on_ws_message(junk, now);
+    for (const auto& o : c.take_outputs()) CHECK((o.kind == Kind::event && o.text != "connected"));
+    CHECK(c.state() == ca::Client::State::connected);
+}
