@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "compeit/sio/payload.hpp"
+#include "compeit/util/json_guard.hpp"
 #include "compeit/util/url.hpp"
 #include "compeit/util/utf.hpp"
 #include "log.hpp"
@@ -230,7 +231,7 @@ private:
     static std::string jsonp_form_payload(const std::string& body) {
         const auto d = url::query_param(body, "d");
         if (!d) return {};
-        auto j = nlohmann::json::parse(*d, nullptr, false);
+        auto j = util::parse_json(*d);
         return j.is_string() ? j.get<std::string>() : std::string();
     }
 
@@ -278,7 +279,7 @@ private:
             room_text = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
         if (!all_digits(room_text) || room_text.size() > 15) return json_error(http::status::not_found, "no such endpoint");
         if (req.method() != http::verb::post) return json_error(http::status::method_not_allowed, "use POST");
-        const auto body = nlohmann::json::parse(req.body(), nullptr, false);
+        const auto body = util::parse_json(req.body());
         if (!body.is_object() || !body.contains("text") || !body["text"].is_string() ||
             body["text"].get_ref<const std::string&>().empty() ||
             utf::code_points(body["text"].get_ref<const std::string&>()) > server_.options().limits.max_chat_chars)
@@ -348,7 +349,7 @@ private:
     template <class Body>
     void send(http::response<Body>&& res) {
         if (closed_) return;
-        res.prepare_payload();
+        if (!res.has_content_length()) res.prepare_payload();  // HEAD answers carry the GET's length
         const bool keep = res.keep_alive();
         auto owned = std::make_shared<http::response<Body>>(std::move(res));
         stream_.expires_after(request_timeout());

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "compeit/util/json_guard.hpp"
+#include "compeit/util/json_scan.hpp"
 #include "compeit/util/url.hpp"
 #include "compeit/util/utf.hpp"
 
@@ -23,7 +24,6 @@ bool reserved_event(std::string_view name) {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-bool valid_type(const json& t) { return t.is_string() && !t.get_ref<const std::string&>().empty(); }
 
 }  // namespace
 
@@ -100,21 +100,27 @@ void Router::on_packet(sio::SessionId s, const sio::Packet& p, sio::Time now) {
         req.event = "message";
         return fail(req, ErrorCode::bad_request, "send events, not messages, on /connection_agent");
     }
-    if (!util::json_depth_ok(p.data, kMaxJsonDepth))
-        return fail(req, ErrorCode::bad_request, "JSON nested too deeply");
-    json ev = util::parse_json(p.data, kMaxJsonDepth);
-    if (ev.is_discarded() || !ev.is_object() || !ev.contains("name") || !ev["name"].is_string())
-        return fail(req, ErrorCode::bad_request, "malformed event");
-    req.event = ev["name"].get<std::string>();
+    // One validating pass over the event; from here on only spans of it are read.
+    const auto ev = util::json_value_span(p.data, kMaxJsonDepth);
+    std::optional<std::string> name;
+    std::string_view args = "[]";
+    if (ev)
+        util::for_each_member(*ev, [&](std::string_view key, std::string_view value) {
+            if (key == "name") name = util::json_string(value);
+            else if (key == "args") args = value;
+        });
+    if (!name) return fail(req, ErrorCode::bad_request, ev ? "malformed event" : "malformed or too deeply nested JSON");
+    req.event = std::move(*name);
     if (!m->rate.take(now.count())) return fail(req, ErrorCode::rate_limited, "too many messages");
 
-    json args = ev.contains("args") ? std::move(ev["args"]) : json::array();
-    if (!args.is_array()) args = json::array({std::move(args)});  // as socket.io 0.9 does
-    dispatch(*m, req, args);
+    // The first argument; non-array args count as one argument, as socket.io 0.9 does.
+    std::string_view arg = "null";
+    if (args.front() != '[') arg = args;
+    else if (auto first = util::json_first_element(args)) arg = *first;
+    dispatch(*m, req, arg);
 }
 
-void Router::dispatch(Member& m, Request& req, const json& args) {
-    const json& arg = args.empty() ? json() : args[0];
+void Router::dispatch(Member& m, Request& req, std::string_view arg) {
     if (reserved_event(req.event)) return fail(req, ErrorCode::bad_request, "reserved event name");
     if (req.event == "join_room") return join_room(m, req, arg);
     if (req.event == "leave_room") return leave_room(m, req);
@@ -123,14 +129,13 @@ void Router::dispatch(Member& m, Request& req, const json& args) {
     fail(req, ErrorCode::bad_request, "unknown event");
 }
 
-void Router::join_room(Member& m, const Request& req, const json& arg) {
-    if (!arg.is_object() || !arg.contains("room") || !arg["room"].is_number_integer())
-        return fail(req, ErrorCode::bad_request, "join_room needs {room: <integer>}");
-    const json& r = arg["room"];
-    if ((r.is_number_unsigned() && r.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxRoomId)) ||
-        (!r.is_number_unsigned() && (r.get<std::int64_t>() < 0)))
+void Router::join_room(Member& m, const Request& req, std::string_view arg) {
+    const auto r = util::json_member(arg, "room");
+    const auto parsed = r ? util::json_integer(*r) : std::nullopt;
+    if (!parsed) return fail(req, ErrorCode::bad_request, "join_room needs {room: <integer>}");
+    if (*parsed < 0 || *parsed > kMaxRoomId)
         return fail(req, ErrorCode::bad_request, "room must be an integer from 0 to 2^53-1");
-    const RoomId room = r.get<RoomId>();
+    const RoomId room = *parsed;
 
     if (m.room != room) {
         const auto it = rooms_.find(room);
@@ -182,53 +187,84 @@ void Router::leave_current(Member& m) {
     if (it != rooms_.end() && it->second.sessions.empty()) rooms_.erase(it);
 }
 
-void Router::server_message(Member& m, const Request& req, const json& arg_in) {
-    if (!arg_in.is_object() || !arg_in.contains("type") || !valid_type(arg_in["type"]))
-        return fail(req, ErrorCode::bad_request, "server_message needs {type: <string>, data}");
-    json arg = arg_in;
-    const std::string type = arg["type"].get<std::string>();
-    json data = arg.contains("data") ? std::move(arg["data"]) : json();
-    const std::string data_json = dump(data);
-    if (data_json.size() > limits_.max_data_bytes) return fail(req, ErrorCode::too_large, "data too large");
+// The {type, data, to?} argument of server_message and room_message, as spans.
+struct Router::Envelope {
+    std::string type;
+    std::string_view type_json;    // the type as sent, a JSON string
+    std::string_view data = "null";
+    std::optional<std::string_view> to;
+};
 
-    if (arg.contains("to")) {
-        if (!arg["to"].is_number_integer()) return fail(req, ErrorCode::bad_request, "to must be a user id");
-        const UserId to = arg["to"].get<UserId>();
-        Member* target = member_by_user(to);
+std::optional<Router::Envelope> Router::envelope(const Request& req, std::string_view arg) {
+    Envelope e;
+    std::optional<std::string> type;
+    util::for_each_member(arg, [&](std::string_view key, std::string_view value) {
+        if (key == "type") {
+            type = util::json_string(value);
+            e.type_json = value;
+        } else if (key == "data") {
+            e.data = value;
+        } else if (key == "to") {
+            e.to = value;
+        }
+    });
+    if (!type || type->empty()) {
+        fail(req, ErrorCode::bad_request, req.event + " needs {type: <non-empty string>, data}");
+        return std::nullopt;
+    }
+    if (e.data.size() > limits_.max_data_bytes) {
+        fail(req, ErrorCode::too_large, "data larger than " + std::to_string(limits_.max_data_bytes) + " bytes");
+        return std::nullopt;
+    }
+    e.type = std::move(*type);
+    return e;
+}
+
+void Router::server_message(Member& m, const Request& req, std::string_view arg) {
+    auto e = envelope(req, arg);
+    if (!e) return;
+    if (e->to) {
+        const auto to = util::json_integer(*e->to);
+        if (!to) return fail(req, ErrorCode::bad_request, "to must be a user id");
+        Member* target = member_by_user(*to);
         if (!target) return fail(req, ErrorCode::unknown_user, "no such user");
-        if (ServerAgent* a = agent(type); a && a->on_user_message(req, m.user, to, data)) return;
-        emit(target->session, "user_message", message_json(m.user.id, type, data_json));
+        if (ServerAgent* a = agent(e->type)) {
+            json data = util::parse_json(e->data);
+            if (a->on_user_message(req, m.user, *to, data)) return;
+        }
+        emit(target->session, "user_message", message_json(m.user.id, e->type_json, e->data));
         return ack(req, R"({"ok":true})");
     }
-    ServerAgent* a = agent(type);
+    ServerAgent* a = agent(e->type);
     if (!a) return fail(req, ErrorCode::unknown_type, "no server agent for this type");
+    json data = util::parse_json(e->data);
     a->on_server_message(req, m.user, data);
 }
 
-void Router::room_message(Member& m, const Request& req, const json& arg_in) {
-    if (!arg_in.is_object() || !arg_in.contains("type") || !valid_type(arg_in["type"]))
-        return fail(req, ErrorCode::bad_request, "room_message needs {type: <string>, data}");
+void Router::room_message(Member& m, const Request& req, std::string_view arg) {
+    auto e = envelope(req, arg);
+    if (!e) return;
     if (!m.room) return fail(req, ErrorCode::not_in_room, "not in a room");
-    json arg = arg_in;
-    const std::string type = arg["type"].get<std::string>();
-    json data = arg.contains("data") ? std::move(arg["data"]) : json();
-    const std::string data_json = dump(data);
-    if (data_json.size() > limits_.max_data_bytes) return fail(req, ErrorCode::too_large, "data too large");
-
-    if (ServerAgent* a = agent(type); a && a->on_room_message(req, m.user, *m.room, data)) return;
-    const auto frame = sio::make_frame(
-        sio::encode_event(kNamespace, "room_message", "[" + message_json(m.user.id, type, data_json) + "]"));
+    if (ServerAgent* a = agent(e->type)) {
+        json data = util::parse_json(e->data);
+        if (a->on_room_message(req, m.user, *m.room, data)) return;
+    }
+    // Relayed as sent: the data bytes are copied once into the shared frame.
+    const auto frame = sio::make_frame(sio::encode_event(
+        kNamespace, "room_message", "[" + message_json(m.user.id, e->type_json, e->data) + "]"));
     broadcast(*m.room, frame, m.session);
     ack(req, R"({"ok":true})");
 }
 
 // --- output ---------------------------------------------------------------
 
-std::string Router::message_json(UserId from, std::string_view type, const std::string& data_json) const {
-    std::string out = "{\"from\":";
+std::string Router::message_json(UserId from, std::string_view type_json, std::string_view data_json) const {
+    std::string out;
+    out.reserve(32 + type_json.size() + data_json.size());
+    out += "{\"from\":";
     out += std::to_string(from);
     out += ",\"type\":";
-    out += dump(json(type));
+    out += type_json;
     out += ",\"data\":";
     out += data_json;
     out += '}';
@@ -295,26 +331,32 @@ void Port::to_user(UserId to, const json& data) const {
 
 void Port::to_room(RoomId room, const json& data) const {
     const auto frame = sio::make_frame(sio::encode_event(
-        kNamespace, "room_message", "[" + router_->message_json(0, type_, dump(data)) + "]"));
+        kNamespace, "room_message", "[" + router_->message_json(0, type_json(), dump(data)) + "]"));
     router_->broadcast(room, frame, 0);
 }
 
 void Port::relay_to_room(RoomId room, UserId from, const json& data, bool include_sender) const {
     const auto frame = sio::make_frame(sio::encode_event(
-        kNamespace, "room_message", "[" + router_->message_json(from, type_, dump(data)) + "]"));
+        kNamespace, "room_message", "[" + router_->message_json(from, type_json(), dump(data)) + "]"));
     const auto* sender = router_->member_by_user(from);
     router_->broadcast(room, frame, include_sender || !sender ? 0 : sender->session);
 }
 
 void Port::user_message(UserId to, UserId from, const json& data) const {
     if (auto* m = router_->member_by_user(to))
-        router_->emit(m->session, "user_message", router_->message_json(from, type_, dump(data)));
+        router_->emit(m->session, "user_message", router_->message_json(from, type_json(), dump(data)));
 }
 
 void Port::ok(const Request& r) const { router_->ack(r, R"({"ok":true})"); }
 
 void Port::fail(const Request& r, ErrorCode code, std::string_view message) const {
     router_->fail(r, code, message);
+}
+
+std::string Port::type_json() const {
+    std::string out;
+    util::append_json_string(out, type_);
+    return out;
 }
 
 std::optional<User> Port::user(UserId id) const { return router_->user(id); }

@@ -53,6 +53,7 @@ public:
 private:
     Router* router_;
     std::string type_;
+    std::string type_json() const;
 };
 
 class ServerAgent {

@@ -73,12 +73,14 @@ private:
     Member* member_by_user(UserId id);
     ServerAgent* agent(std::string_view type) const;
 
-    void dispatch(Member& m, Request& req, const json& args);
-    void join_room(Member& m, const Request& req, const json& arg);
+    struct Envelope;
+    std::optional<Envelope> envelope(const Request& req, std::string_view arg);
+    void dispatch(Member& m, Request& req, std::string_view arg);
+    void join_room(Member& m, const Request& req, std::string_view arg);
     void reply_joined(const Request& req, RoomId room);
     void leave_room(Member& m, const Request& req);
-    void server_message(Member& m, const Request& req, const json& arg);
-    void room_message(Member& m, const Request& req, const json& arg);
+    void server_message(Member& m, const Request& req, std::string_view arg);
+    void room_message(Member& m, const Request& req, std::string_view arg);
     void leave_current(Member& m);
 
     // Output.
@@ -87,7 +89,8 @@ private:
     void ack(const Request& r, const std::string& arg_json);
     void succeed(const Request& r, std::string_view reply_event, const std::string& reply_json);
     void fail(const Request& r, ErrorCode code, std::string_view message);
-    std::string message_json(UserId from, std::string_view type, const std::string& data_json) const;
+    // {"from":..,"type":..,"data":..} from JSON texts.
+    std::string message_json(UserId from, std::string_view type_json, std::string_view data_json) const;
 };
 
 }  // namespace compeit::ca

@@ -1,0 +1,120 @@
+// Shared pieces of the browser tests: the COMPEIT server, headless Chromium and
+// bounded, event-driven waits. Nothing here sleeps.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const outputDir = join(repoRoot, 'test-output');
+export const serverBinary = process.env.COMPEIT_SERVER || join(repoRoot, 'build/native/bin/compeit-server');
+export const TIMEOUT = 10_000;  // the bound of every single wait
+
+/** Starts compeit-server on 127.0.0.1 (a free port unless `port` is given) with `dataDir` or a fresh one. */
+export async function startServer({ port = 0, dataDir, args = [] } = {}) {
+  if (!existsSync(serverBinary)) throw new Error(`server binary not found: ${serverBinary} (set COMPEIT_SERVER)`);
+  const ownDir = !dataDir;
+  dataDir ??= mkdtempSync(join(tmpdir(), 'compeit-browser-'));
+  const argv = ['--bind', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...args];
+  const proc = spawn(serverBinary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr.setEncoding('utf8').on('data', (d) => { err += d; });
+  const exited = new Promise((res) => proc.once('exit', () => res()));
+  const actualPort = await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`server not ready in ${TIMEOUT} ms\n${err}`)), TIMEOUT);
+    proc.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) { clearTimeout(timer); res(Number(m[1])); }
+    });
+    exited.then(() => { clearTimeout(timer); rej(new Error(`server exited before ready\n${err}`)); });
+  });
+  return {
+    port: actualPort,
+    url: `http://127.0.0.1:${actualPort}`,
+    dataDir,
+    stderr: () => err,
+    /** SIGTERM (SIGKILL after 5 s); removes the data dir unless `keepData` or it was given. */
+    async stop({ keepData = false } = {}) {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (ownDir && !keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic'],
+    timeout: 20_000,
+  });
+}
+
+/** A new context + page; browser console errors and page errors are collected in page.problems. */
+export async function newPage(browser, options = {}) {
+  const context = await browser.newContext(options);
+  context.setDefaultTimeout(TIMEOUT);
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
+  return page;
+}
+
+export function screenshotPath(name) {
+  mkdirSync(outputDir, { recursive: true });
+  return join(outputDir, name);
+}
+
+// --- the web app, driven like a user ------------------------------------------------
+
+const tid = (id) => `[data-testid="${id}"]`;
+export { tid };
+
+/** Opens the app and joins `room` as `name`; resolves once the room view shows us as a member. */
+export async function joinRoom(page, baseUrl, name, room) {
+  await page.goto(`${baseUrl}/`);
+  // By their labels: the form must be usable with a screen reader too.
+  await page.getByLabel('Your name').fill(name);
+  await page.getByLabel('Room number').fill(String(room));
+  await page.getByLabel('Room number').press('Enter');
+  await page.waitForSelector(tid('room-view'), { state: 'visible' });
+  await waitForMembers(page, [name]);
+}
+
+/** The member names in the list, in order (the own entry carries " (you)"). */
+export function memberNames(page) {
+  return page.$$eval(`${tid('member')} .member__name`, (els) => els.map((e) => e.firstChild.textContent));
+}
+
+/** Waits until every one of `names` is in the member list and, with `exact`, nobody else. */
+export async function waitForMembers(page, names, { exact = false } = {}) {
+  await page.waitForFunction(({ names, exact }) => {
+    const shown = [...document.querySelectorAll('[data-testid="member"] .member__name')].map((e) => e.firstChild.textContent);
+    return names.every((n) => shown.includes(n)) && (!exact || shown.length === names.length);
+  }, { names, exact }, { timeout: TIMEOUT });
+}
+
+/** Waits for a chat entry whose text contains `text` (optionally of a data-kind); returns its locator. */
+export async function waitForMessage(page, text, { kind } = {}) {
+  const selector = kind ? `${tid('chat-message')}[data-kind="${kind}"]` : tid('chat-message');
+  const item = page.locator(selector).filter({ hasText: text }).last();
+  await item.waitFor({ state: 'visible', timeout: TIMEOUT });
+  return item;
+}
+
+/** Types `text` in the composer and presses Enter; resolves when it shows in the own log. */
+export async function sendMessage(page, text, { kind = 'text' } = {}) {
+  await page.fill(tid('message-input'), text);
+  await page.press(tid('message-input'), 'Enter');
+  return waitForMessage(page, text, { kind });
+}

@@ -1,0 +1,344 @@
+// The COMPEIT web app: rooms, members and chat on top of the WebAssembly
+// connection agent (/wasm/compeit.mjs). User text only ever reaches the page
+// through textContent.
+import { messageElement } from './chat-view.mjs';
+
+const $ = (id) => document.getElementById(id);
+const NAME_KEY = 'compeit.name';
+
+const state = {
+  ca: null,            // the current agent
+  name: '',            // the name it connected with
+  room: null,          // the room we are in, or null
+  members: new Map(),  // id -> user, in join order
+  messages: new Map(), // id -> chat message shown in the log (room and private)
+  me: new Set(),       // "id:name" of every identity we had (a reconnect gives a new id)
+  names: new Map(),    // id -> name, for private messages to people who left
+  privateTo: null,     // user we write to privately, or null
+  online: false,
+  failed: false,       // the agent gave up reconnecting
+};
+
+// --- feedback ----------------------------------------------------------------
+
+let errorTimer = null;
+function showError(text, code = '') {
+  $('error-text').textContent = text;
+  $('error-banner').dataset.code = code;
+  $('error-banner').hidden = false;
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(hideError, 10000);
+}
+function hideError() { $('error-banner').hidden = true; }
+
+let connTimer = null;
+function showConnection(kind, text, { reload = false } = {}) {
+  clearTimeout(connTimer);
+  const banner = $('conn-banner');
+  banner.className = `banner banner--${kind}`;
+  banner.dataset.state = kind;
+  $('conn-text').textContent = text;
+  $('reload-button').hidden = !reload;
+  banner.hidden = false;
+  if (kind === 'ok') connTimer = setTimeout(() => { banner.hidden = true; }, 4000);
+}
+
+function setOnline(online) {
+  state.online = online;
+  $('conn-dot').classList.toggle('dot--off', !online);
+  $('conn-dot').title = online ? 'Connected' : 'Not connected';
+  $('send-button').disabled = !online;
+}
+
+const REASONS = {
+  too_large: 'it is too long',
+  rate_limited: 'you are sending too fast; wait a moment',
+  room_full: 'the room is full',
+  not_in_room: 'you are not in a room',
+  unknown_user: 'that person is no longer connected',
+  unavailable: 'the chat store is unavailable; try again',
+  bad_request: 'the server could not read the request',
+  disconnected: 'the connection was lost',
+  not_connected: 'not connected to the server',
+  connect_failed: 'could not reach the server',
+};
+const ACTIONS = {
+  join_room: 'Could not join the room',
+  leave_room: 'Could not leave the room',
+  room_message: 'Message not sent',
+  server_message: 'Message not sent',
+};
+function explain(event, code, message) {
+  const action = ACTIONS[event] ?? 'Request failed';
+  return `${action}: ${REASONS[code] ?? message ?? code}.`;
+}
+// Errors the server did not send as request_error (those are shown by their event).
+function onFailure(what, e) {
+  if (e?.code && !['disconnected', 'not_connected', 'connect_failed'].includes(e.code)) return;
+  showError(`${what}: ${REASONS[e?.code] ?? e?.message ?? String(e)}.`, e?.code ?? 'error');
+}
+
+// --- views -----------------------------------------------------------------------
+
+function showRoom(inRoom) {
+  $('lobby').hidden = inRoom;
+  $('room').hidden = !inRoom;
+  $('room-title').textContent = inRoom ? `Room ${state.room}` : '';
+  document.title = inRoom ? `Room ${state.room} · COMPEIT` : 'COMPEIT';
+  if (inRoom) $('message-input').focus();
+  else $('room-input').focus();
+}
+
+function renderMembers() {
+  const list = $('member-list');
+  list.replaceChildren();
+  for (const user of state.members.values()) {
+    const li = document.createElement('li');
+    const mine = user.id === state.ca?.user?.id;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'member';
+    button.dataset.testid = 'member';
+    button.dataset.userId = String(user.id);
+    const avatar = document.createElement('span');
+    avatar.className = 'avatar';
+    avatar.setAttribute('aria-hidden', 'true');
+    avatar.textContent = (user.name.trim()[0] ?? '?').toUpperCase();
+    avatar.style.setProperty('--hue', String(hue(user.name)));
+    const name = document.createElement('span');
+    name.className = 'member__name';
+    name.textContent = user.name;
+    button.append(avatar, name);
+    if (mine) {
+      const you = document.createElement('span');
+      you.className = 'muted';
+      you.textContent = ' (you)';
+      name.append(you);
+      button.disabled = true;
+    } else {
+      button.setAttribute('aria-pressed', String(state.privateTo?.id === user.id));
+      button.title = `Message ${user.name} privately`;
+      button.addEventListener('click', () => setPrivate(state.privateTo?.id === user.id ? null : user));
+    }
+    li.append(button);
+    list.append(li);
+  }
+  $('member-count').textContent = `(${state.members.size})`;
+}
+
+function hue(name) {
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.codePointAt(0)) % 360;
+  return h;
+}
+
+function setPrivate(user) {
+  state.privateTo = user;
+  $('private-chip').hidden = !user;
+  $('private-name').textContent = user?.name ?? '';
+  $('composer').classList.toggle('composer--private', !!user);
+  const label = user ? `Private message to ${user.name}` : 'Message to the room';
+  $('message-label').textContent = label;
+  $('message-input').placeholder = user ? `Message ${user.name} privately` : 'Message the room';
+  renderMembers();
+  $('message-input').focus();
+}
+
+const chatContext = () => ({ isMe, names: state.names });
+const isMe = (user) => !!user && state.me.has(`${user.id}:${user.name}`);
+
+function renderChat() {
+  const log = $('chat-log');
+  const sorted = [...state.messages.values()].sort((a, b) => a.id - b.id);
+  log.replaceChildren(...sorted.map((m) => messageElement(m, chatContext())));
+  log.scrollTop = log.scrollHeight;
+}
+
+function addMessage(m) {
+  if (state.messages.has(m.id)) return;
+  if (m.user) state.names.set(m.user.id, m.user.name);
+  state.messages.set(m.id, m);
+  const log = $('chat-log');
+  const last = log.lastElementChild;
+  if (last && Number(last.dataset.id) > m.id) return renderChat();
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
+  log.append(messageElement(m, chatContext()));
+  if (atBottom || isMe(m.user)) log.scrollTop = log.scrollHeight;
+}
+
+// --- the agent -------------------------------------------------------------------
+
+function wire(ca) {
+  const on = (event, fn) => ca.on(event, (payload) => { if (state.ca === ca) fn(payload ?? {}); });
+  on('connected', ({ user }) => { setOnline(true); showMe(user); });
+  on('reconnected', ({ user }) => {
+    setOnline(true);
+    showMe(user);
+    showConnection('ok', 'Reconnected');
+  });
+  on('disconnect', ({ reason }) => {
+    setOnline(false);
+    if (reason !== 'client') showConnection('warn', 'Connection lost. Reconnecting…');
+  });
+  on('reconnecting', ({ attempt }) => {
+    setOnline(false);
+    showConnection('warn', attempt > 1 ? `Reconnecting… (attempt ${attempt})` : 'Reconnecting…');
+  });
+  on('reconnect_failed', () => {
+    state.failed = true;
+    setOnline(false);
+    showConnection('error', 'Could not reconnect to the server.', { reload: true });
+  });
+  on('room_joined', ({ room, users }) => {
+    state.room = room;
+    state.members = new Map(users.map((u) => [u.id, u]));
+    for (const u of users) state.names.set(u.id, u.name);
+    if (state.privateTo && !state.members.has(state.privateTo.id)) setPrivate(null);
+    renderMembers();
+  });
+  on('user_joined', ({ user }) => {
+    state.members.set(user.id, user);
+    state.names.set(user.id, user.name);
+    renderMembers();
+  });
+  on('user_left', ({ user }) => {
+    state.members.delete(user.id);
+    if (state.privateTo?.id === user.id) setPrivate(null);
+    renderMembers();
+  });
+  on('room_left', () => {
+    state.room = null;
+    state.members.clear();
+  });
+  on('request_error', ({ event, code, message }) => showError(explain(event, code, message), code));
+  on('chat_history', ({ messages }) => {
+    for (const [id, m] of state.messages) if (m.room !== null) state.messages.delete(id);
+    for (const m of messages) {
+      state.messages.set(m.id, m);
+      if (m.user) state.names.set(m.user.id, m.user.name);
+    }
+    renderChat();
+  });
+  on('chat_message', ({ message }) => {
+    if (message.room === null || message.room === state.room) addMessage(message);
+  });
+}
+
+function showMe(user) {
+  state.me.add(`${user.id}:${user.name}`);
+  $('me').hidden = false;
+  $('me-name').textContent = user.name;
+}
+
+function dropAgent() {
+  state.ca?.disconnect();
+  state.ca = null;
+  clearTimeout(connTimer);
+  $('conn-banner').hidden = true;
+}
+
+async function agentFor(name) {
+  if (state.ca && state.name === name && !state.failed) return state.ca;
+  state.ca?.disconnect();
+  const { createConnectionAgent } = await import('/wasm/compeit.mjs');
+  const ca = await createConnectionAgent();
+  state.ca = ca;
+  state.failed = false;
+  state.name = name;
+  wire(ca);
+  await ca.connect(location.origin, { name });
+  return ca;
+}
+
+// --- actions ---------------------------------------------------------------------
+
+async function join(name, room) {
+  const button = $('join-button');
+  button.disabled = true;
+  button.textContent = 'Joining…';
+  hideError();
+  try {
+    const ca = await agentFor(name);
+    localStorage.setItem(NAME_KEY, name);
+    state.messages.clear();
+    state.privateTo = null;
+    setPrivate(null);
+    const joined = await ca.joinRoom(room);
+    state.room = joined.room;
+    history.replaceState(null, '', `#room=${joined.room}`);
+    showRoom(true);
+    renderChat();
+  } catch (e) {
+    onFailure('Could not join the room', e);
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Join room';
+  }
+}
+
+async function leave() {
+  try {
+    await state.ca?.leaveRoom();
+  } catch (e) {
+    // Offline: drop the connection, or the agent would rejoin the room once it is back.
+    if (['disconnected', 'not_connected'].includes(e?.code)) dropAgent();
+    else onFailure('Could not leave the room', e);
+  }
+  state.room = null;
+  state.members.clear();
+  state.messages.clear();
+  history.replaceState(null, '', location.pathname);
+  showRoom(false);
+}
+
+async function send() {
+  const input = $('message-input');
+  const text = input.value.trim();
+  if (!text || !state.ca) return;
+  const to = state.privateTo;
+  input.value = '';
+  try {
+    if (to) await state.ca.chat.sendTo(to.id, text);
+    else await state.ca.chat.send(text);
+  } catch (e) {
+    if (!input.value) input.value = text;  // give the text back so it can be fixed or resent
+    onFailure('Message not sent', e);
+  }
+}
+
+// --- start -----------------------------------------------------------------------
+
+function parseRoom(value) {
+  const n = Number(String(value).trim());
+  return String(value).trim() !== '' && Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+function start() {
+  const nameInput = $('name-input');
+  const roomInput = $('room-input');
+  nameInput.value = localStorage.getItem(NAME_KEY) ?? '';
+  const hashRoom = parseRoom(new URLSearchParams(location.hash.slice(1)).get('room') ?? '');
+  if (hashRoom !== null) roomInput.value = String(hashRoom);
+
+  $('join-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const name = nameInput.value.trim();
+    const room = parseRoom(roomInput.value);
+    if (!name) { showError('Please enter your name.', 'input'); nameInput.focus(); return; }
+    if (room === null) { showError('The room number must be a whole number, 0 or more.', 'input'); roomInput.focus(); return; }
+    join(name, room);
+  });
+  $('composer').addEventListener('submit', (ev) => { ev.preventDefault(); send(); });
+  $('composer').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && state.privateTo) { ev.preventDefault(); setPrivate(null); }
+  });
+  $('cancel-private').addEventListener('click', () => setPrivate(null));
+  $('leave-button').addEventListener('click', leave);
+  $('error-close').addEventListener('click', hideError);
+  $('reload-button').addEventListener('click', () => location.reload());
+
+  if (nameInput.value && hashRoom !== null) join(nameInput.value, hashRoom);  // back where we were
+  else (nameInput.value ? roomInput : nameInput).focus();
+}
+
+start();
