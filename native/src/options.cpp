@@ -87,6 +87,20 @@ const std::vector<Flag>& flags() {
          [](const std::string& v, Options& o) { return to_size(v, o.max_write_queue_bytes) && o.max_write_queue_bytes > 0; }},
         {"--admin-token", "TOKEN", "bearer token for the admin HTTP interface (or env COMPEIT_ADMIN_TOKEN); none: disabled",
          [](const std::string& v, Options& o) { o.admin_token = v; return true; }},
+        {"--media", "MODE", "Kurento Agent media mode: mesh (browsers peer to peer; the default)",
+         [](const std::string& v, Options& o) { o.media = v; return v == "mesh"; }},
+        {"--ice-server", "URL[,USER,CREDENTIAL]", "an ICE server for clients, e.g. stun:stun.example.org:3478 (repeatable; default none)",
+         [](const std::string& v, Options& o) {
+             const auto c1 = v.find(','), c2 = c1 == std::string::npos ? c1 : v.find(',', c1 + 1);
+             ca::json server{{"urls", v.substr(0, c1)}};
+             if (c1 != std::string::npos) {
+                 if (c2 == std::string::npos) return false;
+                 server["username"] = v.substr(c1 + 1, c2 - c1 - 1);
+                 server["credential"] = v.substr(c2 + 1);
+             }
+             o.ice_servers.push_back(std::move(server));
+             return c1 != 0 && !v.empty();
+         }},
         {"--log-level", "LEVEL", "debug, info, warn, error or off (default info)",
          [](const std::string& v, Options& o) { return parse_log_level(v, o.log_level); }},
     };

@@ -23,6 +23,8 @@ struct Options {
     double request_timeout_s = 10;            // LIM-4: unfinished HTTP requests
     std::size_t max_write_queue_bytes = 8u << 20;
     std::string admin_token;                  // empty: admin interface disabled
+    std::string media = "mesh";               // Kurento Agent media mode
+    ca::json ice_servers = ca::json::array(); // RTCIceServer list sent to clients
     LogLevel log_level = LogLevel::info;
 };
 

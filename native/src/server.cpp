@@ -74,6 +74,11 @@ bool Server::open_agents() {
         options_.limits.max_chat_chars);
     router_.register_agent(agents::ChatAgent::kType, *chat_);
     log(LogLevel::info, "chat history in ", path);
+
+    media_ = std::make_unique<agents::MeshBackend>();
+    kurento_ = std::make_unique<agents::KurentoAgent>(*media_, options_.ice_servers);
+    router_.register_agent(agents::KurentoAgent::kType, *kurento_);
+    log(LogLevel::info, "kurento agent in ", media_->mode(), " mode");
     return true;
 }
 

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "compeit/agents/chat_agent.hpp"
+#include "compeit/agents/kurento_agent.hpp"
 #include "compeit/ca/router.hpp"
 #include "compeit/sio/engine.hpp"
 #include "options.hpp"
@@ -65,6 +66,8 @@ private:
     sio::Engine engine_;
     std::unique_ptr<agents::ChatStore> chat_store_;
     std::unique_ptr<agents::ChatAgent> chat_;
+    std::unique_ptr<agents::MediaBackend> media_;
+    std::unique_ptr<agents::KurentoAgent> kurento_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer tick_timer_;
     std::chrono::steady_clock::time_point start_;

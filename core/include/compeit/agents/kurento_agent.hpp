@@ -1,0 +1,72 @@
+// The Kurento Agent, type "kurento" (KU-1..KU-7), on the server: who
+// publishes which stream in each room, who receives whom, and the signalling
+// between them. The media itself is the MediaBackend's business: in mesh mode
+// the agent relays offers, answers and trickled candidates between browsers;
+// with a media server the backend answers them. The client protocol is the
+// same in both modes.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "compeit/agents/media_backend.hpp"
+#include "compeit/ca/agent.hpp"
+
+namespace compeit::agents {
+
+class KurentoAgent final : public ca::ServerAgent {
+public:
+    static constexpr const char* kType = "kurento";
+
+    // `ice_servers`: the RTCIceServer list clients get in their config (KU-1).
+    KurentoAgent(MediaBackend& backend, ca::json ice_servers = ca::json::array());
+
+    void attached(ca::Port port) override;
+    void on_server_message(const ca::Request& r, const ca::User& from, ca::json& data) override;
+    void on_join(const ca::User& user, ca::RoomId room) override;
+    void on_leave(const ca::User& user, ca::RoomId room) override;
+
+    // Introspection for tests and logs.
+    bool publishes(ca::RoomId room, ca::UserId user) const;
+    bool subscribed(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) const;
+    std::size_t room_count() const { return rooms_.size(); }
+
+private:
+    struct Stream {
+        bool audio = true;
+        bool video = true;
+        std::string filter;
+        bool recording = false;
+    };
+    using Link = std::pair<ca::UserId, ca::UserId>;  // (subscriber, publisher)
+    struct RoomMedia {
+        std::map<ca::UserId, Stream> streams;
+        std::set<Link> links;    // established receive connections
+        std::set<Link> pending;  // mesh: offer relayed, answer awaited
+    };
+
+    MediaBackend& backend_;
+    ca::json ice_servers_;
+    std::optional<ca::Port> port_;
+    std::unordered_map<ca::RoomId, RoomMedia> rooms_;
+
+    static ca::json stream_json(ca::UserId user, const Stream& s);
+    RoomMedia* room_of(const ca::Request& r, const ca::User& from);
+    void publish(const ca::Request& r, const ca::User& from, const ca::json& data);
+    void subscribe(const ca::Request& r, const ca::User& from, const ca::json& data);
+    void subscribe_answer(const ca::Request& r, const ca::User& from, const ca::json& data);
+    void ice_candidate(const ca::Request& r, const ca::User& from, const ca::json& data);
+    void unpublish(const ca::Request& r, const ca::User& from);
+    void unsubscribe(const ca::Request& r, const ca::User& from, const ca::json& data);
+    void update_stream(const ca::Request& r, const ca::User& from, const ca::json& data);
+    void media_operation(const ca::Request& r, const ca::User& from, const std::string& action, const ca::json& data);
+    // Drops everything `user` published or received in `room`, telling those concerned.
+    void release(ca::RoomId room, ca::UserId user);
+    void drop_publication(ca::RoomId room, RoomMedia& media, ca::UserId user);
+};
+
+}  // namespace compeit::agents

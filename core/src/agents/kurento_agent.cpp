@@ -1,0 +1,265 @@
+#include "compeit/agents/kurento_agent.hpp"
+
+namespace compeit::agents {
+
+using ca::ErrorCode;
+using ca::json;
+
+namespace {
+
+bool is_bool_or_absent(const json& data, const char* key) { return !data.contains(key) || data[key].is_boolean(); }
+
+std::optional<ca::UserId> user_field(const json& data, const char* key) {
+    if (!data.contains(key) || !data[key].is_number_integer()) return std::nullopt;
+    return data[key].get<ca::UserId>();
+}
+
+}  // namespace
+
+KurentoAgent::KurentoAgent(MediaBackend& backend, json ice_servers)
+    : backend_(backend), ice_servers_(std::move(ice_servers)) {}
+
+void KurentoAgent::attached(ca::Port port) {
+    port_.emplace(std::move(port));
+    // The media server's candidates go to the browser they belong to (sfu).
+    backend_.on_candidate = [this](ca::UserId to, ca::UserId owner, json candidate) {
+        port_->to_user(to, json{{"action", "ice_candidate"}, {"user", owner}, {"candidate", std::move(candidate)}});
+    };
+}
+
+json KurentoAgent::stream_json(ca::UserId user, const Stream& s) {
+    return json{{"user", user}, {"audio", s.audio}, {"video", s.video},
+                {"filter", s.filter.empty() ? json() : json(s.filter)}};
+}
+
+bool KurentoAgent::publishes(ca::RoomId room, ca::UserId user) const {
+    const auto it = rooms_.find(room);
+    return it != rooms_.end() && it->second.streams.count(user);
+}
+
+bool KurentoAgent::subscribed(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) const {
+    const auto it = rooms_.find(room);
+    return it != rooms_.end() && it->second.links.count({subscriber, publisher});
+}
+
+// --- membership (KU-1, KU-5) --------------------------------------------------
+
+void KurentoAgent::on_join(const ca::User& user, ca::RoomId room) {
+    port_->to_user(user.id, json{{"action", "config"}, {"mode", backend_.mode()}, {"iceServers", ice_servers_}});
+    json streams = json::array();
+    if (const auto it = rooms_.find(room); it != rooms_.end())
+        for (const auto& [publisher, s] : it->second.streams) streams.push_back(stream_json(publisher, s));
+    port_->to_user(user.id, json{{"action", "streams"}, {"streams", std::move(streams)}});
+}
+
+void KurentoAgent::on_leave(const ca::User& user, ca::RoomId room) { release(room, user.id); }
+
+void KurentoAgent::release(ca::RoomId room, ca::UserId user) {
+    const auto it = rooms_.find(room);
+    if (it == rooms_.end()) return;
+    RoomMedia& media = it->second;
+    drop_publication(room, media, user);
+    // What the user received: its publishers close their side.
+    for (auto link = media.links.begin(); link != media.links.end();) {
+        if (link->first == user) {
+            backend_.unsubscribe(room, user, link->second);
+            if (backend_.peer_to_peer()) port_->to_user(link->second, json{{"action", "unsubscribed"}, {"user", user}});
+            link = media.links.erase(link);
+        } else {
+            ++link;
+        }
+    }
+    for (auto link = media.pending.begin(); link != media.pending.end();)
+        link = link->first == user ? media.pending.erase(link) : std::next(link);
+    if (media.streams.empty() && media.links.empty() && media.pending.empty()) {
+        backend_.release_room(room);
+        rooms_.erase(it);
+    }
+}
+
+void KurentoAgent::drop_publication(ca::RoomId room, RoomMedia& media, ca::UserId user) {
+    if (!media.streams.erase(user)) return;
+    for (auto link = media.links.begin(); link != media.links.end();)
+        link = link->second == user ? media.links.erase(link) : std::next(link);
+    for (auto link = media.pending.begin(); link != media.pending.end();)
+        link = link->second == user ? media.pending.erase(link) : std::next(link);
+    backend_.unpublish(room, user);
+    port_->to_room(room, json{{"action", "stream_removed"}, {"user", user}});
+}
+
+// --- requests -------------------------------------------------------------------
+
+KurentoAgent::RoomMedia* KurentoAgent::room_of(const ca::Request& r, const ca::User& from) {
+    const auto room = port_->room_of(from.id);
+    if (!room) {
+        port_->fail(r, ErrorCode::not_in_room, "media needs a room: join one first");
+        return nullptr;
+    }
+    return &rooms_[*room];
+}
+
+void KurentoAgent::on_server_message(const ca::Request& r, const ca::User& from, json& data) {
+    const std::string action = data.is_object() ? data.value("action", "") : "";
+    if (action == "publish") return publish(r, from, data);
+    if (action == "subscribe") return subscribe(r, from, data);
+    if (action == "subscribe_answer") return subscribe_answer(r, from, data);
+    if (action == "ice_candidate") return ice_candidate(r, from, data);
+    if (action == "unpublish") return unpublish(r, from);
+    if (action == "unsubscribe") return unsubscribe(r, from, data);
+    if (action == "update_stream") return update_stream(r, from, data);
+    if (action == "set_filter" || action == "record_start" || action == "record_stop")
+        return media_operation(r, from, action, data);
+    port_->fail(r, ErrorCode::bad_request, "unknown kurento action");
+}
+
+void KurentoAgent::publish(const ca::Request& r, const ca::User& from, const json& data) {
+    if (!is_bool_or_absent(data, "audio") || !is_bool_or_absent(data, "video") ||
+        (data.contains("sdp") && !data["sdp"].is_string() && !data["sdp"].is_null()))
+        return port_->fail(r, ErrorCode::bad_request, "publish needs {sdp, audio, video}");
+    RoomMedia* media = room_of(r, from);
+    if (!media) return;
+    if (media->streams.count(from.id)) return port_->fail(r, ErrorCode::bad_request, "already publishing");
+    if (!backend_.peer_to_peer() && !data.contains("sdp"))
+        return port_->fail(r, ErrorCode::bad_request, "publish needs an SDP offer in sfu mode");
+    const ca::RoomId room = *port_->room_of(from.id);
+    Stream s{data.value("audio", true), data.value("video", true), {}, false};
+    const std::string offer = data.contains("sdp") && data["sdp"].is_string() ? data["sdp"].get<std::string>() : "";
+    backend_.publish(room, from.id, offer, [this, r, room, user = from.id, s](auto answer) {
+        if (!answer) return port_->fail(r, answer.error().code, answer.error().message);
+        if (port_->room_of(user) != room) return backend_.unpublish(room, user);  // left meanwhile
+        rooms_[room].streams[user] = s;
+        port_->to_user(user, json{{"action", "published"}, {"sdp", *answer ? json(**answer) : json()}});
+        port_->to_room(room, json{{"action", "stream_added"}, {"stream", stream_json(user, s)}});
+        port_->ok(r);
+    });
+}
+
+void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const json& data) {
+    const auto publisher = user_field(data, "user");
+    if (!publisher || !data.contains("sdp") || !data["sdp"].is_string())
+        return port_->fail(r, ErrorCode::bad_request, "subscribe needs {user, sdp}");
+    RoomMedia* media = room_of(r, from);
+    if (!media) return;
+    if (!media->streams.count(*publisher))
+        return port_->fail(r, ErrorCode::bad_request, "that user does not publish in this room");
+    const ca::RoomId room = *port_->room_of(from.id);
+    if (backend_.peer_to_peer()) {  // KU-3 mesh: the publisher answers
+        media->links.erase({from.id, *publisher});
+        media->pending.insert({from.id, *publisher});
+        port_->to_user(*publisher, json{{"action", "subscribe_request"}, {"user", from.id}, {"sdp", data["sdp"]}});
+        return port_->ok(r);
+    }
+    backend_.subscribe(room, from.id, *publisher, data["sdp"].get<std::string>(),
+                       [this, r, room, subscriber = from.id, pub = *publisher](auto answer) {
+                           if (!answer) return port_->fail(r, answer.error().code, answer.error().message);
+                           const auto it = rooms_.find(room);
+                           if (it == rooms_.end() || !it->second.streams.count(pub) ||
+                               port_->room_of(subscriber) != room)
+                               return backend_.unsubscribe(room, subscriber, pub);  // gone meanwhile
+                           it->second.links.insert({subscriber, pub});
+                           port_->to_user(subscriber, json{{"action", "subscribed"}, {"user", pub},
+                                                           {"sdp", *answer ? json(**answer) : json()}});
+                           port_->ok(r);
+                       });
+}
+
+void KurentoAgent::subscribe_answer(const ca::Request& r, const ca::User& from, const json& data) {
+    if (!backend_.peer_to_peer())
+        return port_->fail(r, ErrorCode::not_supported, "the media server answers subscriptions in sfu mode");
+    const auto subscriber = user_field(data, "user");
+    if (!subscriber || !data.contains("sdp") || !data["sdp"].is_string())
+        return port_->fail(r, ErrorCode::bad_request, "subscribe_answer needs {user, sdp}");
+    RoomMedia* media = room_of(r, from);
+    if (!media) return;
+    if (!media->pending.erase({*subscriber, from.id}))
+        return port_->fail(r, ErrorCode::bad_request, "no subscribe request from that user is waiting");
+    media->links.insert({*subscriber, from.id});
+    port_->to_user(*subscriber, json{{"action", "subscribed"}, {"user", from.id}, {"sdp", data["sdp"]}});
+    port_->ok(r);
+}
+
+void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, const json& data) {
+    const auto owner = user_field(data, "user");
+    if (!owner || !data.contains("candidate")) return port_->fail(r, ErrorCode::bad_request, "ice_candidate needs {user, candidate}");
+    RoomMedia* media = room_of(r, from);
+    if (!media) return;
+    const ca::RoomId room = *port_->room_of(from.id);
+    if (!backend_.peer_to_peer()) {
+        const bool known = (*owner == from.id && media->streams.count(from.id)) || media->links.count({from.id, *owner});
+        if (!known) return port_->fail(r, ErrorCode::bad_request, "no media connection for that stream");
+        backend_.add_candidate(room, from.id, *owner, data["candidate"]);
+        return port_->ok(r);
+    }
+    // KU-4 mesh: relay to the other end, with `peer` rewritten to the sender.
+    const auto peer = user_field(data, "peer");
+    if (!peer) return port_->fail(r, ErrorCode::bad_request, "ice_candidate needs peer in mesh mode");
+    auto connected = [&](ca::UserId subscriber, ca::UserId publisher) {
+        return media->links.count({subscriber, publisher}) || media->pending.count({subscriber, publisher});
+    };
+    const bool ok = (*owner == from.id && connected(*peer, from.id)) || (*owner == *peer && connected(from.id, *peer));
+    if (!ok) return port_->fail(r, ErrorCode::bad_request, "no peer connection with that user");
+    port_->to_user(*peer, json{{"action", "ice_candidate"}, {"user", *owner}, {"peer", from.id},
+                               {"candidate", data["candidate"]}});
+    port_->ok(r);
+}
+
+void KurentoAgent::unpublish(const ca::Request& r, const ca::User& from) {
+    RoomMedia* media = room_of(r, from);
+    if (!media) return;
+    if (!media->streams.count(from.id)) return port_->fail(r, ErrorCode::bad_request, "not publishing");
+    drop_publication(*port_->room_of(from.id), *media, from.id);
+    port_->ok(r);
+}
+
+void KurentoAgent::unsubscribe(const ca::Request& r, const ca::User& from, const json& data) {
+    const auto publisher = user_field(data, "user");
+    if (!publisher) return port_->fail(r, ErrorCode::bad_request, "unsubscribe needs {user}");
+    RoomMedia* media = room_of(r, from);
+    if (!media) return;
+    const bool had = media->links.erase({from.id, *publisher}) + media->pending.erase({from.id, *publisher});
+    if (!had) return port_->fail(r, ErrorCode::bad_request, "not subscribed to that user");
+    backend_.unsubscribe(*port_->room_of(from.id), from.id, *publisher);
+    if (backend_.peer_to_peer()) port_->to_user(*publisher, json{{"action", "unsubscribed"}, {"user", from.id}});
+    port_->ok(r);
+}
+
+void KurentoAgent::update_stream(const ca::Request& r, const ca::User& from, const json& data) {
+    if (!is_bool_or_absent(data, "audio") || !is_bool_or_absent(data, "video"))
+        return port_->fail(r, ErrorCode::bad_request, "update_stream takes {audio, video} booleans");
+    RoomMedia* media = room_of(r, from);
+    if (!media) return;
+    const auto it = media->streams.find(from.id);
+    if (it == media->streams.end()) return port_->fail(r, ErrorCode::bad_request, "not publishing");
+    it->second.audio = data.value("audio", it->second.audio);
+    it->second.video = data.value("video", it->second.video);
+    port_->to_room(*port_->room_of(from.id),
+                   json{{"action", "stream_updated"}, {"stream", stream_json(from.id, it->second)}});
+    port_->ok(r);
+}
+
+void KurentoAgent::media_operation(const ca::Request& r, const ca::User& from, const std::string& action,
+                                   const json& data) {
+    RoomMedia* media = room_of(r, from);
+    if (!media) return;
+    if (!media->streams.count(from.id)) return port_->fail(r, ErrorCode::bad_request, "not publishing");
+    const ca::RoomId room = *port_->room_of(from.id);
+    auto done = [this, r, room, user = from.id, action, filter = data.value("filter", std::string())](auto result) {
+        if (!result) return port_->fail(r, result.error().code, result.error().message);
+        const auto it = rooms_.find(room);
+        if (it == rooms_.end()) return;
+        const auto s = it->second.streams.find(user);
+        if (s == it->second.streams.end()) return;
+        if (action == "set_filter") s->second.filter = filter;
+        else s->second.recording = action == "record_start";
+        port_->to_room(room, json{{"action", "stream_updated"}, {"stream", stream_json(user, s->second)}});
+        port_->ok(r);
+    };
+    if (action == "set_filter") {
+        if (!data.contains("filter") || !data["filter"].is_string())
+            return port_->fail(r, ErrorCode::bad_request, "set_filter needs {filter: <string>}");
+        return backend_.set_filter(room, from.id, data["filter"].get<std::string>(), done);
+    }
+    backend_.record(room, from.id, action == "record_start", done);
+}
+
+}  // namespace compeit::agents
