@@ -11,99 +11,15 @@
 #include "compeit/ca/client.hpp"
 #include "compeit/ca/router.hpp"
 #include "compeit/util/json_guard.hpp"
-#include "fake_host.hpp"
+#include "wire.hpp"
 
 using namespace compeit;
+using namespace compeit::test;
 using namespace std::chrono_literals;
 using ca::json;
 using Kind = ca::Output::Kind;
 
 namespace {
-
-// A server core and any number of client cores, wired in memory.
-struct Wire {
-    test::FakeHost host;
-    ca::Router router;
-    sio::Engine engine{sio::EngineConfig{}, host, router};
-    sio::Time now{1000};
-
-    struct Peer {
-        std::unique_ptr<ca::Client> client;
-        std::unique_ptr<agents::ChatClient> chat;
-        sio::SessionId session = 0;
-        std::vector<ca::Output> seen;  // outputs other than transport actions
-    };
-    std::vector<std::unique_ptr<Peer>> peers;
-
-    Wire() {
-        engine.add_namespace(std::string(ca::kNamespace));
-        router.attach(engine);
-    }
-
-    Peer& add(const std::string& name) {
-        auto p = std::make_unique<Peer>();
-        p->client = std::make_unique<ca::Client>(ca::ClientConfig{"http://server:1", name});
-        p->chat = std::make_unique<agents::ChatClient>(*p->client);
-        peers.push_back(std::move(p));
-        return *peers.back();
-    }
-
-    // Performs every output until nothing moves.
-    void pump() {
-        for (int round = 0; round < 100; ++round) {
-            bool moved = false;
-            for (auto& p : peers) {
-                for (auto& o : p->client->take_outputs()) {
-                    moved = true;
-                    perform(*p, std::move(o));
-                }
-            }
-            engine.flush(now);
-            for (auto& p : peers) {
-                if (!p->session) continue;
-                for (const auto& f : host.take_frames(p->session)) {
-                    moved = true;
-                    p->client->on_ws_message(f, now);
-                }
-            }
-            if (!moved) return;
-        }
-        FAIL("the wire never settled");
-    }
-
-    void perform(Peer& p, ca::Output o) {
-        switch (o.kind) {
-            case Kind::http_get: {
-                const auto q = o.text.find('?');
-                const auto hs = engine.handshake(now, "0123456789ab", o.text.substr(q + 1));
-                p.session = hs.id;
-                p.client->on_http(200, hs.body, now);
-                break;
-            }
-            case Kind::ws_open:
-                REQUIRE(engine.open_websocket(p.session, now));
-                p.client->on_ws_open(now);
-                break;
-            case Kind::ws_send:
-                engine.on_ws_text(p.session, o.text, now);
-                break;
-            case Kind::ws_close:
-                engine.on_transport_closed(p.session, now);
-                break;
-            default:
-                p.seen.push_back(std::move(o));
-        }
-    }
-
-    // The server goes away under every client.
-    void drop_all() {
-        for (auto& p : peers) {
-            if (p->session) engine.on_transport_closed(p->session, now);
-            p->session = 0;
-            p->client->on_ws_close(now);
-        }
-    }
-};
 
 json payload(const ca::Output& o) { return util::parse_json(o.payload); }
 

@@ -156,8 +156,7 @@ void Client::disconnect() {
     if (open) send_packet("0::");
     if (state_ != State::reconnecting && state_ != State::handshaking) out(Output::Kind::ws_close);
     state_ = State::closed;
-    for (auto& [id, event] : pending_) out_ack(id, error_object("disconnected", "disconnected"));
-    pending_.clear();
+    fail_pending("disconnected", "disconnected");
     rejoin_.reset();
     room_.reset();
     emit_event("disconnect", R"({"reason":"client"})");
@@ -167,8 +166,7 @@ void Client::disconnect() {
 void Client::lost(sio::Time now, bool allow_reconnect) {
     const bool was_up = state_ == State::connected;
     if (state_ == State::opening || state_ == State::connecting || state_ == State::connected) out(Output::Kind::ws_close);
-    for (auto& [id, event] : pending_) out_ack(id, error_object("disconnected", "connection lost"));
-    pending_.clear();
+    fail_pending("disconnected", "connection lost");
     if (room_) rejoin_ = room_;
     room_.reset();
     if (was_up) {
@@ -268,8 +266,19 @@ void Client::on_ws_message(std::string_view text, sio::Time now) {
 void Client::settle(std::uint64_t id, std::string result) {
     const auto it = pending_.find(id);
     if (it == pending_.end()) return;
+    AckHandler handler = std::move(it->second);
     pending_.erase(it);
-    out_ack(id, std::move(result));
+    if (handler) handler(result);
+    else out_ack(id, std::move(result));
+}
+
+void Client::fail_pending(std::string_view code, std::string_view message) {
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& [id, handler] : pending) {
+        if (handler) handler(error_object(code, message));
+        else out_ack(id, error_object(code, message));
+    }
 }
 
 void Client::handle_event(std::string_view name, std::string_view arg) {
@@ -338,24 +347,26 @@ void Client::handle_event(std::string_view name, std::string_view arg) {
 
 // --- requests ------------------------------------------------------------------
 
-std::uint64_t Client::request(std::string_view event, const std::string& arg_json) {
+std::uint64_t Client::request(std::string_view event, const std::string& arg_json, AckHandler on_ack) {
     const std::uint64_t id = next_request_++;
     if (state_ != State::connected) {
-        out_ack(id, error_object("not_connected", "not connected"));
+        if (on_ack) on_ack(error_object("not_connected", "not connected"));
+        else out_ack(id, error_object("not_connected", "not connected"));
         return id;
     }
-    pending_.emplace(id, std::string(event));
+    pending_.emplace(id, std::move(on_ack));
     send_packet(sio::encode_event(kNamespace, event, arg_json.empty() ? std::string() : "[" + arg_json + "]",
                                   std::to_string(id), true));
     return id;
 }
 
 std::uint64_t Client::message(std::string_view event, const UserId* to, std::string_view type,
-                              std::string_view data_json) {
+                              std::string_view data_json, AckHandler on_ack) {
     const auto data = util::json_value_span(data_json);
     if (!data) {
         const std::uint64_t id = next_request_++;
-        out_ack(id, error_object("bad_request", "data is not JSON"));
+        if (on_ack) on_ack(error_object("bad_request", "data is not JSON"));
+        else out_ack(id, error_object("bad_request", "data is not JSON"));
         return id;
     }
     std::string arg = "{";
@@ -365,7 +376,11 @@ std::uint64_t Client::message(std::string_view event, const UserId* to, std::str
     arg += ",\"data\":";
     arg += *data;
     arg += '}';
-    return request(event, arg);
+    return request(event, arg, std::move(on_ack));
+}
+
+std::uint64_t Client::send_server(std::string_view type, std::string_view data_json, AckHandler on_ack) {
+    return message("server_message", nullptr, type, data_json, std::move(on_ack));
 }
 
 std::uint64_t Client::join_room(RoomId room) { return request("join_room", object1("room", std::to_string(room))); }

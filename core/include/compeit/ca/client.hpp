@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -89,6 +90,11 @@ public:
     std::uint64_t send_room(std::string_view type, std::string_view data_json);
     std::uint64_t send_user(UserId to, std::string_view type, std::string_view data_json);
 
+    // For agents in C++: a server_message whose ack comes back to `on_ack`
+    // (the ack object as JSON text) instead of going to the host.
+    using AckHandler = std::function<void(std::string_view ack_json)>;
+    std::uint64_t send_server(std::string_view type, std::string_view data_json, AckHandler on_ack);
+
     // A C++ agent, or nullptr for an agent living in the host (JavaScript).
     bool register_agent(const std::string& type, ClientAgent* agent);
 
@@ -115,11 +121,13 @@ private:
     unsigned attempts_ = 0;
     bool was_connected_ = false;
     std::uint64_t next_request_ = 1;
-    std::map<std::uint64_t, std::string> pending_;  // request id -> event name
+    std::map<std::uint64_t, AckHandler> pending_;  // request id -> C++ handler (empty: the host's)
 
     // Sends `event` with one argument (JSON text; empty: no argument).
-    std::uint64_t request(std::string_view event, const std::string& arg_json);
-    std::uint64_t message(std::string_view event, const UserId* to, std::string_view type, std::string_view data_json);
+    std::uint64_t request(std::string_view event, const std::string& arg_json, AckHandler on_ack = {});
+    std::uint64_t message(std::string_view event, const UserId* to, std::string_view type, std::string_view data_json,
+                          AckHandler on_ack = {});
+    void fail_pending(std::string_view code, std::string_view message);
     void settle(std::uint64_t id, std::string result);
     void handle_event(std::string_view name, std::string_view arg);
     void lost(sio::Time now, bool allow_reconnect);

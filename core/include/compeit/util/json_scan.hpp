@@ -24,6 +24,10 @@ std::optional<std::string_view> json_value_span(std::string_view text, std::size
 template <class Fn>
 bool for_each_member(std::string_view object, Fn&& fn);
 
+// Calls fn(element_span) for each element of an array span (validated as above).
+template <class Fn>
+bool for_each_element(std::string_view array, Fn&& fn);
+
 // The first element of an array span, or nullopt when it is not a non-empty array.
 std::optional<std::string_view> json_first_element(std::string_view array);
 
@@ -74,6 +78,28 @@ bool for_each_member(std::string_view object, Fn&& fn) {
             continue;
         }
         return pos < object.size() && object[pos] == '}';
+    }
+    return false;
+}
+
+template <class Fn>
+bool for_each_element(std::string_view array, Fn&& fn) {
+    if (array.empty() || array[0] != '[') return false;
+    std::size_t pos = 1;
+    detail::skip_ws(array, pos);
+    if (pos < array.size() && array[pos] == ']') return true;
+    while (pos < array.size()) {
+        detail::skip_ws(array, pos);
+        const std::size_t start = pos;
+        detail::skip_trusted(array, pos);
+        if (pos == start) return false;
+        fn(array.substr(start, pos - start));
+        detail::skip_ws(array, pos);
+        if (pos < array.size() && array[pos] == ',') {
+            ++pos;
+            continue;
+        }
+        return pos < array.size() && array[pos] == ']';
     }
     return false;
 }

@@ -1,0 +1,193 @@
+// The Kurento Agent (KU-1..KU-7) in mesh mode: the server agent and the C++
+// client signalling state machine, wired in memory with fake browsers.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "compeit/agents/kurento_agent.hpp"
+#include "wire.hpp"
+
+using namespace compeit;
+using namespace compeit::test;
+using ca::json;
+
+namespace {
+
+struct MeshRoom : Wire {
+    agents::MeshBackend backend;
+    agents::KurentoAgent kurento{backend, json::array({{{"urls", "stun:stun.test:3478"}}})};
+    MeshRoom() { router.register_agent("kurento", kurento); }
+
+    Peer& join(const std::string& name, ca::RoomId room = 1) {
+        Peer& p = add(name);
+        p.client->connect(now);
+        pump();
+        p.client->join_room(room);
+        pump();
+        return p;
+    }
+};
+
+std::vector<json> events(const Wire::Peer& p, const std::string& name) {
+    std::vector<json> out;
+    for (const auto& o : p.seen)
+        if (o.kind == Kind::event && o.text == name) out.push_back(util::parse_json(o.payload));
+    return out;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+// A raw kurento request from `p`, bypassing the client agent (to test the server's checks).
+json raw(Wire& w, Wire::Peer& p, const json& data) {
+    const auto id = p.client->send_server("kurento", data.dump());
+    w.pump();
+    for (const auto& o : p.seen)
+        if (o.kind == Kind::ack && o.request == id) return util::parse_json(o.payload);
+    FAIL("no ack");
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("KU-1: a joiner gets the config and the stream list", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.join("A");
+    a.kurento->publish(true, false);
+    w.pump();
+    auto& b = w.join("B");
+    const auto config = events(b, "media_config");
+    REQUIRE(config.size() == 1);
+    CHECK(config[0]["mode"] == "mesh");
+    CHECK(config[0]["iceServers"][0]["urls"] == "stun:stun.test:3478");
+    const auto streams = events(b, "streams");
+    REQUIRE_FALSE(streams.empty());
+    REQUIRE(streams.back()["streams"].size() == 1);
+    CHECK(streams.back()["streams"][0] == json{{"user", a.client->user()->id}, {"audio", true}, {"video", false}, {"filter", nullptr}});
+}
+
+TEST_CASE("KU-2..KU-4: mesh publish, subscribe through the publisher, ICE to the right peer", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.join("A");
+    auto& b = w.join("B");
+    auto& c = w.join("C");
+    a.kurento->publish(true, true);
+    w.pump();
+    CHECK(w.kurento.publishes(1, a.client->user()->id));
+    CHECK(events(a, "published").size() == 1);
+
+    const std::string aid = std::to_string(a.client->user()->id);
+    const std::string bid = std::to_string(b.client->user()->id);
+    const std::string cid = std::to_string(c.client->user()->id);
+    // B and C subscribed on stream_added: each offered, A answered each on its own connection.
+    for (auto* sub : {&b, &c}) {
+        const std::string sid = std::to_string(sub->client->user()->id);
+        CHECK(has(sub->browser.created, "sub:" + aid));
+        CHECK(has(a.browser.created, "pub:" + sid));
+        CHECK(std::count(a.browser.remote_sdp.begin(), a.browser.remote_sdp.end(),
+                         std::pair<std::string, std::string>("pub:" + sid, "offer " + sub->name + " sub:" + aid)) == 1);
+        CHECK(std::count(sub->browser.remote_sdp.begin(), sub->browser.remote_sdp.end(),
+                         std::pair<std::string, std::string>("sub:" + aid, "answer A pub:" + sid)) == 1);
+        CHECK(w.kurento.subscribed(1, sub->client->user()->id, a.client->user()->id));
+    }
+
+    // A's candidate for its connection to B reaches B only, on B's connection for A's stream.
+    a.kurento->report("candidate", "pub:" + bid, R"({"candidate":{"candidate":"cand-a-b","sdpMid":"0"}})");
+    w.pump();
+    REQUIRE(b.browser.candidates_added.size() == 1);
+    CHECK(b.browser.candidates_added[0].first == "sub:" + aid);
+    CHECK(util::parse_json(b.browser.candidates_added[0].second)["candidate"] == "cand-a-b");
+    CHECK(c.browser.candidates_added.empty());
+    // And B's candidate reaches A's connection to B.
+    b.kurento->report("candidate", "sub:" + aid, R"({"candidate":{"candidate":"cand-b-a"}})");
+    w.pump();
+    REQUIRE(a.browser.candidates_added.size() == 1);
+    CHECK(a.browser.candidates_added[0].first == "pub:" + bid);
+    (void)cid;
+}
+
+TEST_CASE("KU-4: candidates that arrive before the remote description wait for it", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.join("A");
+    auto& b = w.join("B");
+    a.kurento->publish(true, true);
+    // Deliver nothing yet: B must first learn of the stream. Instead, feed B's
+    // client a candidate for a connection that has no remote description.
+    w.pump();
+    const std::string aid = std::to_string(a.client->user()->id);
+    // Tear B's connection down and recreate it by hand, without remote_set.
+    b.kurento->on_room_message(0, json{{"action", "stream_removed"}, {"user", a.client->user()->id}}.dump());
+    b.kurento->on_room_message(0, json{{"action", "stream_added"}, {"stream", {{"user", a.client->user()->id}, {"audio", true}, {"video", true}, {"filter", nullptr}}}}.dump());
+    // The new sub:A connection offered; before the answer, a candidate arrives.
+    b.kurento->on_server_message(json{{"action", "ice_candidate"}, {"user", a.client->user()->id}, {"peer", a.client->user()->id}, {"candidate", {{"candidate", "early"}}}}.dump());
+    const auto before = b.browser.candidates_added.size();
+    b.kurento->report("remote_set", "sub:" + aid, "{}");
+    for (auto& o : b.client->take_outputs()) w.perform(b, std::move(o));
+    REQUIRE(b.browser.candidates_added.size() == before + 1);
+    CHECK(util::parse_json(b.browser.candidates_added.back().second)["candidate"] == "early");
+}
+
+TEST_CASE("KU-5/KU-6: mute flags, unpublish, leave and disconnect release everything", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.join("A");
+    auto& b = w.join("B");
+    a.kurento->publish(true, true);
+    b.kurento->publish(true, true);
+    w.pump();
+    const std::string aid = std::to_string(a.client->user()->id);
+    const std::string bid = std::to_string(b.client->user()->id);
+
+    a.kurento->update(false, true);
+    w.pump();
+    const auto streams = events(b, "streams").back()["streams"];
+    const auto it = std::find_if(streams.begin(), streams.end(), [&](const json& s) { return s["user"] == a.client->user()->id; });
+    REQUIRE(it != streams.end());
+    CHECK((*it)["audio"] == false);
+
+    a.kurento->unpublish();
+    w.pump();
+    CHECK_FALSE(w.kurento.publishes(1, a.client->user()->id));
+    CHECK(has(b.browser.closed, "sub:" + aid));
+    CHECK(has(a.browser.closed, "pub:" + bid));
+
+    // B leaves: A's connection receiving B closes, the server forgets the room.
+    b.client->leave_room();
+    w.pump();
+    CHECK(has(a.browser.closed, "sub:" + bid));
+    CHECK_FALSE(w.kurento.subscribed(1, a.client->user()->id, b.client->user()->id));
+    CHECK(w.kurento.room_count() == 0);  // nobody publishes or receives any more: the room's media is released
+}
+
+TEST_CASE("KU-5: a publisher's transport loss removes its stream for everyone", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.join("A");
+    auto& b = w.join("B");
+    a.kurento->publish(true, true);
+    w.pump();
+    w.engine.on_transport_closed(a.session, w.now);
+    w.pump();
+    const std::string aid = std::to_string(a.client->user()->id);
+    CHECK(has(b.browser.closed, "sub:" + aid));
+    CHECK(events(b, "streams").back()["streams"].empty());
+    CHECK(w.kurento.room_count() == 0);
+}
+
+TEST_CASE("KU bad input: request_error, nothing else disturbed", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.join("A");
+    auto& b = w.join("B");
+    auto& lone = w.add("Lone");
+    lone.client->connect(w.now);
+    w.pump();
+    const auto a_id = a.client->user()->id;
+    CHECK(raw(w, b, {{"action", "subscribe"}, {"user", a_id}, {"sdp", "x"}})["error"]["code"] == "bad_request");
+    CHECK(raw(w, a, {{"action", "subscribe_answer"}, {"user", b.client->user()->id}, {"sdp", "x"}})["error"]["code"] == "bad_request");
+    CHECK(raw(w, a, {{"action", "ice_candidate"}, {"user", a_id}, {"peer", b.client->user()->id}, {"candidate", {}}})["error"]["code"] == "bad_request");
+    CHECK(raw(w, a, {{"action", "dance"}})["error"]["code"] == "bad_request");
+    CHECK(raw(w, a, {{"action", "publish"}, {"audio", "yes"}})["error"]["code"] == "bad_request");
+    CHECK(raw(w, lone, {{"action", "publish"}})["error"]["code"] == "not_in_room");
+    CHECK(raw(w, a, {{"action", "publish"}, {"sdp", nullptr}})["ok"] == true);
+    CHECK(raw(w, a, {{"action", "publish"}, {"sdp", nullptr}})["error"]["code"] == "bad_request");  // twice
+    CHECK(raw(w, a, {{"action", "set_filter"}, {"filter", "grayscale"}})["error"]["code"] == "not_supported");
+    CHECK(raw(w, a, {{"action", "record_start"}})["error"]["code"] == "not_supported");
+    CHECK(w.kurento.publishes(1, a_id));
+}
