@@ -43,7 +43,16 @@ export interface EventMap {
   request_error: RequestError;
   chat_message: { message: ChatMessage };
   chat_history: { room: number; messages: ChatMessage[] };
+  media_config: { mode: 'mesh' | 'sfu'; iceServers: RTCIceServer[] };
+  streams: { streams: Stream[] };
+  published: Record<string, never>;
+  media_error: { action: string; code: string; message: string };
+  remote_stream: { user: number; stream: MediaStream };
+  remote_stream_removed: { user: number };
 }
+
+/** A published stream in the room (Kurento Agent). */
+export interface Stream { user: number; audio: boolean; video: boolean; filter: string | null; }
 
 export class CompeitError extends Error {
   /** A request_error code (bad_request, not_in_room, ...), or not_connected / disconnected / connect_failed. */
@@ -57,6 +66,15 @@ export class ConnectionAgent {
     send(text: string): Promise<{ ok: true }>;
     sendTo(userId: number, text: string): Promise<{ ok: true }>;
     history(options?: { before?: number; limit?: number }): Promise<{ ok: true }>;
+  };
+  /** WebRTC in the active room: publish your camera, receive everyone else's (mesh or media server). */
+  readonly media: {
+    start(constraints?: { audio?: boolean; video?: boolean }): Promise<MediaStream>;
+    readonly localStream: MediaStream | null;
+    publish(flags?: { audio?: boolean; video?: boolean }): Promise<Record<string, never>>;
+    unpublish(): void;
+    mute(flags: { audio?: boolean; video?: boolean }): void;
+    stop(): void;
   };
   on<K extends keyof EventMap>(event: K, listener: (payload: EventMap[K]) => void): () => void;
   connect(url: string, options?: { name?: string }): Promise<User>;

@@ -37,6 +37,7 @@ class CompeitError extends Error {
 export class ConnectionAgent {
   #core; #h = -1; #ws = null; #WebSocket; #timer = null; #listeners = new Map();
   #pending = new Map(); #agents = new Map(); #connectWaiters = [];
+  #pcs = new Map(); #localStream = null; #publishWaiters = [];
   user = null; room = null;
 
   constructor(core, WebSocketCtor) {
@@ -47,6 +48,38 @@ export class ConnectionAgent {
       sendTo: (userId, text) => this.#call((s) => this.#core._compeit_chat_send_to(this.#h, userId, s(text))),
       history: ({ before, limit } = {}) =>
         this.#call(() => this.#core._compeit_chat_history(this.#h, before ?? -1, limit ?? -1)),
+    };
+    const self = this;  // for the getter below
+    this.media = {
+      /** Opens camera and microphone (getUserMedia); returns the local MediaStream. */
+      start: async ({ audio = true, video = true } = {}) => {
+        this.#localStream ??= await navigator.mediaDevices.getUserMedia({ audio, video });
+        return this.#localStream;
+      },
+      get localStream() { return self.#localStream; },
+      /** Publishes the local stream to the room; resolves once the server confirms. */
+      publish: ({ audio = true, video = true } = {}) => {
+        if (!this.#localStream) return Promise.reject(new CompeitError('bad_request', 'media.start() first'));
+        const done = new Promise((resolve, reject) => this.#publishWaiters.push({ resolve, reject }));
+        this.#core._compeit_media_publish(this.#h, audio ? 1 : 0, video ? 1 : 0);
+        this.#pump();
+        return done;
+      },
+      unpublish: () => { this.#core._compeit_media_unpublish(this.#h); this.#pump(); },
+      /** Mutes or unmutes: tracks are switched off here and the flags announced to the room. */
+      mute: ({ audio, video }) => {
+        for (const t of this.#localStream?.getAudioTracks() ?? []) if (audio !== undefined) t.enabled = audio;
+        for (const t of this.#localStream?.getVideoTracks() ?? []) if (video !== undefined) t.enabled = video;
+        const a = this.#localStream?.getAudioTracks()[0]?.enabled ?? false;
+        const v = this.#localStream?.getVideoTracks()[0]?.enabled ?? false;
+        this.#core._compeit_media_update(this.#h, a ? 1 : 0, v ? 1 : 0);
+        this.#pump();
+      },
+      stop: () => {
+        this.media.unpublish();
+        for (const t of this.#localStream?.getTracks() ?? []) t.stop();
+        this.#localStream = null;
+      },
     };
   }
 
@@ -155,6 +188,10 @@ export class ConnectionAgent {
   }
 
   #event(name, data) {
+    if (name === 'rtc') return this.#rtc(data);
+    if (name === 'published') for (const w of this.#publishWaiters.splice(0)) w.resolve(data);
+    if (name === 'media_error' && data.action === 'publish')
+      for (const w of this.#publishWaiters.splice(0)) w.reject(new CompeitError(data.code, data.message));
     if (name === 'connected' || name === 'reconnected') {
       this.user = data?.user ?? null;
       for (const w of this.#connectWaiters.splice(0)) w.resolve(this.user);
@@ -168,6 +205,69 @@ export class ConnectionAgent {
       if (['room_joined', 'user_joined', 'user_left', 'room_left'].includes(name)) a.onMembership?.(name, data);
     }
     this.#emit(name, data);
+  }
+
+  // --- WebRTC: the core decides, this performs ------------------------------------
+
+  #report(op, pc, payload = {}) {
+    this.#withStrings((s) => this.#core._compeit_media_report(this.#h, s(op), s(pc), s(JSON.stringify(payload))));
+    this.#pump();
+  }
+
+  #rtc(op) {
+    if (op.op === 'create') {
+      const pc = new RTCPeerConnection({ iceServers: op.iceServers ?? [] });
+      const entry = { pc, peer: op.peer, chain: Promise.resolve() };
+      this.#pcs.set(op.pc, entry);
+      if (op.kind === 'send') {
+        for (const track of this.#localStream?.getTracks() ?? []) pc.addTrack(track, this.#localStream);
+      } else {
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        pc.ontrack = (ev) => {
+          entry.stream ??= ev.streams[0] ?? new MediaStream();
+          if (!ev.streams[0]) entry.stream.addTrack(ev.track);
+          this.#emit('remote_stream', { user: op.peer, stream: entry.stream });
+        };
+      }
+      pc.onicecandidate = (ev) => { if (ev.candidate && this.#pcs.get(op.pc) === entry) this.#report('candidate', op.pc, { candidate: ev.candidate.toJSON() }); };
+      pc.onconnectionstatechange = () => { if (pc.connectionState === 'failed' && this.#pcs.get(op.pc) === entry) this.#report('failed', op.pc); };
+      return;
+    }
+    const entry = this.#pcs.get(op.pc);
+    if (!entry) return;
+    if (op.op === 'close') {
+      this.#pcs.delete(op.pc);
+      entry.pc.close();
+      if (op.pc.startsWith('sub:')) this.#emit('remote_stream_removed', { user: entry.peer });
+      return;
+    }
+    // One operation at a time per connection, in the order the core asked.
+    const step = async () => {
+      const pc = entry.pc;
+      if (this.#pcs.get(op.pc) !== entry) return;
+      switch (op.op) {
+        case 'offer': {
+          await pc.setLocalDescription(await pc.createOffer());
+          return this.#report('offer', op.pc, { sdp: pc.localDescription.sdp });
+        }
+        case 'answer': {
+          await pc.setRemoteDescription({ type: 'offer', sdp: op.sdp });
+          this.#report('remote_set', op.pc);
+          await pc.setLocalDescription(await pc.createAnswer());
+          return this.#report('answer', op.pc, { sdp: pc.localDescription.sdp });
+        }
+        case 'remote_answer': {
+          await pc.setRemoteDescription({ type: 'answer', sdp: op.sdp });
+          return this.#report('remote_set', op.pc);
+        }
+        case 'candidate': return pc.addIceCandidate(op.candidate);
+      }
+    };
+    entry.chain = entry.chain.then(step).catch((e) => {
+      this.#emit('media_error', { action: op.op, code: 'webrtc', message: String(e?.message ?? e) });
+      if (this.#pcs.get(op.pc) === entry) this.#report('failed', op.pc);
+    });
   }
 
   async #handshake(url) {

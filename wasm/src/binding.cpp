@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "compeit/agents/chat_client.hpp"
+#include "compeit/agents/kurento_client.hpp"
 #include "compeit/ca/client.hpp"
 #include "compeit/util/json_scan.hpp"
 
@@ -18,9 +19,10 @@ using compeit::sio::Time;
 struct Instance {
     compeit::ca::Client client;
     compeit::agents::ChatClient chat;
+    compeit::agents::KurentoClient kurento;
     std::string outputs;  // the last compeit_take_outputs() answer, kept alive for JS to read
     Instance(std::string url, std::string name)
-        : client(compeit::ca::ClientConfig{std::move(url), std::move(name)}), chat(client) {}
+        : client(compeit::ca::ClientConfig{std::move(url), std::move(name)}), chat(client), kurento(client) {}
 };
 
 std::vector<std::unique_ptr<Instance>> g_instances;
@@ -166,6 +168,23 @@ EMSCRIPTEN_KEEPALIVE double compeit_chat_history(int h, double before, double li
     if (before >= 0) b = static_cast<std::int64_t>(before);
     if (limit >= 0) l = static_cast<std::int64_t>(limit);
     return static_cast<double>(i->chat.history(b, l));
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_media_publish(int h, int audio, int video) {
+    if (auto* i = get(h)) i->kurento.publish(audio != 0, video != 0);
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_media_unpublish(int h) {
+    if (auto* i = get(h)) i->kurento.unpublish();
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_media_update(int h, int audio, int video) {
+    if (auto* i = get(h)) i->kurento.update(audio != 0, video != 0);
+}
+
+// What the browser did for an rtc request: op is offer, answer, candidate, remote_set or failed.
+EMSCRIPTEN_KEEPALIVE void compeit_media_report(int h, const char* op, const char* pc, const char* payload_json) {
+    if (auto* i = get(h)) i->kurento.report(op, pc, payload_json ? payload_json : "{}");
 }
 
 }  // extern "C"
