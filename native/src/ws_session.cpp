@@ -13,7 +13,11 @@ namespace compeit::native {
 namespace asio = boost::asio;
 
 namespace {
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = 16 * 1024;  // per wake-up: bounds how fast one sender is taken in
+
+// One receive buffer for every websocket (there is one network thread): an
+// idle connection holds no read buffer of its own, only what its decoder keeps.
+char g_read_buffer[kReadChunk];
 constexpr std::size_t kMaxGather = 64;  // entries per write (two buffers each)
 }  // namespace
 
@@ -33,8 +37,10 @@ void WsSession::start(const std::string& client_key, const std::string& sid, con
         session_ = id;
         if (engine.open_websocket(id, server_.now())) {
             log(LogLevel::info, "session ", sid, " open websocket ", peer_);
+            boost::system::error_code ec;
+            socket_.non_blocking(true, ec);
             read();
-            on_bytes(0);  // frames that came with the upgrade request
+            on_bytes({});  // frames that came with the upgrade request
             return;
         }
         server_.detach_ws(id);
@@ -47,21 +53,25 @@ void WsSession::start(const std::string& client_key, const std::string& sid, con
 
 void WsSession::read() {
     if (closed_) return;
-    read_buf_.resize(kReadChunk);
-    socket_.async_read_some(asio::buffer(read_buf_),
-                            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                                if (ec) {
-                                    self->detach(true);
-                                    self->close_socket();
-                                    return;
-                                }
-                                self->on_bytes(n);
-                                self->read();
-                            });
+    // Wait for readability, then read once into the shared buffer (see
+    // g_read_buffer). One read per wake-up, so a flooding sender cannot keep
+    // the loop from writing to everyone else.
+    socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+        if (self->closed_) return;
+        std::size_t n = 0;
+        if (!ec) n = self->socket_.read_some(asio::buffer(g_read_buffer), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) return self->read();
+        if (ec) {
+            self->detach(true);
+            return self->close_socket();
+        }
+        self->on_bytes(std::string_view(g_read_buffer, n));
+        self->read();
+    });
 }
 
-void WsSession::on_bytes(std::size_t n) {
-    if (n) decoder_.feed(std::string_view(read_buf_.data(), n));
+void WsSession::on_bytes(std::string_view bytes) {
+    if (!bytes.empty()) decoder_.feed(bytes);
     auto& engine = server_.engine();
     while (!closed_ && !closing_) {
         auto next = decoder_.next();

@@ -43,7 +43,6 @@ private:
     ws::Decoder decoder_;
     std::string peer_;
     sio::SessionId session_ = 0;  // 0: not (or no longer) attached to the engine
-    std::vector<char> read_buf_;
     std::deque<Out> queue_;
     std::size_t queued_bytes_ = 0;
     std::size_t in_flight_ = 0;  // entries of queue_ being written
@@ -51,7 +50,7 @@ private:
     bool closed_ = false;
 
     void read();
-    void on_bytes(std::size_t n);
+    void on_bytes(std::string_view bytes);
     void push_raw(std::string bytes);
     void push_control(ws::Opcode op, std::string payload);
     void write();

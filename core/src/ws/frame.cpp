@@ -36,6 +36,12 @@ Expected<std::optional<Message>, Error> Decoder::next() {
     if (failed_) return unexpected(error_);
     for (;;) {
         const std::size_t avail = buf_.size() - pos_;
+        if (avail == 0 && pos_ > 0) {
+            // Everything decoded: an idle connection keeps no buffer.
+            if (buf_.capacity() > 4096) std::string().swap(buf_);
+            else buf_.clear();
+            pos_ = 0;
+        }
         if (avail < 2) return std::optional<Message>{};
         const auto* p = reinterpret_cast<const std::uint8_t*>(buf_.data() + pos_);
         const bool fin = (p[0] & 0x80) != 0;
