@@ -1,7 +1,9 @@
-// The COMPEIT web app: rooms, members and chat on top of the WebAssembly
+// The COMPEIT web app: rooms, members, chat and video on top of the WebAssembly
 // connection agent (/wasm/compeit.mjs). User text only ever reaches the page
 // through textContent.
 import { messageElement } from './chat-view.mjs';
+import { VideoCall } from './video-call.mjs';
+import { requestErrorFilter } from './request-errors.mjs';
 
 const $ = (id) => document.getElementById(id);
 const NAME_KEY = 'compeit.name';
@@ -72,6 +74,9 @@ function explain(event, code, message) {
   const action = ACTIONS[event] ?? 'Request failed';
   return `${action}: ${REASONS[code] ?? message ?? code}.`;
 }
+// request_errors of the video call's requests are the call's to explain (request-errors.mjs).
+const requestErrors = requestErrorFilter(({ event, code, message }) => showError(explain(event, code, message), code));
+
 // Errors the server did not send as request_error (those are shown by their event).
 function onFailure(what, e) {
   if (e?.code && !['disconnected', 'not_connected', 'connect_failed'].includes(e.code)) return;
@@ -124,6 +129,7 @@ function renderMembers() {
     list.append(li);
   }
   $('member-count').textContent = `(${state.members.size})`;
+  call.render();  // tiles show member names
 }
 
 function hue(name) {
@@ -143,6 +149,20 @@ function setPrivate(user) {
   renderMembers();
   $('message-input').focus();
 }
+
+// --- video ---------------------------------------------------------------------
+
+const nameOf = (id) => state.members.get(id)?.name ?? state.names.get(id) ?? (id === state.ca?.user?.id ? state.name : `User ${id}`);
+const call = new VideoCall({
+  grid: $('video-grid'),
+  camera: $('camera-button'),
+  video: $('video-button'),
+  audio: $('audio-button'),
+  status: $('call-status'),
+  nameOf,
+  showError,
+  claimError: requestErrors.claim,
+});
 
 const chatContext = () => ({ isMe, names: state.names });
 const isMe = (user) => !!user && state.me.has(`${user.id}:${user.name}`);
@@ -210,7 +230,7 @@ function wire(ca) {
     state.room = null;
     state.members.clear();
   });
-  on('request_error', ({ event, code, message }) => showError(explain(event, code, message), code));
+  on('request_error', requestErrors.onRequestError);
   on('chat_history', ({ messages }) => {
     for (const [id, m] of state.messages) if (m.room !== null) state.messages.delete(id);
     for (const m of messages) {
@@ -231,6 +251,7 @@ function showMe(user) {
 }
 
 function dropAgent() {
+  call.attach(null);
   state.ca?.disconnect();
   state.ca = null;
   clearTimeout(connTimer);
@@ -239,6 +260,7 @@ function dropAgent() {
 
 async function agentFor(name) {
   if (state.ca && state.name === name && !state.failed) return state.ca;
+  call.attach(null);  // the call goes with the old agent
   state.ca?.disconnect();
   const { createConnectionAgent } = await import('/wasm/compeit.mjs');
   const ca = await createConnectionAgent();
@@ -246,6 +268,7 @@ async function agentFor(name) {
   state.failed = false;
   state.name = name;
   wire(ca);
+  call.attach(ca);
   await ca.connect(location.origin, { name });
   return ca;
 }
@@ -277,6 +300,7 @@ async function join(name, room) {
 }
 
 async function leave() {
+  call.stop();  // camera off and our stream gone from the room before we go
   try {
     await state.ca?.leaveRoom();
   } catch (e) {

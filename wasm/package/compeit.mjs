@@ -216,6 +216,7 @@ export class ConnectionAgent {
 
   #rtc(op) {
     if (op.op === 'create') {
+      this.#pcs.get(op.pc)?.pc.close();  // never leave a replaced connection running
       const pc = new RTCPeerConnection({ iceServers: op.iceServers ?? [] });
       const entry = { pc, peer: op.peer, chain: Promise.resolve() };
       this.#pcs.set(op.pc, entry);

@@ -236,7 +236,7 @@ void KurentoClient::create(const std::string& pc, std::string_view kind, ca::Use
     rtc("create", pc, ",\"kind\":" + json_quoted(kind) + ",\"peer\":" + std::to_string(peer) + ",\"iceServers\":" + ice_servers_);
 }
 
-void KurentoClient::close(const std::string& pc) {
+void KurentoClient::close(std::string pc) {
     if (pcs_.erase(pc)) rtc("close", pc);
 }
 

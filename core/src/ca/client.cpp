@@ -155,10 +155,14 @@ void Client::disconnect() {
     const bool open = state_ == State::connecting || state_ == State::connected;
     if (open) send_packet("0::");
     if (state_ != State::reconnecting && state_ != State::handshaking) out(Output::Kind::ws_close);
+    const bool was_up = state_ == State::connected;
     state_ = State::closed;
     fail_pending("disconnected", "disconnected");
     rejoin_.reset();
     room_.reset();
+    if (was_up)
+        for (auto& [type, agent] : agents_)
+            if (agent) agent->on_membership("disconnect", "{}");
     emit_event("disconnect", R"({"reason":"client"})");
 }
 

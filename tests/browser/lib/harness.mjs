@@ -50,12 +50,36 @@ export async function startServer({ port = 0, dataDir, args = [] } = {}) {
   };
 }
 
-export function launchBrowser() {
+/** Chromium flags for WebRTC tests: fake camera and microphone, granted without a prompt,
+ *  peer connections over loopback, and sound that may start without a click. */
+export const MEDIA_ARGS = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required'];
+
+export function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
+      '--disable-sync', '--no-first-run', '--disable-quic', ...args],
     timeout: 20_000,
+  });
+}
+
+/**
+ * Test-only: keeps every RTCPeerConnection the page creates in
+ * window.__testPeerConnections (the app's connection agent keeps its own
+ * private), so a test can read their getStats(). Call before the page loads.
+ */
+export function recordPeerConnections(page) {
+  return page.addInitScript(() => {
+    const Original = window.RTCPeerConnection;
+    const all = [];
+    Object.defineProperty(window, '__testPeerConnections', { value: all });
+    window.RTCPeerConnection = class extends Original {
+      constructor(...args) {
+        super(...args);
+        all.push(this);
+      }
+    };
   });
 }
 

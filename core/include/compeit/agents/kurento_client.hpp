@@ -74,7 +74,7 @@ private:
     void request(std::string_view action, std::string data_json);
     void rtc(std::string op, const std::string& pc, std::string extra = {});
     void create(const std::string& pc, std::string_view kind, ca::UserId peer);
-    void close(const std::string& pc);
+    void close(std::string pc);  // by value: callers pass keys of the map it erases from
     void close_all();
     void subscribe_to(ca::UserId publisher);
     void emit_streams();
