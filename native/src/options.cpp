@@ -87,8 +87,12 @@ const std::vector<Flag>& flags() {
          [](const std::string& v, Options& o) { return to_size(v, o.max_write_queue_bytes) && o.max_write_queue_bytes > 0; }},
         {"--admin-token", "TOKEN", "bearer token for the admin HTTP interface (or env COMPEIT_ADMIN_TOKEN); none: disabled",
          [](const std::string& v, Options& o) { o.admin_token = v; return true; }},
-        {"--media", "MODE", "Kurento Agent media mode: mesh (browsers peer to peer; the default)",
-         [](const std::string& v, Options& o) { o.media = v; return v == "mesh"; }},
+        {"--media", "MODE", "Kurento Agent media mode: mesh (browsers peer to peer; the default) or kurento (through Kurento Media Server)",
+         [](const std::string& v, Options& o) { o.media = v; return v == "mesh" || v == "kurento"; }},
+        {"--kms-url", "URL", "Kurento Media Server for --media kurento (default ws://127.0.0.1:8888/kurento)",
+         [](const std::string& v, Options& o) { o.kms_url = v; return v.rfind("ws://", 0) == 0 && v.size() > 5; }},
+        {"--record-dir", "DIR", "where the media server writes recordings, a folder on its host or a file:// URI (default <data-dir>/recordings)",
+         [](const std::string& v, Options& o) { o.record_dir = v; return !v.empty(); }},
         {"--ice-server", "URL[,USER,CREDENTIAL]", "an ICE server for clients, e.g. stun:stun.example.org:3478 (repeatable; default none)",
          [](const std::string& v, Options& o) {
              const auto c1 = v.find(','), c2 = c1 == std::string::npos ? c1 : v.find(',', c1 + 1);

@@ -24,6 +24,8 @@ struct Options {
     std::size_t max_write_queue_bytes = 8u << 20;
     std::string admin_token;                  // empty: admin interface disabled
     std::string media = "mesh";               // Kurento Agent media mode
+    std::string kms_url = "ws://127.0.0.1:8888/kurento";  // --media kurento
+    std::string record_dir;                   // recordings (KMS host); empty: <data-dir>/recordings
     ca::json ice_servers = ca::json::array(); // RTCIceServer list sent to clients
     LogLevel log_level = LogLevel::info;
 };

@@ -75,7 +75,15 @@ bool Server::open_agents() {
     router_.register_agent(agents::ChatAgent::kType, *chat_);
     log(LogLevel::info, "chat history in ", path);
 
-    media_ = std::make_unique<agents::MeshBackend>();
+    if (options_.media == "kurento") {
+        kms_ = std::make_unique<KmsClient>(ioc_, options_.kms_url, [this] { return now(); });
+        media_ = kms_->make_backend(options_.record_dir.empty()
+                                        ? (std::filesystem::path(options_.data_dir) / "recordings").string()
+                                        : options_.record_dir);
+        kms_->start();
+    } else {
+        media_ = std::make_unique<agents::MeshBackend>();
+    }
     kurento_ = std::make_unique<agents::KurentoAgent>(*media_, options_.ice_servers);
     router_.register_agent(agents::KurentoAgent::kType, *kurento_);
     log(LogLevel::info, "kurento agent in ", media_->mode(), " mode");
@@ -146,6 +154,7 @@ void Server::stop() {
     boost::system::error_code ec;
     acceptor_.close(ec);
     tick_timer_.cancel();
+    if (kms_) kms_->stop();
     for (auto& [id, weak] : websockets_)
         if (auto ws = weak.lock()) ws->abort();
     for (auto& [id, weak] : polls_)

@@ -1,0 +1,322 @@
+// The Kurento Agent in `kurento` media mode (--media kurento) against the
+// FAKE Kurento Media Server in tests/fake-kms (a test double: no media moves).
+// Publish, subscribe, ICE both ways, filters and recording become KMS
+// objects; leaving, unpublishing and losing the media server release every
+// one of them (the fake's live-object registry ends empty); media-server
+// failures reach the requester as request_error (KU-7).
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from './lib/server.mjs';
+import { Client, closeAll } from './lib/client.mjs';
+import { startFakeKms } from '../fake-kms/fake-kms.mjs';
+
+let kms;
+let server;
+let recordDir;
+let nextRoom = 100;
+
+before(async () => {
+  kms = await startFakeKms();
+  recordDir = mkdtempSync(join(tmpdir(), 'compeit-rec-'));
+  server = await startServer(['--media', 'kurento', '--kms-url', kms.url, '--record-dir', recordDir]);
+  await kms.waitForConnections(1);
+});
+after(async () => {
+  closeAll();
+  await server?.stop();
+  await kms?.close();
+  rmSync(recordDir, { recursive: true, force: true });
+});
+afterEach(() => {
+  closeAll();
+  assert.deepEqual(kms.violations, [], 'every request to the media server is well-formed');
+});
+
+const OFFER = [
+  'v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1',
+  'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=sendonly', 'a=rtpmap:111 opus/48000/2',
+  'm=video 9 UDP/TLS/RTP/SAVPF 96', 'c=IN IP4 0.0.0.0', 'a=mid:1', 'a=sendonly', 'a=rtpmap:96 VP8/90000', '',
+].join('\r\n');
+const RECV_OFFER = OFFER.replaceAll('a=sendonly', 'a=recvonly');
+const CANDIDATE = { candidate: 'candidate:9 1 udp 2122260223 127.0.0.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0 };
+
+const send = (c, data) => c.ack('server_message', { type: 'kurento', data });
+const ku = (c, action, pred = () => true, timeout = 5000) =>
+  c.next('server_message', { filter: (m) => m?.type === 'kurento' && m.data?.action === action && pred(m.data), timeout })
+    .then((m) => m.data);
+const kuRoom = (c, action, pred = () => true) =>
+  c.next('room_message', { filter: (m) => m?.type === 'kurento' && m.from === 0 && m.data?.action === action && pred(m.data) })
+    .then((m) => m.data);
+
+async function joined(name, room) {
+  const c = await Client.connect(server.url, { name });
+  assert.equal((await c.ack('join_room', { room })).room, room);
+  return c;
+}
+
+async function eventually(check, what, timeout = 5000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (check()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const allReleased = (what = 'every KMS object released') =>
+  eventually(() => kms.liveObjects().length === 0, `${what}; live: ${JSON.stringify(kms.liveObjects().map((o) => o.id))}`);
+
+async function publishing(c, room) {
+  assert.deepEqual(await send(c, { action: 'publish', sdp: OFFER, audio: true, video: true }), { ok: true });
+  const published = await ku(c, 'published');
+  await kuRoom(c, 'stream_added', (d) => d.stream.user === c.user.id);
+  return published;
+}
+
+test('KU-1: config says sfu', async () => {
+  const a = await joined('Ada', nextRoom++);
+  const config = await ku(a, 'config');
+  assert.equal(config.mode, 'sfu');
+});
+
+test('KU-2..KU-4: publish and subscribe through KMS, ICE trickled both ways', async () => {
+  const room = nextRoom++;
+  const a = await joined('Ann', room);
+  const b = await joined('Bob', room);
+
+  const published = await publishing(a, room);
+  assert.match(published.sdp, /^v=0\r\n/);
+  assert.match(published.sdp, /a=recvonly/, 'the answer mirrors a sendonly offer');
+  const [pipeline] = kms.liveObjects('MediaPipeline');
+  assert.match(pipeline.id, /^[0-9a-f-]{36}_kurento\.MediaPipeline$/);
+  const [pubEp] = kms.liveObjects('WebRtcEndpoint');
+  assert.equal(pubEp.pipeline, pipeline.id);
+  assert.equal(pubEp.offer, OFFER);
+  // KMS's candidates reach the publisher after its answer
+  const c1 = await ku(a, 'ice_candidate', (d) => d.user === a.user.id);
+  assert.equal(c1.peer, undefined);
+  assert.match(c1.candidate.candidate, /^candidate:/);
+  assert.equal(c1.candidate.sdpMid, '0');
+  assert.equal(c1.candidate.sdpMLineIndex, 0);
+  // the browser's candidates reach the publisher's endpoint
+  assert.deepEqual(await send(a, { action: 'ice_candidate', user: a.user.id, candidate: CANDIDATE }), { ok: true });
+  await eventually(() => pubEp.remoteCandidates.length === 1, 'addIceCandidate on the publisher endpoint');
+  assert.equal(pubEp.remoteCandidates[0].candidate, CANDIDATE.candidate);
+  assert.equal(pubEp.remoteCandidates[0].__type__, 'IceCandidate');
+
+  assert.deepEqual(await send(b, { action: 'subscribe', user: a.user.id, sdp: RECV_OFFER }), { ok: true });
+  const subscribed = await ku(b, 'subscribed');
+  assert.equal(subscribed.user, a.user.id);
+  assert.match(subscribed.sdp, /a=sendonly/);
+  const subEp = kms.liveObjects('WebRtcEndpoint').find((o) => o.id !== pubEp.id);
+  assert.equal(subEp.source, pubEp.id, "the subscriber's endpoint is fed from the publisher's");
+  const c2 = await ku(b, 'ice_candidate', (d) => d.user === a.user.id);
+  assert.match(c2.candidate.candidate, /^candidate:/);
+  assert.deepEqual(await send(b, { action: 'ice_candidate', user: a.user.id, candidate: CANDIDATE }), { ok: true });
+  await eventually(() => subEp.remoteCandidates.length === 1, 'addIceCandidate on the subscriber endpoint');
+  assert.equal(pubEp.remoteCandidates.length, 1, "the subscriber's candidate did not go to the publisher's endpoint");
+  assert.equal(a.count('server_message', (m) => m?.data?.action === 'ice_candidate' && m.data.user !== a.user.id), 0);
+
+  // unsubscribe releases the subscriber's endpoint only
+  assert.deepEqual(await send(b, { action: 'unsubscribe', user: a.user.id }), { ok: true });
+  await eventually(() => !kms.objects.has(subEp.id), 'subscriber endpoint released');
+  assert.ok(kms.objects.has(pubEp.id));
+  // unpublish releases the rest (the pipeline goes with the last stream)
+  assert.deepEqual(await send(a, { action: 'unpublish' }), { ok: true });
+  await kuRoom(b, 'stream_removed', (d) => d.user === a.user.id);
+  await allReleased();
+});
+
+test('KU-6: filters sit between the publisher and its subscribers; recording', async () => {
+  const room = nextRoom++;
+  const a = await joined('Cal', room);
+  const b = await joined('Dee', room);
+  await publishing(a, room);
+  assert.deepEqual(await send(b, { action: 'subscribe', user: a.user.id, sdp: RECV_OFFER }), { ok: true });
+  await ku(b, 'subscribed');
+  const [pubEp, subEp] = [kms.liveObjects('WebRtcEndpoint')[0], kms.liveObjects('WebRtcEndpoint')[1]];
+
+  assert.deepEqual(await send(a, { action: 'set_filter', filter: 'videoflip method=horizontal-flip' }), { ok: true });
+  const updated = await kuRoom(b, 'stream_updated', (d) => d.stream.user === a.user.id);
+  assert.equal(updated.stream.filter, 'videoflip method=horizontal-flip');
+  const [gst] = kms.liveObjects('GStreamerFilter');
+  assert.equal(gst.command, 'videoflip method=horizontal-flip');
+  assert.equal(gst.source, pubEp.id);
+  assert.equal(subEp.source, gst.id, 'the subscriber is fed from the filter');
+
+  // a subscriber arriving later is fed from the filter too
+  const c = await joined('Eli', room);
+  assert.deepEqual(await send(c, { action: 'subscribe', user: a.user.id, sdp: RECV_OFFER }), { ok: true });
+  await ku(c, 'subscribed');
+  const late = kms.liveObjects('WebRtcEndpoint').find((o) => o.id !== pubEp.id && o.id !== subEp.id);
+  assert.equal(late.source, gst.id);
+
+  // a filter KMS ships, by name, replaces the first one
+  assert.deepEqual(await send(a, { action: 'set_filter', filter: 'FaceOverlayFilter' }), { ok: true });
+  await kuRoom(b, 'stream_updated', (d) => d.stream.filter === 'FaceOverlayFilter');
+  assert.equal(kms.liveObjects('GStreamerFilter').length, 0, 'the old filter was released');
+  const [face] = kms.liveObjects('FaceOverlayFilter');
+  assert.equal(face.source, pubEp.id);
+  assert.equal(subEp.source, face.id);
+  assert.equal(late.source, face.id);
+
+  // recording: from the filtered stream, into --record-dir, named <room>-<user>-<time>.webm
+  assert.deepEqual(await send(a, { action: 'record_start' }), { ok: true });
+  const [rec] = kms.liveObjects('RecorderEndpoint');
+  assert.match(rec.uri, new RegExp(`^file://${recordDir}/${room}-${a.user.id}-\\d+\\.webm$`));
+  assert.equal(rec.mediaProfile, 'WEBM');
+  assert.equal(rec.state, 'recording');
+  assert.equal(rec.source, face.id);
+  const again = await send(a, { action: 'record_start' });
+  assert.equal(again.error?.code, 'bad_request');
+  assert.deepEqual(await send(a, { action: 'record_stop' }), { ok: true });
+  await eventually(() => kms.liveObjects('RecorderEndpoint').length === 0, 'recorder released after stop');
+  assert.equal(kms.seen('invoke', 'stop').at(-1).params.object, rec.id);
+
+  // removing the filter puts the subscribers back on the endpoint
+  assert.deepEqual(await send(a, { action: 'set_filter', filter: '' }), { ok: true });
+  await kuRoom(b, 'stream_updated', (d) => d.stream.filter === null);
+  assert.equal(kms.liveObjects('FaceOverlayFilter').length, 0);
+  assert.equal(subEp.source, pubEp.id);
+
+  // recording while the publisher leaves: everything goes
+  assert.deepEqual(await send(a, { action: 'record_start' }), { ok: true });
+  assert.deepEqual(await send(a, { action: 'set_filter', filter: 'ZBarFilter' }), { ok: true });
+  a.disconnect();
+  await kuRoom(b, 'stream_removed', (d) => d.user === a.user.id);
+  await allReleased('publisher, subscribers, filter and recorder released when the publisher leaves');
+});
+
+test('leaving and disconnecting release every subscription and stream', async () => {
+  const room = nextRoom++;
+  const a = await joined('Fox', room);
+  const b = await joined('Gus', room);
+  await publishing(a, room);
+  await publishing(b, room);
+  assert.equal(kms.liveObjects('MediaPipeline').length, 1, 'one pipeline per room');
+  assert.deepEqual(await send(a, { action: 'subscribe', user: b.user.id, sdp: RECV_OFFER }), { ok: true });
+  assert.deepEqual(await send(b, { action: 'subscribe', user: a.user.id, sdp: RECV_OFFER }), { ok: true });
+  assert.equal(kms.liveObjects('WebRtcEndpoint').length, 4);
+  assert.equal((await b.ack('leave_room')).room, room);
+  await kuRoom(a, 'stream_removed', (d) => d.user === b.user.id);
+  await eventually(() => kms.liveObjects('WebRtcEndpoint').length === 1, "only a's own endpoint left");
+  a.dropTransport();
+  await allReleased();
+});
+
+test('KU-7: a KMS error answer reaches the requester and leaves nothing behind', async () => {
+  const room = nextRoom++;
+  const a = await joined('Hal', room);
+  const b = await joined('Ivy', room);
+
+  // processOffer fails: the endpoint and the new pipeline are released
+  kms.failNext({ method: 'invoke', operation: 'processOffer', message: 'Fake KMS: SDP offer rejected' });
+  const failed = await send(a, { action: 'publish', sdp: OFFER, audio: true, video: true });
+  assert.equal(failed.error?.code, 'unavailable');
+  assert.match(failed.error.message, /Fake KMS: SDP offer rejected/);
+  const err = await a.next('request_error', { filter: (e) => e.event === 'server_message' });
+  assert.match(err.message, /Fake KMS: SDP offer rejected/);
+  await allReleased('no half-made publication');
+
+  // each step of a publish can fail
+  for (const rule of [{ method: 'create', type: 'MediaPipeline' }, { method: 'create', type: 'WebRtcEndpoint' },
+    { method: 'subscribe' }, { method: 'invoke', operation: 'gatherCandidates' }]) {
+    kms.failNext({ ...rule, message: `Fake KMS: ${JSON.stringify(rule)}` });
+    const r = await send(a, { action: 'publish', sdp: OFFER, audio: true, video: true });
+    assert.equal(r.error?.code, 'unavailable', JSON.stringify(rule));
+    assert.ok(r.error.message.includes('Fake KMS'), r.error.message);
+    await allReleased(`nothing left after ${JSON.stringify(rule)} failed`);
+  }
+
+  await publishing(a, room);
+  const before = kms.liveObjects().map((o) => o.id).sort();
+  // the subscriber's connect fails: its endpoint goes, the publisher's stays
+  kms.failNext({ method: 'invoke', operation: 'connect', message: 'Fake KMS: connect refused' });
+  const sub = await send(b, { action: 'subscribe', user: a.user.id, sdp: RECV_OFFER });
+  assert.equal(sub.error?.code, 'unavailable');
+  assert.match(sub.error.message, /connect refused/);
+  await eventually(() => JSON.stringify(kms.liveObjects().map((o) => o.id).sort()) === JSON.stringify(before),
+    'the subscriber endpoint released');
+
+  // a filter KMS refuses: no filter element left, the stream unchanged
+  kms.failNext({ method: 'create', type: 'GStreamerFilter', message: 'Fake KMS: no such GStreamer element' });
+  const f = await send(a, { action: 'set_filter', filter: 'nosuchelement' });
+  assert.match(f.error?.message ?? '', /no such GStreamer element/);
+  kms.failNext({ method: 'invoke', operation: 'record', message: 'Fake KMS: disk full' });
+  const r = await send(a, { action: 'record_start' });
+  assert.match(r.error?.message ?? '', /disk full/);
+  assert.deepEqual(kms.liveObjects().map((o) => o.id).sort(), before, 'no filter or recorder left behind');
+
+  // and the room still works
+  assert.deepEqual(await send(b, { action: 'subscribe', user: a.user.id, sdp: RECV_OFFER }), { ok: true });
+  await ku(b, 'subscribed');
+  a.disconnect();
+  b.disconnect();
+  await allReleased();
+});
+
+test('KU-7: media-server connection loss: pending requests fail, objects are released on reconnect', async () => {
+  const room = nextRoom++;
+  const a = await joined('Jay', room);
+  const b = await joined('Kim', room);
+  await publishing(a, room);
+  assert.deepEqual(await send(b, { action: 'subscribe', user: a.user.id, sdp: RECV_OFFER }), { ok: true });
+  assert.equal(kms.liveObjects().length, 3);
+
+  // the connection drops; KMS keeps the objects, so the server releases them once back
+  const connections = kms.connectionCount;
+  kms.dropConnections();
+  await kms.waitForConnections(connections + 1);
+  await allReleased('objects of the lost connection released after reconnecting');
+
+  // the stream is gone from the media server: publish again (after unpublish) and it all works
+  const lost = await send(b, { action: 'subscribe', user: a.user.id, sdp: RECV_OFFER });
+  assert.equal(lost.error?.code, 'unavailable');
+  assert.deepEqual(await send(a, { action: 'unpublish' }), { ok: true });
+  await publishing(a, room);
+  assert.deepEqual(await send(b, { action: 'subscribe', user: a.user.id, sdp: RECV_OFFER }), { ok: true });
+  await ku(b, 'subscribed');
+  assert.equal(kms.liveObjects().length, 3);
+  a.disconnect();
+  b.disconnect();
+  await allReleased();
+});
+
+test('KU-7: media server down: request_error unavailable; the room works again once it is back', async () => {
+  const room = nextRoom++;
+  const a = await joined('Lea', room);
+  const b = await joined('Max', room);
+  await publishing(a, room);
+  const connections = kms.connectionCount;
+  await kms.down();
+  kms.reset(); // it comes back as a fresh KMS (restarted): old ids are unknown
+
+  const r = await send(b, { action: 'publish', sdp: OFFER, audio: true, video: true });
+  assert.equal(r.error?.code, 'unavailable');
+  assert.match(r.error.message, /media server/);
+  const f = await send(a, { action: 'set_filter', filter: 'FaceOverlayFilter' });
+  assert.equal(f.error?.code, 'bad_request', 'the stream is gone with the media server');
+  assert.deepEqual(await send(a, { action: 'unpublish' }), { ok: true }, 'unpublish never fails');
+
+  await kms.up();
+  await kms.waitForConnections(connections + 1);
+  await publishing(b, room);
+  assert.deepEqual(await send(a, { action: 'subscribe', user: b.user.id, sdp: RECV_OFFER }), { ok: true });
+  await ku(a, 'subscribed');
+  assert.equal(kms.liveObjects().length, 3);
+  a.disconnect();
+  b.disconnect();
+  await allReleased();
+});
+
+test('requests carry the session id; a reconnect resumes the same session', async () => {
+  const creates = kms.seen('create');
+  assert.ok(creates.length > 0);
+  const ids = new Set(kms.calls.filter((c) => c.method !== 'ping').map((c) => c.params.sessionId).filter(Boolean));
+  assert.equal(ids.size, 1, `one session across reconnects: ${[...ids]}`);
+  const withoutId = kms.calls.filter((c) => c.method !== 'ping' && !c.params.sessionId);
+  assert.equal(withoutId.length, 1, 'only the very first request has no sessionId');
+});
