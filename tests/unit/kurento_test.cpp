@@ -191,3 +191,63 @@ TEST_CASE("KU bad input: request_error, nothing else disturbed", "[kurento]") {
     CHECK(raw(w, a, {{"action", "record_start"}})["error"]["code"] == "not_supported");
     CHECK(w.kurento.publishes(1, a_id));
 }
+
+namespace {
+
+// An SFU stand-in that answers only when told to, to look inside the gap
+// between an offer and its answer.
+struct SlowSfu final : agents::MediaBackend {
+    std::vector<agents::MediaDone> waiting;
+    std::vector<std::pair<ca::UserId, json>> candidates;
+    std::string_view mode() const override { return "sfu"; }
+    bool peer_to_peer() const override { return false; }
+    void publish(ca::RoomId, ca::UserId, const std::string&, agents::MediaDone done) override { waiting.push_back(std::move(done)); }
+    void subscribe(ca::RoomId, ca::UserId, ca::UserId, const std::string&, agents::MediaDone done) override {
+        waiting.push_back(std::move(done));
+    }
+    void add_candidate(ca::RoomId, ca::UserId user, ca::UserId, const json& c) override { candidates.emplace_back(user, c); }
+    void set_filter(ca::RoomId, ca::UserId, const std::string&, agents::MediaDone done) override { done(std::optional<std::string>()); }
+    void record(ca::RoomId, ca::UserId, bool, agents::MediaDone done) override { done(std::optional<std::string>()); }
+    void unpublish(ca::RoomId, ca::UserId) override {}
+    void unsubscribe(ca::RoomId, ca::UserId, ca::UserId) override {}
+    void release_room(ca::RoomId) override {}
+};
+
+}  // namespace
+
+TEST_CASE("KU-4 sfu: candidates trickled before the media server answers are accepted", "[kurento]") {
+    Wire w;
+    SlowSfu sfu;
+    agents::KurentoAgent kurento{sfu};
+    w.router.register_agent("kurento", kurento);
+    auto& a = w.add("A");
+    a.client->connect(w.now);
+    w.pump();
+    a.client->join_room(1);
+    w.pump();
+    const auto me = a.client->user()->id;
+    a.client->send_server("kurento", json{{"action", "publish"}, {"sdp", "offer"}, {"audio", true}, {"video", true}}.dump());
+    w.pump();
+    REQUIRE(sfu.waiting.size() == 1);
+    const auto id = a.client->send_server("kurento", json{{"action", "ice_candidate"}, {"user", me}, {"candidate", {{"candidate", "early"}}}}.dump());
+    w.pump();
+    const ca::Output* ack = nullptr;
+    for (const auto& o : a.seen)
+        if (o.kind == Kind::ack && o.request == id) ack = &o;
+    REQUIRE(ack);
+    CHECK(util::parse_json(ack->payload)["ok"] == true);
+    REQUIRE(sfu.candidates.size() == 1);
+    CHECK(sfu.candidates[0].second["candidate"] == "early");
+
+    // The media server loses the room: its streams are removed for everyone.
+    sfu.waiting[0](std::optional<std::string>("answer"));
+    w.pump();
+    CHECK(kurento.publishes(1, me));
+    sfu.on_room_lost(1);
+    w.pump();
+    CHECK_FALSE(kurento.publishes(1, me));
+    bool removed = false;
+    for (const auto& o : a.seen)
+        removed |= o.kind == Kind::event && o.text == "streams" && util::parse_json(o.payload)["streams"].empty();
+    CHECK(removed);
+}

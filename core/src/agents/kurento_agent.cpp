@@ -1,5 +1,7 @@
 #include "compeit/agents/kurento_agent.hpp"
 
+#include <vector>
+
 namespace compeit::agents {
 
 using ca::ErrorCode;
@@ -25,6 +27,16 @@ void KurentoAgent::attached(ca::Port port) {
     backend_.on_candidate = [this](ca::UserId to, ca::UserId owner, json candidate) {
         port_->to_user(to, json{{"action", "ice_candidate"}, {"user", owner}, {"candidate", std::move(candidate)}});
     };
+    backend_.on_room_lost = [this](ca::RoomId room) { room_lost(room); };
+}
+
+void KurentoAgent::room_lost(ca::RoomId room) {
+    const auto it = rooms_.find(room);
+    if (it == rooms_.end()) return;
+    std::vector<ca::UserId> publishers;
+    for (const auto& [user, s] : it->second.streams) publishers.push_back(user);
+    rooms_.erase(it);
+    for (const auto user : publishers) port_->to_room(room, json{{"action", "stream_removed"}, {"user", user}});
 }
 
 json KurentoAgent::stream_json(ca::UserId user, const Stream& s) {
@@ -71,7 +83,8 @@ void KurentoAgent::release(ca::RoomId room, ca::UserId user) {
     }
     for (auto link = media.pending.begin(); link != media.pending.end();)
         link = link->first == user ? media.pending.erase(link) : std::next(link);
-    if (media.streams.empty() && media.links.empty() && media.pending.empty()) {
+    media.publishing.erase(user);
+    if (media.streams.empty() && media.links.empty() && media.pending.empty() && media.publishing.empty()) {
         backend_.release_room(room);
         rooms_.erase(it);
     }
@@ -124,7 +137,9 @@ void KurentoAgent::publish(const ca::Request& r, const ca::User& from, const jso
     const ca::RoomId room = *port_->room_of(from.id);
     Stream s{data.value("audio", true), data.value("video", true), {}, false};
     const std::string offer = data.contains("sdp") && data["sdp"].is_string() ? data["sdp"].get<std::string>() : "";
+    media->publishing.insert(from.id);  // the browser's candidates are welcome from now on
     backend_.publish(room, from.id, offer, [this, r, room, user = from.id, s](auto answer) {
+        if (const auto it = rooms_.find(room); it != rooms_.end()) it->second.publishing.erase(user);
         if (!answer) return port_->fail(r, answer.error().code, answer.error().message);
         if (port_->room_of(user) != room) return backend_.unpublish(room, user);  // left meanwhile
         rooms_[room].streams[user] = s;
@@ -149,8 +164,11 @@ void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const j
         port_->to_user(*publisher, json{{"action", "subscribe_request"}, {"user", from.id}, {"sdp", data["sdp"]}});
         return port_->ok(r);
     }
+    media->pending.insert({from.id, *publisher});  // the browser's candidates are welcome from now on
     backend_.subscribe(room, from.id, *publisher, data["sdp"].get<std::string>(),
                        [this, r, room, subscriber = from.id, pub = *publisher](auto answer) {
+                           if (const auto it = rooms_.find(room); it != rooms_.end())
+                               it->second.pending.erase({subscriber, pub});
                            if (!answer) return port_->fail(r, answer.error().code, answer.error().message);
                            const auto it = rooms_.find(room);
                            if (it == rooms_.end() || !it->second.streams.count(pub) ||
@@ -185,7 +203,9 @@ void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, con
     if (!media) return;
     const ca::RoomId room = *port_->room_of(from.id);
     if (!backend_.peer_to_peer()) {
-        const bool known = (*owner == from.id && media->streams.count(from.id)) || media->links.count({from.id, *owner});
+        // Browsers trickle candidates before the answer: an operation under way counts.
+        const bool known = (*owner == from.id && (media->streams.count(from.id) || media->publishing.count(from.id))) ||
+                           media->links.count({from.id, *owner}) || media->pending.count({from.id, *owner});
         if (!known) return port_->fail(r, ErrorCode::bad_request, "no media connection for that stream");
         backend_.add_candidate(room, from.id, *owner, data["candidate"]);
         return port_->ok(r);

@@ -1,6 +1,7 @@
 #include "compeit/kms/kurento_backend.hpp"
 
 #include <utility>
+#include <vector>
 
 #include "compeit/kms/wire.hpp"
 
@@ -306,9 +307,14 @@ void KurentoBackend::release(const std::string& id) {
 
 void KurentoBackend::on_lost() {
     // What KMS may still hold is released on reconnection; a pipeline takes its elements with it.
-    for (auto& [room, r] : rooms_)
+    std::vector<ca::RoomId> lost;
+    for (auto& [room, r] : rooms_) {
         if (!r.pipeline.empty()) orphans_.insert(r.pipeline);
+        lost.push_back(room);
+    }
     rooms_.clear();
+    for (const auto room : lost)
+        if (on_room_lost) on_room_lost(room);  // the agent tells the rooms their streams are gone
 }
 
 void KurentoBackend::on_connected() {

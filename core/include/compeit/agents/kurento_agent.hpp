@@ -46,7 +46,8 @@ private:
     struct RoomMedia {
         std::map<ca::UserId, Stream> streams;
         std::set<Link> links;    // established receive connections
-        std::set<Link> pending;  // mesh: offer relayed, answer awaited
+        std::set<Link> pending;  // offer relayed (mesh) or with the media server (sfu), answer awaited
+        std::set<ca::UserId> publishing;  // sfu: publish offer with the media server
     };
 
     MediaBackend& backend_;
@@ -67,6 +68,8 @@ private:
     // Drops everything `user` published or received in `room`, telling those concerned.
     void release(ca::RoomId room, ca::UserId user);
     void drop_publication(ca::RoomId room, RoomMedia& media, ca::UserId user);
+    // The media server lost the room: its streams are gone for everyone.
+    void room_lost(ca::RoomId room);
 };
 
 }  // namespace compeit::agents

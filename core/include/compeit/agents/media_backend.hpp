@@ -52,6 +52,9 @@ public:
     // The media server's own candidates for the connection of `to` about
     // `stream_owner`'s stream; set by the agent.
     std::function<void(ca::UserId to, ca::UserId stream_owner, ca::json candidate)> on_candidate;
+    // The media server lost everything of `room` (e.g. its connection
+    // dropped): the agent removes the room's streams and connections.
+    std::function<void(ca::RoomId room)> on_room_lost;
 };
 
 // Peer to peer: nothing to do here but say so.
