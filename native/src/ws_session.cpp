@@ -165,21 +165,29 @@ void WsSession::write() {
         if (closing_) close_socket();
         return;
     }
-    std::vector<asio::const_buffer> buffers;
     const std::size_t n = std::min(queue_.size(), kMaxGather);
-    buffers.reserve(2 * n);
+    // The queue may grow (and move) while this write is in flight, so the
+    // headers it sends are copied out; payloads are shared strings and stay put.
+    gather_.clear();
+    headers_.assign(n, ws::Header{});
     for (std::size_t i = 0; i < n; ++i) {
         const Out& o = queue_[i];
-        if (o.header.size) buffers.emplace_back(o.header.bytes.data(), o.header.size);
-        buffers.emplace_back(o.data->data(), o.data->size());
+        headers_[i] = o.header;
+        if (o.header.size) gather_.emplace_back(headers_[i].bytes.data(), o.header.size);
+        gather_.emplace_back(o.data->data(), o.data->size());
     }
     in_flight_ = n;
-    asio::async_write(socket_, buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-        for (std::size_t i = 0; i < self->in_flight_ && !self->queue_.empty(); ++i) {
-            self->queued_bytes_ -= self->queue_.front().data->size();
-            self->queue_.pop_front();
-        }
+    asio::async_write(socket_, gather_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+        auto& q = self->queue_;
+        const auto done = std::min(self->in_flight_, q.size());
+        for (std::size_t i = 0; i < done; ++i) self->queued_bytes_ -= q[i].data->size();
+        q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(done));
         self->in_flight_ = 0;
+        if (q.empty() && q.capacity() > 16) {  // a burst is over: give the memory back
+            std::vector<Out>().swap(q);
+            std::vector<asio::const_buffer>().swap(self->gather_);
+            std::vector<ws::Header>().swap(self->headers_);
+        }
         if (ec) {
             self->detach(true);
             return self->close_socket();

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,7 +42,9 @@ private:
     ws::Decoder decoder_;
     std::string peer_;
     sio::SessionId session_ = 0;  // 0: not (or no longer) attached to the engine
-    std::deque<Out> queue_;
+    std::vector<Out> queue_;  // a vector: an idle connection holds no node (deque always did)
+    std::vector<boost::asio::const_buffer> gather_;  // the buffers of the write in flight
+    std::vector<ws::Header> headers_;                // and its frame headers
     std::size_t queued_bytes_ = 0;
     std::size_t in_flight_ = 0;  // entries of queue_ being written
     bool closing_ = false;       // close once the queue is empty
