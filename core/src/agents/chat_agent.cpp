@@ -43,7 +43,9 @@ bool ChatAgent::on_room_message(const ca::Request& r, const ca::User& from, ca::
     ChatMessage m{0, room, wall_ms_(), from, std::nullopt, std::move(*text), {}};
     store_.append(std::move(m), [this, r, room](Expected<ChatMessage, std::string> stored) {
         if (!stored) return port_->fail(r, ErrorCode::unavailable, "chat store: " + stored.error());
-        port_->relay_to_room(room, stored->user.id, to_json(*stored), true);  // CH-1: the sender too
+        const json j = to_json(*stored);
+        remember(*stored, j.dump(-1, ' ', false, json::error_handler_t::replace));
+        port_->relay_to_room(room, stored->user.id, j, true);  // CH-1: the sender too
         port_->ok(r);
     });
     return true;
@@ -94,23 +96,55 @@ void ChatAgent::history(const ca::Request& r, const ca::User& from, const json& 
 }
 
 void ChatAgent::on_join(const ca::User& user, ca::RoomId room) {
-    // History first, then the join event: the store answers in order, so the
-    // joiner's history ends just before its own user_joined.
-    store_.history(room, std::nullopt, kJoinHistory, [this, id = user.id, room](auto got) {
-        if (!got) return;
-        json messages = json::array();
-        for (const auto& m : *got) messages.push_back(to_json(m));
-        port_->to_user(id, json{{"action", "history"}, {"room", room}, {"messages", std::move(messages)}});
-    });
+    // History first, then the join event: the joiner's history ends just
+    // before its own user_joined (the store answers in order, and the tail
+    // only holds what is committed).
+    if (const auto it = tails_.find(room); it != tails_.end()) {
+        send_history(user.id, room, it->second);
+    } else {
+        store_.history(room, std::nullopt, kJoinHistory, [this, id = user.id, room](auto got) {
+            if (!got) return;
+            std::deque<std::string> messages;
+            for (const auto& m : *got) messages.push_back(to_json(m).dump(-1, ' ', false, json::error_handler_t::replace));
+            send_history(id, room, messages);
+            // The first answer for a room with members becomes its tail; later
+            // commits are appended to it as they complete.
+            if (!tails_.count(room) && !port_->members(room).empty()) tails_.emplace(room, std::move(messages));
+        });
+    }
     post_event(room, user, "user_joined");
 }
 
-void ChatAgent::on_leave(const ca::User& user, ca::RoomId room) { post_event(room, user, "user_left"); }
+void ChatAgent::send_history(ca::UserId to, ca::RoomId room, const std::deque<std::string>& messages) {
+    std::string data = "{\"action\":\"history\",\"room\":" + std::to_string(room) + ",\"messages\":[";
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        if (i) data += ',';
+        data += messages[i];
+    }
+    data += "]}";
+    port_->to_user_raw(to, data);
+}
+
+void ChatAgent::remember(const ChatMessage& m, const std::string& json_text) {
+    if (!m.room) return;
+    const auto it = tails_.find(*m.room);
+    if (it == tails_.end()) return;
+    it->second.push_back(json_text);
+    if (it->second.size() > kJoinHistory) it->second.pop_front();
+}
+
+void ChatAgent::on_leave(const ca::User& user, ca::RoomId room) {
+    post_event(room, user, "user_left");
+    if (port_->members(room).empty()) tails_.erase(room);  // nobody to join it soon: free the tail
+}
 
 void ChatAgent::post_event(ca::RoomId room, const ca::User& user, const char* event) {
     ChatMessage m{0, room, wall_ms_(), user, std::nullopt, {}, event};
     store_.append(std::move(m), [this, room](Expected<ChatMessage, std::string> stored) {
-        if (stored) port_->to_room(room, to_json(*stored));  // CH-3: from 0, to the whole room
+        if (!stored) return;
+        const json j = to_json(*stored);
+        remember(*stored, j.dump(-1, ' ', false, json::error_handler_t::replace));
+        port_->to_room(room, j);  // CH-3: from 0, to the whole room
     });
 }
 
@@ -118,7 +152,11 @@ void ChatAgent::announce(ca::RoomId room, std::string text,
                          std::function<void(Expected<ChatMessage, std::string>)> done) {
     ChatMessage m{0, room, wall_ms_(), ca::User{0, "server"}, std::nullopt, std::move(text), "announcement"};
     store_.append(std::move(m), [this, room, done = std::move(done)](Expected<ChatMessage, std::string> stored) {
-        if (stored) port_->to_room(room, to_json(*stored));
+        if (stored) {
+            const json j = to_json(*stored);
+            remember(*stored, j.dump(-1, ' ', false, json::error_handler_t::replace));
+            port_->to_room(room, j);
+        }
         done(std::move(stored));
     });
 }

@@ -329,6 +329,15 @@ void Port::to_user(UserId to, const json& data) const {
         router_->emit(m->session, "server_message", dump(json{{"type", type_}, {"data", data}}));
 }
 
+void Port::to_user_raw(UserId to, std::string_view data_json) const {
+    if (auto* m = router_->member_by_user(to)) {
+        std::string arg = "{\"type\":" + type_json() + ",\"data\":";
+        arg += data_json;
+        arg += '}';
+        router_->emit(m->session, "server_message", arg);
+    }
+}
+
 void Port::to_room(RoomId room, const json& data) const {
     const auto frame = sio::make_frame(sio::encode_event(
         kNamespace, "room_message", "[" + router_->message_json(0, type_json(), dump(data)) + "]"));

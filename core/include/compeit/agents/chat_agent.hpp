@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
 #include <functional>
 #include <optional>
 
@@ -37,11 +40,19 @@ private:
     std::function<std::int64_t()> wall_ms_;
     std::size_t max_text_chars_;
     std::optional<ca::Port> port_;
+    // The last kJoinHistory committed messages of each room with members, as
+    // JSON, so a join's history needs neither the store nor serialising (a
+    // room's tail is loaded from the store by its first join, dropped when
+    // the room empties).
+    std::unordered_map<ca::RoomId, std::deque<std::string>> tails_;
 
     // The text of a chat request, or the reason it is refused (CH-6).
     std::optional<std::string> valid_text(const ca::Request& r, const ca::json& data) const;
     void history(const ca::Request& r, const ca::User& from, const ca::json& data);
     void post_event(ca::RoomId room, const ca::User& user, const char* event);
+    void send_history(ca::UserId to, ca::RoomId room, const std::deque<std::string>& messages);
+    // A committed room message: into the room's tail, if it has one.
+    void remember(const ChatMessage& m, const std::string& json_text);
 };
 
 }  // namespace compeit::agents

@@ -34,6 +34,8 @@ public:
 
     // server_message {type, data} to one user.
     void to_user(UserId to, const json& data) const;
+    // The same with `data` already encoded as JSON text.
+    void to_user_raw(UserId to, std::string_view data_json) const;
     // room_message {from:0, type, data} to every member of the room.
     void to_room(RoomId room, const json& data) const;
     // room_message {from, type, data} to the members, the sender too when include_sender.

@@ -1,0 +1,139 @@
+// The Chat Agent (CH-1..CH-6) through the core, on a real SQLite store in
+// memory (native/src/chat_db: the same SQL the server runs, answering at once).
+#include <catch2/catch.hpp>
+
+#include "chat_db.hpp"
+#include "compeit/agents/chat_agent.hpp"
+#include "wire.hpp"
+
+using namespace compeit;
+using namespace compeit::test;
+using ca::json;
+
+namespace {
+
+struct ChatRoom : Wire {
+    std::unique_ptr<native::ChatDb> db = native::ChatDb::open(":memory:").value();
+    native::SyncChatStore store{*db};
+    std::int64_t clock = 1'700'000'000'000;
+    agents::ChatAgent chat{store, [this] { return clock; }, 10};
+    ChatRoom() { router.register_agent("chat", chat); }
+
+    Peer& joined(const std::string& name, ca::RoomId room = 1) {
+        Peer& p = add(name);
+        p.client->connect(now);
+        pump();
+        p.client->join_room(room);
+        pump();
+        return p;
+    }
+};
+
+std::vector<json> chat_events(const Wire::Peer& p, const std::string& name) {
+    std::vector<json> out;
+    for (const auto& o : p.seen)
+        if (o.kind == Kind::event && o.text == name) out.push_back(util::parse_json(o.payload));
+    return out;
+}
+
+json ack(Wire& w, Wire::Peer& p, std::uint64_t id) {
+    w.pump();
+    for (const auto& o : p.seen)
+        if (o.kind == Kind::ack && o.request == id) return util::parse_json(o.payload);
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("CH-1/CH-3: room chat is stored, stamped and reaches everyone after the join events", "[chat]") {
+    ChatRoom w;
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    CHECK(ack(w, a, a.chat->send("hello"))["ok"] == true);
+    for (auto* p : {&a, &b}) {
+        const auto& msgs = p->chat->messages();
+        REQUIRE(!msgs.empty());
+        const json& last = msgs.rbegin()->second;
+        CHECK(last["text"] == "hello");
+        CHECK(last["user"]["name"] == "A");
+        CHECK(last["ts"] == w.clock);
+        CHECK(last["room"] == 1);
+    }
+    // B saw A's message after its own join event, ids increasing.
+    std::vector<std::int64_t> ids;
+    for (const auto& [id, m] : b.chat->messages()) ids.push_back(id);
+    CHECK(std::is_sorted(ids.begin(), ids.end()));
+    const auto history = w.db->history(1, std::nullopt, 50);
+    REQUIRE(history);
+    REQUIRE(history->size() == 3);  // A joined, B joined, hello
+    CHECK(history->at(0).event == "user_joined");
+    CHECK(history->at(2).text == "hello");
+}
+
+TEST_CASE("CH-2: a private message goes to both ends with `to`, room null, and is stored", "[chat]") {
+    ChatRoom w;
+    auto& a = w.joined("A", 1);
+    auto& b = w.joined("B", 2);
+    CHECK(ack(w, a, a.chat->send_to(b.client->user()->id, "psst"))["ok"] == true);
+    for (auto* p : {&a, &b}) {
+        const auto ev = chat_events(*p, "chat_message");
+        REQUIRE(!ev.empty());
+        CHECK(ev.back()["message"]["to"] == b.client->user()->id);
+        CHECK(ev.back()["message"]["room"].is_null());
+    }
+}
+
+TEST_CASE("CH-4: the join history comes from the room's tail and matches the store", "[chat]") {
+    ChatRoom w;
+    auto& a = w.joined("A");
+    for (int i = 0; i < 60; ++i) a.chat->send("m" + std::to_string(i));
+    w.pump();
+    auto& b = w.joined("B");  // served from memory: the tail was loaded by A's join
+    const auto hist = chat_events(b, "chat_history");
+    REQUIRE(!hist.empty());
+    const json& msgs = hist.front()["messages"];
+    REQUIRE(msgs.size() == 50);
+    CHECK(msgs.back()["text"] == "m59");
+    // The store's last 51: the same 50, then B's own join event (history ends just before it).
+    const auto stored = w.db->history(1, std::nullopt, 51);
+    REQUIRE(stored);
+    REQUIRE(stored->size() == 51);
+    for (std::size_t i = 0; i < 50; ++i) CHECK(msgs[i]["id"] == stored->at(i).id);
+    CHECK(stored->at(50).event == "user_joined");
+    CHECK(stored->at(50).user.name == "B");
+
+    // Explicit requests go to the store: before/limit.
+    const auto first_id = msgs.front()["id"].get<std::int64_t>();
+    CHECK(ack(w, b, b.chat->history(first_id, 5))["ok"] == true);
+    const json older = chat_events(b, "chat_history").back();
+    CHECK(older["messages"].size() >= 5);
+}
+
+TEST_CASE("CH-6: bad text is refused and nothing is stored", "[chat]") {
+    ChatRoom w;
+    auto& a = w.joined("A");
+    const auto before = w.db->history(1, std::nullopt, 200)->size();
+    CHECK(ack(w, a, a.chat->send(""))["error"]["code"] == "bad_request");
+    CHECK(ack(w, a, a.chat->send("this text is too long"))["error"]["code"] == "too_large");
+    CHECK(ack(w, a, a.client->send_room("chat", R"({"text":7})"))["error"]["code"] == "bad_request");
+    CHECK(ack(w, a, a.client->send_server("chat", R"({"action":"history","limit":0})"))["error"]["code"] == "bad_request");
+    CHECK(ack(w, a, a.client->send_server("chat", R"({"action":"dance"})"))["error"]["code"] == "bad_request");
+    CHECK(w.db->history(1, std::nullopt, 200)->size() == before);
+}
+
+TEST_CASE("CH-3: a leave is posted to the room; an announcement reaches the room", "[chat]") {
+    ChatRoom w;
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    b.client->leave_room();
+    w.pump();
+    bool left = false;
+    for (const auto& [id, m] : a.chat->messages()) left |= m.value("event", "") == "user_left";
+    CHECK(left);
+    bool announced = false;
+    w.chat.announce(1, "maintenance", [&](auto stored) { announced = stored.has_value(); });
+    w.pump();
+    CHECK(announced);
+    CHECK(a.chat->messages().rbegin()->second["event"] == "announcement");
+    CHECK(a.chat->messages().rbegin()->second["user"]["id"] == 0);
+}
