@@ -137,4 +137,8 @@ for (const [name, server, loadgen] of commands) {
 p('```');
 p();
 p('Raw results (one JSON line per run, every field the generator reports): [results.jsonl](results.jsonl).');
+p();
+// The WebAssembly client's figures come from bench/wasm/run.sh.
+const wasmResults = new URL('./wasm/RESULTS.md', import.meta.url);
+if (fs.existsSync(wasmResults)) p(fs.readFileSync(wasmResults, 'utf8').trimEnd());
 process.stdout.write(out.join('\n') + '\n');

@@ -2,7 +2,6 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 
 #include "compeit/ws/handshake.hpp"
 #include "log.hpp"
@@ -28,6 +27,8 @@ WsSession::WsSession(asio::ip::tcp::socket socket, Server& server, std::string l
 
 void WsSession::start(const std::string& client_key, const std::string& sid, const std::string& peer) {
     peer_ = peer;
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);  // reads and writes are attempted directly
     push_raw("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Accept: " + ws::accept_key(client_key) + "\r\n\r\n");
     auto& engine = server_.engine();
@@ -37,8 +38,6 @@ void WsSession::start(const std::string& client_key, const std::string& sid, con
         session_ = id;
         if (engine.open_websocket(id, server_.now())) {
             log(LogLevel::info, "session ", sid, " open websocket ", peer_);
-            boost::system::error_code ec;
-            socket_.non_blocking(true, ec);
             read();
             on_bytes({});  // frames that came with the upgrade request
             return;
@@ -159,41 +158,79 @@ void WsSession::abort() {
     close_socket();
 }
 
+// Writes what is queued at once, with one gathered write_some on the
+// non-blocking socket: the common case (the kernel takes it all) costs one
+// syscall and no asynchronous operation. What the kernel does not take waits
+// for writability. Frames queued meanwhile go out together with the rest.
 void WsSession::write() {
-    if (in_flight_ || closed_) return;
-    if (queue_.empty()) {
-        if (closing_) close_socket();
-        return;
-    }
-    const std::size_t n = std::min(queue_.size(), kMaxGather);
-    // The queue may grow (and move) while this write is in flight, so the
-    // headers it sends are copied out; payloads are shared strings and stay put.
-    gather_.clear();
-    headers_.assign(n, ws::Header{});
-    for (std::size_t i = 0; i < n; ++i) {
-        const Out& o = queue_[i];
-        headers_[i] = o.header;
-        if (o.header.size) gather_.emplace_back(headers_[i].bytes.data(), o.header.size);
-        gather_.emplace_back(o.data->data(), o.data->size());
-    }
-    in_flight_ = n;
-    asio::async_write(socket_, gather_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-        auto& q = self->queue_;
-        const auto done = std::min(self->in_flight_, q.size());
-        for (std::size_t i = 0; i < done; ++i) self->queued_bytes_ -= q[i].data->size();
-        q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(done));
-        self->in_flight_ = 0;
-        if (q.empty() && q.capacity() > 16) {  // a burst is over: give the memory back
-            std::vector<Out>().swap(q);
-            std::vector<asio::const_buffer>().swap(self->gather_);
-            std::vector<ws::Header>().swap(self->headers_);
+    if (waiting_writable_ || closed_) return;
+    while (!queue_.empty()) {
+        gather_.clear();
+        const std::size_t n = std::min(queue_.size(), kMaxGather);
+        std::size_t skip = front_written_;  // bytes of queue_[0] already sent
+        for (std::size_t i = 0; i < n; ++i) {
+            const Out& o = queue_[i];
+            for (auto part : {std::string_view(o.header.view()), std::string_view(*o.data)}) {
+                if (skip >= part.size()) {
+                    skip -= part.size();
+                    continue;
+                }
+                gather_.emplace_back(part.data() + skip, part.size() - skip);
+                skip = 0;
+            }
         }
-        if (ec) {
-            self->detach(true);
-            return self->close_socket();
+        boost::system::error_code ec;
+        const std::size_t written = socket_.write_some(gather_, ec);
+        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+            // Reported from the event loop, not from inside the engine's flush.
+            closing_ = true;
+            asio::post(socket_.get_executor(), [self = shared_from_this()] {
+                self->detach(true);
+                self->close_socket();
+            });
+            return;
         }
-        self->write();
-    });
+        consume(ec ? 0 : written);
+        if (ec || !queue_.empty()) {
+            if (!ec && n == kMaxGather && front_written_ == 0) continue;  // more than one gather's worth
+            waiting_writable_ = true;
+            socket_.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code wec) {
+                self->waiting_writable_ = false;
+                if (wec || self->closed_) {
+                    if (!self->closed_) {
+                        self->detach(true);
+                        self->close_socket();
+                    }
+                    return;
+                }
+                self->write();
+            });
+            return;
+        }
+    }
+    if (queue_.capacity() > 16) {  // a burst is over: give the memory back
+        std::vector<Out>().swap(queue_);
+        std::vector<asio::const_buffer>().swap(gather_);
+    }
+    if (closing_) close_socket();
+}
+
+// Drops what the kernel took: whole entries, and a prefix of the next one.
+void WsSession::consume(std::size_t written) {
+    std::size_t done = 0;
+    while (done < queue_.size()) {
+        const Out& o = queue_[done];
+        const std::size_t size = o.header.size + o.data->size() - front_written_;
+        if (written < size) {
+            front_written_ += written;
+            break;
+        }
+        written -= size;
+        front_written_ = 0;
+        queued_bytes_ -= o.data->size();
+        ++done;
+    }
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 void WsSession::close_socket() {

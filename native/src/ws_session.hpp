@@ -43,10 +43,10 @@ private:
     std::string peer_;
     sio::SessionId session_ = 0;  // 0: not (or no longer) attached to the engine
     std::vector<Out> queue_;  // a vector: an idle connection holds no node (deque always did)
-    std::vector<boost::asio::const_buffer> gather_;  // the buffers of the write in flight
-    std::vector<ws::Header> headers_;                // and its frame headers
+    std::vector<boost::asio::const_buffer> gather_;  // reused for every gathered write
     std::size_t queued_bytes_ = 0;
-    std::size_t in_flight_ = 0;  // entries of queue_ being written
+    std::size_t front_written_ = 0;   // bytes of queue_.front() the kernel already took
+    bool waiting_writable_ = false;   // the kernel's buffer was full: waiting to write the rest
     bool closing_ = false;       // close once the queue is empty
     bool closed_ = false;
 
@@ -55,6 +55,7 @@ private:
     void push_raw(std::string bytes);
     void push_control(ws::Opcode op, std::string payload);
     void write();
+    void consume(std::size_t written);
     void fail(ws::Error error);
     void detach(bool transport_lost);
     void close_socket();

@@ -53,7 +53,7 @@ TEST_CASE("CH-1/CH-3: room chat is stored, stamped and reaches everyone after th
     for (auto* p : {&a, &b}) {
         const auto& msgs = p->chat->messages();
         REQUIRE(!msgs.empty());
-        const json& last = msgs.rbegin()->second;
+        const json last = util::parse_json(msgs.rbegin()->second);
         CHECK(last["text"] == "hello");
         CHECK(last["user"]["name"] == "A");
         CHECK(last["ts"] == w.clock);
@@ -128,12 +128,12 @@ TEST_CASE("CH-3: a leave is posted to the room; an announcement reaches the room
     b.client->leave_room();
     w.pump();
     bool left = false;
-    for (const auto& [id, m] : a.chat->messages()) left |= m.value("event", "") == "user_left";
+    for (const auto& [id, m] : a.chat->messages()) left |= util::parse_json(m).value("event", "") == "user_left";
     CHECK(left);
     bool announced = false;
     w.chat.announce(1, "maintenance", [&](auto stored) { announced = stored.has_value(); });
     w.pump();
     CHECK(announced);
-    CHECK(a.chat->messages().rbegin()->second["event"] == "announcement");
-    CHECK(a.chat->messages().rbegin()->second["user"]["id"] == 0);
+    CHECK(util::parse_json(a.chat->messages().rbegin()->second)["event"] == "announcement");
+    CHECK(util::parse_json(a.chat->messages().rbegin()->second)["user"]["id"] == 0);
 }

@@ -144,7 +144,7 @@ TEST_CASE("client: membership events and the C++ chat client", "[client][chat]")
     a.client->send_room("chat", R"({"id":9,"room":4,"text":"other room"})");
     w.pump();
     REQUIRE(b.chat->messages().size() == 2);
-    CHECK(b.chat->messages().begin()->second["text"] == "first");
+    CHECK(util::parse_json(b.chat->messages().begin()->second)["text"] == "first");
     int chat_events = 0;
     for (const auto& o : b.seen) chat_events += o.kind == Kind::event && o.text == "chat_message";
     CHECK(chat_events == 2);

@@ -1,11 +1,8 @@
 #include "compeit/agents/chat_client.hpp"
 
-#include "compeit/util/json_guard.hpp"
 #include "compeit/util/json_scan.hpp"
 
 namespace compeit::agents {
-
-using ca::json;
 
 namespace {
 
@@ -16,7 +13,10 @@ std::string text_object(std::string_view text) {
     return out;
 }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::optional<std::int64_t> integer_member(std::string_view object, std::string_view key) {
+    const auto v = util::json_member(object, key);
+    return v ? util::json_integer(*v) : std::nullopt;
+}
 
 }  // namespace
 
@@ -36,28 +36,33 @@ std::uint64_t ChatClient::history(std::optional<std::int64_t> before, std::optio
     return client_.send_server(kType, data);
 }
 
-bool ChatClient::add(const json& m) {
-    if (!m.is_object() || !m.contains("id") || !m["id"].is_number_integer()) return false;
-    if (!room_ || !m.contains("room") || m["room"] != *room_) return false;
-    return room_messages_.emplace(m["id"].get<std::int64_t>(), m).second;
+// Keeps a message of the active room once (by id).
+bool ChatClient::add(std::string_view m) {
+    const auto id = integer_member(m, "id");
+    if (!id || !room_ || integer_member(m, "room") != room_) return false;
+    return room_messages_.emplace(*id, std::string(m)).second;
 }
 
-json ChatClient::snapshot() const {
-    json all = json::array();
-    for (const auto& [id, m] : room_messages_) all.push_back(m);
+std::string ChatClient::snapshot() const {
+    std::string all = "[";
+    for (const auto& [id, m] : room_messages_) {
+        if (all.size() > 1) all += ',';
+        all += m;
+    }
+    all += ']';
     return all;
 }
 
-void ChatClient::on_server_message(std::string_view data_text) {
-    const json data = util::parse_json(data_text);
-    if (!data.is_object() || data.value("action", "") != "history" || !data.contains("messages")) return;
-    if (!room_ || data.value("room", json()) != *room_) return;
-    for (const auto& m : data["messages"]) add(m);
-    client_.emit_event("chat_history", dump(json{{"room", *room_}, {"messages", snapshot()}}));
+void ChatClient::on_server_message(std::string_view data) {
+    const auto action = util::json_member(data, "action");
+    if (!action || util::json_string(*action) != "history" || !room_ || integer_member(data, "room") != room_) return;
+    if (const auto messages = util::json_member(data, "messages"))
+        util::for_each_element(*messages, [this](std::string_view m) { add(m); });
+    client_.emit_event("chat_history", "{\"room\":" + std::to_string(*room_) + ",\"messages\":" + snapshot() + "}");
 }
 
 void ChatClient::on_room_message(ca::UserId, std::string_view data) {
-    if (add(util::parse_json(data))) client_.emit_event("chat_message", "{\"message\":" + std::string(data) + "}");
+    if (add(data)) client_.emit_event("chat_message", "{\"message\":" + std::string(data) + "}");
 }
 
 void ChatClient::on_user_message(ca::UserId, std::string_view data) {
@@ -66,8 +71,7 @@ void ChatClient::on_user_message(ca::UserId, std::string_view data) {
 
 void ChatClient::on_membership(std::string_view event, std::string_view payload) {
     if (event == "room_joined") {
-        const auto r = util::json_member(payload, "room");
-        const auto room = r ? util::json_integer(*r) : std::nullopt;
+        const auto room = integer_member(payload, "room");
         if (!room) return;
         if (room_ != *room) room_messages_.clear();  // a rejoin of the same room keeps what it had
         room_ = *room;

@@ -1,7 +1,6 @@
 #include "compeit/sio/packet.hpp"
 
-#include <nlohmann/json.hpp>
-
+#include "compeit/util/json_scan.hpp"
 #include "compeit/util/utf.hpp"
 
 namespace compeit::sio {
@@ -13,10 +12,6 @@ bool all_digits(std::string_view s) {
     return true;
 }
 
-// Appends a JSON string literal; names are short, so a tree is overkill.
-void append_json_string(std::string& out, std::string_view s) {
-    out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 }  // namespace
 
@@ -144,7 +139,7 @@ std::string encode_event(std::string_view endpoint, std::string_view name,
     out += ':';
     out += endpoint;
     out += ":{\"name\":";
-    append_json_string(out, name);
+    util::append_json_string(out, name);
     if (!args_json.empty()) {
         out += ",\"args\":";
         out += args_json;

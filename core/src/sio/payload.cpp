@@ -1,7 +1,6 @@
 #include "compeit/sio/payload.hpp"
 
-#include <nlohmann/json.hpp>
-
+#include "compeit/util/json_scan.hpp"
 #include "compeit/util/utf.hpp"
 
 namespace compeit::sio {
@@ -76,7 +75,7 @@ std::string jsonp_wrap(std::string_view index, std::string_view payload) {
     std::string out = "io.j[";
     out += index;
     out += "](";
-    out += nlohmann::json(payload).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    util::append_json_string(out, payload);
     out += ");";
     return out;
 }

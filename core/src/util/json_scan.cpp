@@ -1,5 +1,7 @@
 #include "compeit/util/json_scan.hpp"
 
+#include "compeit/util/utf.hpp"
+
 #include <algorithm>
 
 namespace compeit::util::detail {
@@ -256,6 +258,10 @@ std::optional<std::int64_t> json_integer(std::string_view span) {
 }
 
 void append_json_string(std::string& out, std::string_view s) {
+    if (!utf::valid_utf8(s)) {  // JSON text is UTF-8: broken bytes become U+FFFD
+        const std::string clean = utf::sanitize(s);
+        return append_json_string(out, clean);
+    }
     static const char* hex = "0123456789abcdef";
     out += '"';
     for (char ch : s) {

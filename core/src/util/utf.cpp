@@ -88,6 +88,22 @@ std::size_t code_points(std::string_view utf8) {
     return n;
 }
 
+std::string sanitize(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t len = sequence_length(s, i);
+        if (len == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.append(s.substr(i, len));
+            i += len;
+        }
+    }
+    return out;
+}
+
 std::string truncate_code_points(std::string_view s, std::size_t max_chars) {
     std::size_t i = 0;
     for (std::size_t n = 0; n < max_chars && i < s.size(); ++n) {

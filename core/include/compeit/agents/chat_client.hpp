@@ -23,8 +23,8 @@ public:
     std::uint64_t send_to(ca::UserId to, const std::string& text);  // to one user (CH-2)
     std::uint64_t history(std::optional<std::int64_t> before, std::optional<std::int64_t> limit);  // CH-4
 
-    // The active room's messages by id.
-    const std::map<std::int64_t, ca::json>& messages() const { return room_messages_; }
+    // The active room's messages by id, as the JSON text the server sent.
+    const std::map<std::int64_t, std::string>& messages() const { return room_messages_; }
 
     void on_server_message(std::string_view data) override;
     void on_room_message(ca::UserId from, std::string_view data) override;
@@ -34,10 +34,10 @@ public:
 private:
     ca::Client& client_;
     std::optional<ca::RoomId> room_;
-    std::map<std::int64_t, ca::json> room_messages_;
+    std::map<std::int64_t, std::string> room_messages_;
 
-    bool add(const ca::json& message);
-    ca::json snapshot() const;
+    bool add(std::string_view message);
+    std::string snapshot() const;
 };
 
 }  // namespace compeit::agents

@@ -22,6 +22,9 @@ std::optional<std::size_t> prefix_bytes(std::string_view utf8, std::size_t units
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool valid_utf8(std::string_view s);
 
+// `s` with every byte that is not part of a well-formed sequence replaced by U+FFFD.
+std::string sanitize(std::string_view s);
+
 // Truncates `s` to at most `max_chars` code points, never inside a character.
 std::string truncate_code_points(std::string_view s, std::size_t max_chars);
 
