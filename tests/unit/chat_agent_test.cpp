@@ -19,22 +19,9 @@ struct ChatRoom : Wire {
     agents::ChatAgent chat{store, [this] { return clock; }, 10};
     ChatRoom() { router.register_agent("chat", chat); }
 
-    Peer& joined(const std::string& name, ca::RoomId room = 1) {
-        Peer& p = add(name);
-        p.client->connect(now);
-        pump();
-        p.client->join_room(room);
-        pump();
-        return p;
-    }
 };
 
-std::vector<json> chat_events(const Wire::Peer& p, const std::string& name) {
-    std::vector<json> out;
-    for (const auto& o : p.seen)
-        if (o.kind == Kind::event && o.text == name) out.push_back(util::parse_json(o.payload));
-    return out;
-}
+const auto& chat_events = Wire::events;
 
 json ack(Wire& w, Wire::Peer& p, std::uint64_t id) {
     w.pump();

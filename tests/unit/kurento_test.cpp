@@ -18,22 +18,9 @@ struct MeshRoom : Wire {
     agents::KurentoAgent kurento{backend, json::array({{{"urls", "stun:stun.test:3478"}}})};
     MeshRoom() { router.register_agent("kurento", kurento); }
 
-    Peer& join(const std::string& name, ca::RoomId room = 1) {
-        Peer& p = add(name);
-        p.client->connect(now);
-        pump();
-        p.client->join_room(room);
-        pump();
-        return p;
-    }
 };
 
-std::vector<json> events(const Wire::Peer& p, const std::string& name) {
-    std::vector<json> out;
-    for (const auto& o : p.seen)
-        if (o.kind == Kind::event && o.text == name) out.push_back(util::parse_json(o.payload));
-    return out;
-}
+const auto& events = Wire::events;
 
 bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
@@ -51,10 +38,10 @@ json raw(Wire& w, Wire::Peer& p, const json& data) {
 
 TEST_CASE("KU-1: a joiner gets the config and the stream list", "[kurento]") {
     MeshRoom w;
-    auto& a = w.join("A");
+    auto& a = w.joined("A");
     a.kurento->publish(true, false);
     w.pump();
-    auto& b = w.join("B");
+    auto& b = w.joined("B");
     const auto config = events(b, "media_config");
     REQUIRE(config.size() == 1);
     CHECK(config[0]["mode"] == "mesh");
@@ -67,9 +54,9 @@ TEST_CASE("KU-1: a joiner gets the config and the stream list", "[kurento]") {
 
 TEST_CASE("KU-2..KU-4: mesh publish, subscribe through the publisher, ICE to the right peer", "[kurento]") {
     MeshRoom w;
-    auto& a = w.join("A");
-    auto& b = w.join("B");
-    auto& c = w.join("C");
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    auto& c = w.joined("C");
     a.kurento->publish(true, true);
     w.pump();
     CHECK(w.kurento.publishes(1, a.client->user()->id));
@@ -107,8 +94,8 @@ TEST_CASE("KU-2..KU-4: mesh publish, subscribe through the publisher, ICE to the
 
 TEST_CASE("KU-4: candidates that arrive before the remote description wait for it", "[kurento]") {
     MeshRoom w;
-    auto& a = w.join("A");
-    auto& b = w.join("B");
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
     a.kurento->publish(true, true);
     // Deliver nothing yet: B must first learn of the stream. Instead, feed B's
     // client a candidate for a connection that has no remote description.
@@ -128,8 +115,8 @@ TEST_CASE("KU-4: candidates that arrive before the remote description wait for i
 
 TEST_CASE("KU-5/KU-6: mute flags, unpublish, leave and disconnect release everything", "[kurento]") {
     MeshRoom w;
-    auto& a = w.join("A");
-    auto& b = w.join("B");
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
     a.kurento->publish(true, true);
     b.kurento->publish(true, true);
     w.pump();
@@ -159,8 +146,8 @@ TEST_CASE("KU-5/KU-6: mute flags, unpublish, leave and disconnect release everyt
 
 TEST_CASE("KU-5: a publisher's transport loss removes its stream for everyone", "[kurento]") {
     MeshRoom w;
-    auto& a = w.join("A");
-    auto& b = w.join("B");
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
     a.kurento->publish(true, true);
     w.pump();
     w.engine.on_transport_closed(a.session, w.now);
@@ -173,8 +160,8 @@ TEST_CASE("KU-5: a publisher's transport loss removes its stream for everyone", 
 
 TEST_CASE("KU bad input: request_error, nothing else disturbed", "[kurento]") {
     MeshRoom w;
-    auto& a = w.join("A");
-    auto& b = w.join("B");
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
     auto& lone = w.add("Lone");
     lone.client->connect(w.now);
     w.pump();

@@ -62,6 +62,24 @@ struct Wire {
         return *peers.back();
     }
 
+    // A connected peer that joined `room`.
+    Peer& joined(const std::string& name, ca::RoomId room = 1) {
+        Peer& p = add(name);
+        p.client->connect(now);
+        pump();
+        p.client->join_room(room);
+        pump();
+        return p;
+    }
+
+    // Payloads of the events `p` reported under `name`, in order.
+    static std::vector<json> events(const Peer& p, const std::string& name) {
+        std::vector<json> out;
+        for (const auto& o : p.seen)
+            if (o.kind == Kind::event && o.text == name) out.push_back(util::parse_json(o.payload));
+        return out;
+    }
+
     // Performs every output until nothing moves.
     void pump() {
         for (int round = 0; round < 100; ++round) {
