@@ -195,6 +195,15 @@ void Server::end(sio::SessionId id) {
     }
 }
 
+void Server::opened(sio::SessionId, std::string_view sid, sio::Transport transport) {
+    log(LogLevel::info, "session ", sid, " open ", sio::transport_name(transport));
+}
+
+void Server::closed(sio::SessionId, std::string_view sid, sio::CloseReason reason) {
+    // Expected closes are not failures: info, like the opens.
+    log(LogLevel::info, "session ", sid, " closed: ", sio::to_string(reason));
+}
+
 void Server::schedule_flush() {
     if (flush_scheduled_) return;
     flush_scheduled_ = true;

@@ -59,6 +59,8 @@ public:
     void poll_respond(sio::SessionId, std::string payload) override;
     void end(sio::SessionId) override;
     void schedule_flush() override;
+    void opened(sio::SessionId, std::string_view sid, sio::Transport transport) override;
+    void closed(sio::SessionId, std::string_view sid, sio::CloseReason reason) override;
 
 private:
     boost::asio::io_context& ioc_;

@@ -37,7 +37,6 @@ void WsSession::start(const std::string& client_key, const std::string& sid, con
         server_.attach_ws(id, shared_from_this());
         session_ = id;
         if (engine.open_websocket(id, server_.now())) {
-            log(LogLevel::info, "session ", sid, " open websocket ", peer_);
             read();
             on_bytes({});  // frames that came with the upgrade request
             return;

@@ -157,6 +157,7 @@ void Engine::open(Session& s, Transport t, Time now) {
     s.transport = t;
     if (s.opened) return;
     s.opened = true;
+    host_.opened(s.id, s.sid, t);
     s.outbox.insert(s.outbox.begin(), connect_frame());
     s.outbox_bytes += connect_frame()->size();
     if (t == Transport::websocket) s.heartbeat_due = now + config_.heartbeat_interval;
@@ -345,6 +346,7 @@ void Engine::end(Session& s, CloseReason reason, Time now, bool say_goodbye) {
     for (const auto& ns : namespaces) app_.on_namespace_disconnect(id, ns, reason, now);
     app_.on_namespace_disconnect(id, "", reason, now);
 
+    host_.closed(id, s.sid, reason);
     by_sid_.erase(s.sid);
     sessions_.erase(id);  // `s` is gone from here on
     host_.end(id);

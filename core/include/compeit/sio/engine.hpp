@@ -74,6 +74,10 @@ public:
     // handler (so packets produced together go out together). Called once per
     // flush cycle.
     virtual void schedule_flush() = 0;
+    // Connection events, for the host's log: a session's first transport
+    // opened, and a session ended (before end()).
+    virtual void opened(SessionId, std::string_view /*sid*/, Transport) {}
+    virtual void closed(SessionId, std::string_view /*sid*/, CloseReason) {}
 };
 
 class Application {
