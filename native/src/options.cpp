@@ -83,7 +83,7 @@ const std::vector<Flag>& flags() {
          [](const std::string& v, Options& o) { return to_double(v, o.limits.rate_per_second) && o.limits.rate_per_second > 0; }},
         {"--burst", "N", "messages a connection may send in a burst (default 400)",
          [](const std::string& v, Options& o) { return to_double(v, o.limits.rate_burst) && o.limits.rate_burst >= 1; }},
-        {"--max-write-queue", "BYTES", "bytes queued for a slow websocket reader before it is dropped (default 8388608)",
+        {"--max-write-queue", "BYTES", "bytes queued for a websocket reader that takes nothing for 5 s before it is dropped; 8x this drops any reader (default 8388608)",
          [](const std::string& v, Options& o) { return to_size(v, o.max_write_queue_bytes) && o.max_write_queue_bytes > 0; }},
         {"--admin-token", "TOKEN", "bearer token for the admin HTTP interface (or env COMPEIT_ADMIN_TOKEN); none: disabled",
          [](const std::string& v, Options& o) { o.admin_token = v; return true; }},

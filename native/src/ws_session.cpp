@@ -18,6 +18,7 @@ constexpr std::size_t kReadChunk = 16 * 1024;  // per wake-up: bounds how fast o
 // idle connection holds no read buffer of its own, only what its decoder keeps.
 char g_read_buffer[kReadChunk];
 constexpr std::size_t kMaxGather = 64;  // entries per write (two buffers each)
+constexpr sio::Time kStallTime{5'000};  // no progress this long, over the queue limit: dropped
 }  // namespace
 
 WsSession::WsSession(asio::ip::tcp::socket socket, Server& server, std::string leftover)
@@ -114,13 +115,14 @@ void WsSession::detach(bool transport_lost) {
 
 void WsSession::send(std::vector<sio::Frame>&& frames) {
     if (closed_ || closing_) return;
+    if (queue_.empty()) last_progress_ = server_.now();  // the stall clock runs only while something waits
     for (auto& f : frames) {
         queued_bytes_ += f->size();
         const auto header = ws::make_header(ws::Opcode::text, f->size());
         queue_.push_back(Out{std::move(f), header});
     }
-    if (queued_bytes_ > server_.options().max_write_queue_bytes) {
-        // A reader this slow is dropped; deferred so the engine is not re-entered mid-flush.
+    if (stalled()) {
+        // Dropped; deferred so the engine is not re-entered mid-flush.
         log(LogLevel::warn, "websocket ", peer_, " does not read: dropped with ", queued_bytes_, " bytes queued");
         closing_ = true;
         asio::post(socket_.get_executor(), [self = shared_from_this()] {
@@ -214,8 +216,18 @@ void WsSession::write() {
     if (closing_) close_socket();
 }
 
+// A reader is dropped when more than --max-write-queue bytes wait for it and
+// it has taken nothing for kStallTime (it stopped reading), or when eight
+// times that much waits (it reads, but far slower than it is sent to).
+bool WsSession::stalled() const {
+    const std::size_t limit = server_.options().max_write_queue_bytes;
+    if (queued_bytes_ <= limit) return false;
+    return queued_bytes_ > 8 * limit || server_.now() - last_progress_ >= kStallTime;
+}
+
 // Drops what the kernel took: whole entries, and a prefix of the next one.
 void WsSession::consume(std::size_t written) {
+    if (written) last_progress_ = server_.now();
     std::size_t done = 0;
     while (done < queue_.size()) {
         const Out& o = queue_[done];

@@ -47,6 +47,7 @@ private:
     std::size_t queued_bytes_ = 0;
     std::size_t front_written_ = 0;   // bytes of queue_.front() the kernel already took
     bool waiting_writable_ = false;   // the kernel's buffer was full: waiting to write the rest
+    sio::Time last_progress_{};       // when the kernel last took bytes
     bool closing_ = false;       // close once the queue is empty
     bool closed_ = false;
 
@@ -56,6 +57,7 @@ private:
     void push_control(ws::Opcode op, std::string payload);
     void write();
     void consume(std::size_t written);
+    bool stalled() const;
     void fail(ws::Error error);
     void detach(bool transport_lost);
     void close_socket();
