@@ -1,5 +1,7 @@
 #include "compeit/util/json_guard.hpp"
 
+#include "compeit/util/json_scan.hpp"
+
 namespace compeit::util {
 
 bool json_depth_ok(std::string_view text, std::size_t max_depth) {
@@ -30,7 +32,9 @@ namespace compeit::util {
 
 nlohmann::json parse_json(std::string_view text, std::size_t max_depth) {
     nlohmann::json result;
-    if (!json_depth_ok(text, max_depth)) return nlohmann::json(nlohmann::json::value_t::discarded);
+    // One definition of valid JSON in the project: the span scanner's (nlohmann
+    // alone would stop at a NUL byte and accept what precedes it).
+    if (!json_value_span(text, max_depth)) return nlohmann::json(nlohmann::json::value_t::discarded);
     nlohmann::detail::json_sax_dom_parser<nlohmann::json> sax(result, false);
     const bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &sax);
     if (!ok || sax.is_errored()) return nlohmann::json(nlohmann::json::value_t::discarded);

@@ -15,7 +15,8 @@ namespace compeit::util {
 
 // The span of the one JSON value that `text` holds (surrounding white space
 // trimmed), or nullopt when `text` is not exactly one valid JSON value or
-// nests deeper than max_depth.
+// nests deeper than max_depth. `text` must already be valid UTF-8 (packets
+// are validated when decoded); the scanner checks the grammar only.
 std::optional<std::string_view> json_value_span(std::string_view text, std::size_t max_depth = 64);
 
 // Calls fn(key, value_span) for each member of an object span. The span must
