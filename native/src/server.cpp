@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include <filesystem>
+#include <utility>
 
 #include "http_session.hpp"
 #include "threaded_chat_store.hpp"
@@ -155,12 +156,13 @@ void Server::stop() {
     acceptor_.close(ec);
     tick_timer_.cancel();
     if (kms_) kms_->stop();
-    for (auto& [id, weak] : websockets_)
+    // Aborting detaches from these maps: iterate over copies.
+    const auto websockets = std::exchange(websockets_, {});
+    const auto polls = std::exchange(polls_, {});
+    for (const auto& [id, weak] : websockets)
         if (auto ws = weak.lock()) ws->abort();
-    for (auto& [id, weak] : polls_)
+    for (const auto& [id, weak] : polls)
         if (auto http = weak.lock()) http->abort();
-    websockets_.clear();
-    polls_.clear();
 }
 
 void Server::attach_ws(sio::SessionId id, const std::shared_ptr<WsSession>& ws) { websockets_[id] = ws; }
