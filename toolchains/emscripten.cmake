@@ -7,10 +7,12 @@ endif()
 include("${EMSCRIPTEN_ROOT_PATH}/cmake/Modules/Platform/Emscripten.cmake")
 
 # Header-only libraries must come from their own folders, never /usr/include
-# (host glibc headers break em++): expose nlohmann/ alone through a symlink.
+# (host glibc headers break em++): expose nlohmann/ and catch2/ alone through symlinks.
 set(_compeit_third_party "${CMAKE_BINARY_DIR}/third_party/include")
 file(MAKE_DIRECTORY "${_compeit_third_party}")
-if(NOT EXISTS "${_compeit_third_party}/nlohmann")
-  file(CREATE_LINK "/usr/include/nlohmann" "${_compeit_third_party}/nlohmann" SYMBOLIC)
-endif()
+foreach(_lib nlohmann catch2)
+  if(NOT EXISTS "${_compeit_third_party}/${_lib}")
+    file(CREATE_LINK "/usr/include/${_lib}" "${_compeit_third_party}/${_lib}" SYMBOLIC)
+  endif()
+endforeach()
 set(COMPEIT_JSON_INCLUDE "${_compeit_third_party}" CACHE PATH "" FORCE)
