@@ -25,6 +25,7 @@ struct Options {
     std::string admin_token;                  // empty: admin interface disabled
     std::string media = "mesh";               // Kurento Agent media mode
     std::string kms_url = "ws://127.0.0.1:8888/kurento";  // --media kurento
+    std::string janus_url = "ws://127.0.0.1:8188";          // --media janus
     std::string record_dir;                   // recordings (KMS host); empty: <data-dir>/recordings
     ca::json ice_servers = ca::json::array(); // RTCIceServer list sent to clients
     LogLevel log_level = LogLevel::info;

@@ -82,6 +82,12 @@ bool Server::open_agents() {
                                         ? (std::filesystem::path(options_.data_dir) / "recordings").string()
                                         : options_.record_dir);
         kms_->start();
+    } else if (options_.media == "janus") {
+        janus_ = std::make_unique<JanusClient>(ioc_, options_.janus_url, [this] { return now(); });
+        media_ = janus_->make_backend(options_.record_dir.empty()
+                                          ? (std::filesystem::path(options_.data_dir) / "recordings").string()
+                                          : options_.record_dir);
+        janus_->start();
     } else {
         media_ = std::make_unique<agents::MeshBackend>();
     }
@@ -156,6 +162,7 @@ void Server::stop() {
     acceptor_.close(ec);
     tick_timer_.cancel();
     if (kms_) kms_->stop();
+    if (janus_) janus_->stop();
     // Aborting detaches from these maps: iterate over copies.
     const auto websockets = std::exchange(websockets_, {});
     const auto polls = std::exchange(polls_, {});

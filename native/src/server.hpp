@@ -16,6 +16,7 @@
 #include "compeit/agents/kurento_agent.hpp"
 #include "compeit/ca/router.hpp"
 #include "compeit/sio/engine.hpp"
+#include "janus_client.hpp"
 #include "kms_client.hpp"
 #include "options.hpp"
 #include "static_files.hpp"
@@ -70,6 +71,7 @@ private:
     std::unique_ptr<agents::ChatStore> chat_store_;
     std::unique_ptr<agents::ChatAgent> chat_;
     std::unique_ptr<KmsClient> kms_;  // --media kurento: before media_, which uses its session
+    std::unique_ptr<JanusClient> janus_;  // --media janus: likewise
     std::unique_ptr<agents::MediaBackend> media_;
     std::unique_ptr<agents::KurentoAgent> kurento_;
     boost::asio::ip::tcp::acceptor acceptor_;

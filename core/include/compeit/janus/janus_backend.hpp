@@ -1,0 +1,108 @@
+// The `janus` media backend: the Kurento Agent's media operations as Janus
+// VideoRoom objects, over a janus::Session.
+//   room               a VideoRoom (id room_offset + room), created on the
+//                      first publish ("already exists" is fine: rooms outlive
+//                      our Janus session), destroyed by release_room
+//   published stream   a videoroom handle: join as publisher, then configure
+//                      with the browser's offer; Janus' jsep is the answer
+//   recording          configure {record, filename} on the publisher handle
+//   subscription       not possible as KU-3 has it: Janus 1.1.2's VideoRoom
+//                      makes the offer to subscribers itself and refuses one
+//                      from them ("Only publishers send offers"), so
+//                      subscribe answers not_supported (see the README)
+//   set_filter         not_supported (the VideoRoom does not touch media)
+// Each asynchronous step finds its publisher again by serial number, so a
+// stream or room that goes meanwhile makes the chain detach what it made and
+// fail. A failing step detaches the handle and reports Janus' reason (KU-7).
+// A lost Janus connection takes the Janus session and its handles with it:
+// pending operations fail (unavailable), every room is reported lost, and the
+// VideoRooms left behind are destroyed once the connection is back.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "compeit/agents/media_backend.hpp"
+#include "compeit/janus/session.hpp"
+
+namespace compeit::janus {
+
+struct BackendConfig {
+    std::uint64_t room_offset = 1'000'000;  // Janus room id = offset + COMPEIT room id
+    std::string record_dir = "/tmp";         // a folder on Janus' host
+    std::function<std::int64_t()> wall_ms = [] { return std::int64_t{0}; };
+    int max_publishers = 100;
+};
+
+// Janus' error as a request_error (KU-7): bad input is bad_request, the rest
+// is the media server's failure.
+agents::MediaError to_media_error(const Error& e);
+// A browser candidate (RTCIceCandidateInit) as Janus takes it; an empty or
+// null candidate means "completed". Nullopt when unusable.
+std::optional<json> to_janus_candidate(const json& browser);
+
+class JanusBackend final : public agents::MediaBackend {
+public:
+    JanusBackend(Session& session, BackendConfig config);
+    ~JanusBackend() override;
+
+    std::string_view mode() const override { return "sfu"; }
+    bool peer_to_peer() const override { return false; }
+
+    void publish(ca::RoomId room, ca::UserId user, const std::string& offer, agents::MediaDone done) override;
+    void subscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& offer,
+                   agents::MediaDone done) override;
+    void add_candidate(ca::RoomId room, ca::UserId user, ca::UserId stream_owner, const ca::json& candidate) override;
+    void set_filter(ca::RoomId room, ca::UserId user, const std::string& filter, agents::MediaDone done) override;
+    void record(ca::RoomId room, ca::UserId user, bool start, agents::MediaDone done) override;
+    void unpublish(ca::RoomId room, ca::UserId user) override;
+    void unsubscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) override;
+    void release_room(ca::RoomId room) override;
+
+    // Introspection for tests.
+    std::size_t room_count() const { return rooms_.size(); }
+    std::size_t orphan_count() const { return orphans_.size(); }
+    HandleId handle_of(ca::RoomId room, ca::UserId user) const;
+    std::uint64_t janus_room(ca::RoomId room) const { return config_.room_offset + static_cast<std::uint64_t>(room); }
+
+private:
+    using Step = Expected<json, agents::MediaError>;
+    using StepDone = std::function<void(Step)>;
+
+    struct Publisher {
+        std::uint64_t serial = 0;
+        HandleId handle = 0;
+        bool offered = false;  // configure with the offer sent: browser candidates go straight on
+        bool ready = false;    // the answer went out
+        bool busy = false;     // a recording change is under way
+        std::vector<json> candidates;
+    };
+    struct Room {
+        std::uint64_t serial = 0;
+        bool created = false;
+        bool creating = false;
+        std::vector<StepDone> waiting;  // for the VideoRoom
+        std::map<ca::UserId, Publisher> pubs;
+    };
+
+    Session& session_;
+    BackendConfig config_;
+    std::map<ca::RoomId, Room> rooms_;
+    std::set<std::uint64_t> orphans_;  // VideoRooms to destroy when Janus is back
+    std::uint64_t next_serial_ = 1;
+
+    Publisher* find_pub(ca::RoomId room, ca::UserId user, std::uint64_t serial);
+    void with_room(ca::RoomId room, StepDone cont);
+    void join_and_offer(ca::RoomId room, ca::UserId user, std::uint64_t serial, const std::string& offer, StepDone done);
+    void on_handle_event(ca::RoomId room, ca::UserId user, std::uint64_t serial, const json& msg);
+    void drop_publisher(Publisher& p);
+    void destroy_room(std::uint64_t janus_room);
+    void on_connected();
+    void on_lost();
+};
+
+}  // namespace compeit::janus

@@ -1,0 +1,77 @@
+// A reconnecting WebSocket client that carries one sans-I/O media-server
+// session (kms::Session for Kurento, janus::Session for Janus): it connects,
+// feeds received text messages in and the session's frames out, ticks its
+// keepalive, and reconnects with backoff when the connection fails or is lost.
+// Runs on the server's io_context thread, like everything else, so nothing
+// here is locked. The sessions are core classes, so the link reaches them
+// through the functions of an Endpoint.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace compeit::native {
+
+class MediaLink {
+public:
+    using Clock = std::function<std::chrono::milliseconds()>;
+    struct Endpoint {
+        std::function<void(std::chrono::milliseconds now)> on_open;
+        std::function<void(std::string_view text)> on_message;
+        std::function<void(const std::string& reason)> on_closed;
+        std::function<bool(std::chrono::milliseconds now)> tick;  // false: the peer stopped answering
+        std::function<std::vector<std::string>()> take_frames;
+    };
+
+    // `url`: ws://host[:port][/path]; `name` for logs ("the media server");
+    // `subprotocol` for Sec-WebSocket-Protocol (empty: none).
+    MediaLink(boost::asio::io_context& ioc, const std::string& url, std::string name, std::string subprotocol,
+              Clock now, Endpoint endpoint);
+    ~MediaLink();
+
+    // A bad URL (only ws:// is supported) as a message; empty when usable.
+    static std::string check_url(const std::string& url);
+    std::string url() const { return "ws://" + host_ + ":" + port_ + path_; }
+
+    void start();
+    void stop();
+    // The session has frames to send: flush them after the current handler.
+    void frames_ready();
+
+private:
+    struct Conn;
+
+    boost::asio::io_context& ioc_;
+    std::string host_, port_, path_, name_, subprotocol_;
+    Clock now_;
+    Endpoint endpoint_;
+    boost::asio::ip::tcp::resolver resolver_;
+    boost::asio::steady_timer retry_timer_;
+    boost::asio::steady_timer tick_timer_;
+    std::shared_ptr<Conn> conn_;
+    std::deque<std::string> queue_;
+    bool writing_ = false;
+    bool flush_posted_ = false;
+    bool stopped_ = true;
+    bool warned_ = false;  // one warning per outage
+    std::chrono::milliseconds backoff_;
+
+    void connect();
+    void opened(const std::shared_ptr<Conn>& conn);
+    void read(const std::shared_ptr<Conn>& conn);
+    void flush();
+    void write(const std::shared_ptr<Conn>& conn);
+    void fail(const std::shared_ptr<Conn>& conn, const std::string& what);
+    void schedule_retry();
+    void arm_tick();
+};
+
+}  // namespace compeit::native
