@@ -21,6 +21,7 @@ command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 [ "$want_browser" = 1 ] && packages+=(chromium)
 [ "$want_wasm" = 1 ] && packages+=(emscripten binaryen wabt)
+[ "$want_browser" = 1 ] && packages+=(janus)  # the media-server tests run a real Janus on loopback
 
 missing=()
 for p in "${packages[@]}"; do
