@@ -159,7 +159,7 @@ void JanusBackend::join_and_offer(ca::RoomId room, ca::UserId user, std::uint64_
             if (!p2) return done(unexpected(gone()));
             const json jsep{{"type", "offer"}, {"sdp", offer}};
             session_.message(p2->handle, json{{"request", "configure"}, {"audio", true}, {"video", true}}, jsep,
-                             [=, this](Result configured) {
+                             [=](Result configured) {
                                  if (!configured) return done(unexpected(to_media_error(configured.error())));
                                  const auto j = configured->find("jsep");
                                  if (j == configured->end() || !j->is_object() || !j->contains("sdp") ||
