@@ -9,12 +9,7 @@
 namespace compeit::native {
 
 KmsClient::KmsClient(boost::asio::io_context& ioc, const std::string& url, MediaLink::Clock now)
-    : link_(ioc, url, "the media server", "", std::move(now),
-            MediaLink::Endpoint{[this](auto t) { session_.on_open(t); },
-                                [this](std::string_view text) { session_.on_message(text); },
-                                [this](const std::string& reason) { session_.on_closed(reason); },
-                                [this](auto t) { return session_.tick(t); },
-                                [this] { return session_.take_frames(); }}) {
+    : link_(ioc, url, "the media server", "", std::move(now), endpoint_of(session_)) {
     session_.on_output = [this] { link_.frames_ready(); };
 }
 

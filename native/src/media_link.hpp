@@ -74,4 +74,15 @@ private:
     void arm_tick();
 };
 
+// The Endpoint of a session class with on_open, on_message, on_closed, tick
+// and take_frames (kms::Session, janus::Session).
+template <class Session>
+MediaLink::Endpoint endpoint_of(Session& s) {
+    return {[&s](std::chrono::milliseconds now) { s.on_open(now); },
+            [&s](std::string_view text) { s.on_message(text); },
+            [&s](const std::string& reason) { s.on_closed(reason); },
+            [&s](std::chrono::milliseconds now) { return s.tick(now); },
+            [&s] { return s.take_frames(); }};
+}
+
 }  // namespace compeit::native
