@@ -27,8 +27,6 @@ using Response = http::response<http::string_body>;
 
 constexpr std::string_view kResource = "/socket.io";
 
-bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
-
 bool all_digits(std::string_view s) {
     if (s.empty()) return false;
     for (char c : s)
@@ -152,7 +150,7 @@ private:
         origin_ = std::string(req[http::field::origin]);
         const auto target = url::split_target(req.target());
         const auto sio = parse_sio_path(target.path);
-        if (iequals(req[http::field::upgrade], "websocket") || req.count(http::field::upgrade)) {
+        if (req.count(http::field::upgrade)) {  // websocket or not, upgrades are decided below
             if (sio && !sio->welcome && sio->transport == "websocket" && !sio->sid.empty())
                 return upgrade(std::move(req), sio->sid);
             return close();  // upgrades anywhere else are not ours (socket.io 0.9's "destroy upgrade")

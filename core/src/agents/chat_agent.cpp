@@ -7,6 +7,10 @@ namespace compeit::agents {
 using ca::ErrorCode;
 using ca::json;
 
+namespace {
+std::string text_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+}  // namespace
+
 json to_json(const ChatMessage& m) {
     json j{{"id", m.id}, {"room", m.room ? json(*m.room) : json()}, {"ts", m.ts}, {"user", ca::to_json(m.user)}};
     if (m.event.empty() || m.event == "announcement") j["text"] = m.text;
@@ -43,8 +47,7 @@ bool ChatAgent::on_room_message(const ca::Request& r, const ca::User& from, ca::
     ChatMessage m{0, room, wall_ms_(), from, std::nullopt, std::move(*text), {}};
     store_.append(std::move(m), [this, r, room](Expected<ChatMessage, std::string> stored) {
         if (!stored) return port_->fail(r, ErrorCode::unavailable, "chat store: " + stored.error());
-        const json j = to_json(*stored);
-        remember(*stored, j.dump(-1, ' ', false, json::error_handler_t::replace));
+        const json j = committed(*stored);
         port_->relay_to_room(room, stored->user.id, j, true);  // CH-1: the sender too
         port_->ok(r);
     });
@@ -105,7 +108,7 @@ void ChatAgent::on_join(const ca::User& user, ca::RoomId room) {
         store_.history(room, std::nullopt, kJoinHistory, [this, id = user.id, room](auto got) {
             if (!got) return;
             std::deque<std::string> messages;
-            for (const auto& m : *got) messages.push_back(to_json(m).dump(-1, ' ', false, json::error_handler_t::replace));
+            for (const auto& m : *got) messages.push_back(text_of(to_json(m)));
             send_history(id, room, messages);
             // The first answer for a room with members becomes its tail; later
             // commits are appended to it as they complete.
@@ -125,12 +128,14 @@ void ChatAgent::send_history(ca::UserId to, ca::RoomId room, const std::deque<st
     port_->to_user_raw(to, data);
 }
 
-void ChatAgent::remember(const ChatMessage& m, const std::string& json_text) {
-    if (!m.room) return;
+json ChatAgent::committed(const ChatMessage& m) {
+    json j = to_json(m);
+    if (!m.room) return j;
     const auto it = tails_.find(*m.room);
-    if (it == tails_.end()) return;
-    it->second.push_back(json_text);
+    if (it == tails_.end()) return j;
+    it->second.push_back(text_of(j));
     if (it->second.size() > kJoinHistory) it->second.pop_front();
+    return j;
 }
 
 void ChatAgent::on_leave(const ca::User& user, ca::RoomId room) {
@@ -142,8 +147,7 @@ void ChatAgent::post_event(ca::RoomId room, const ca::User& user, const char* ev
     ChatMessage m{0, room, wall_ms_(), user, std::nullopt, {}, event};
     store_.append(std::move(m), [this, room](Expected<ChatMessage, std::string> stored) {
         if (!stored) return;
-        const json j = to_json(*stored);
-        remember(*stored, j.dump(-1, ' ', false, json::error_handler_t::replace));
+        const json j = committed(*stored);
         port_->to_room(room, j);  // CH-3: from 0, to the whole room
     });
 }
@@ -153,8 +157,7 @@ void ChatAgent::announce(ca::RoomId room, std::string text,
     ChatMessage m{0, room, wall_ms_(), ca::User{0, "server"}, std::nullopt, std::move(text), "announcement"};
     store_.append(std::move(m), [this, room, done = std::move(done)](Expected<ChatMessage, std::string> stored) {
         if (stored) {
-            const json j = to_json(*stored);
-            remember(*stored, j.dump(-1, ' ', false, json::error_handler_t::replace));
+            const json j = committed(*stored);
             port_->to_room(room, j);
         }
         done(std::move(stored));

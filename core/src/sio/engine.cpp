@@ -357,7 +357,7 @@ void Engine::tick(Time now) {
     for (auto& [id, ptr] : sessions_) {
         Session& s = *ptr;
         if (!s.opened) {
-            if (now - s.created >= config_.handshake_timeout && !s.transport)
+            if (now - s.created >= config_.handshake_timeout)
                 expired.emplace_back(id, CloseReason::handshake_timeout);
             continue;
         }

@@ -51,8 +51,8 @@ private:
     void history(const ca::Request& r, const ca::User& from, const ca::json& data);
     void post_event(ca::RoomId room, const ca::User& user, const char* event);
     void send_history(ca::UserId to, ca::RoomId room, const std::deque<std::string>& messages);
-    // A committed room message: into the room's tail, if it has one.
-    void remember(const ChatMessage& m, const std::string& json_text);
+    // A committed message as delivered; a room message also goes into its room's tail.
+    ca::json committed(const ChatMessage& m);
 };
 
 }  // namespace compeit::agents
