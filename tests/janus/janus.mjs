@@ -2,6 +2,8 @@
 // written to a temporary folder, the WebSocket transport on 127.0.0.1 only
 // (a free port), the VideoRoom the only plugin. Resolves to
 // {url, port, stop(), restart(), log()}.
+// Options: `nat`, extra settings of Janus' nat section (ICE), e.g.
+// {ice_enforce_list: 'veth0', full_trickle: true}; `debugLevel` (default 4).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -20,14 +22,18 @@ const freePort = () => new Promise((res, rej) => {
 const others = (kind, keep) => existsSync(join(LIB, kind))
   ? readdirSync(join(LIB, kind)).filter((f) => f.endsWith('.so') && f !== keep).join(',') : '';
 
-function writeConfig(dir, port) {
+// A libconfig value: strings quoted, numbers and booleans as they are.
+const jcfgValue = (v) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+function writeConfig(dir, port, { nat = {}, debugLevel = 4 } = {}) {
+  const natSettings = Object.entries(nat).map(([k, v]) => ` ${k} = ${jcfgValue(v)}`).join('');
   writeFileSync(join(dir, 'janus.jcfg'), `general: {
   configs_folder = "${dir}"
   plugins_folder = "${LIB}/plugins"
   transports_folder = "${LIB}/transports"
   events_folder = "${LIB}/events"
   loggers_folder = "${LIB}/loggers"
-  debug_level = 4
+  debug_level = ${debugLevel}
   log_to_stdout = true
   session_timeout = 60
 }
@@ -36,7 +42,7 @@ transports: { disable = "${others('transports', 'libjanus_websockets.so')}" }
 loggers: { disable = "${others('loggers', '')}" }
 events: { broadcast = false disable = "${others('events', '')}" }
 media: { rtp_port_range = "20000-40000" }
-nat: { nice_debug = false }
+nat: { nice_debug = false${natSettings} }
 `);
   writeFileSync(join(dir, 'janus.transport.websockets.jcfg'), `general: { json = "compact" ws = true ws_port = ${port} ws_ip = "127.0.0.1" wss = false }
 admin: { admin_ws = false admin_wss = false }
@@ -44,10 +50,10 @@ admin: { admin_ws = false admin_wss = false }
   writeFileSync(join(dir, 'janus.plugin.videoroom.jcfg'), 'general: { }\n');
 }
 
-export async function startJanus() {
+export async function startJanus(options = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'compeit-janus-'));
   const port = await freePort();
-  writeConfig(dir, port);
+  writeConfig(dir, port, options);
   let proc = null;
   let output = '';
   const launch = () => new Promise((resolve, reject) => {
