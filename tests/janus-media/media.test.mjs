@@ -29,6 +29,7 @@ const IFACES = (process.env.JANUS_MEDIA_IFACES || 'cjm0,cjm1').split(',');
 
 let janus, server, browser, recordDir;
 const pages = {};  // name -> page
+const consoleLog = [];  // every page's console, for test-output/janus-media-pages.log
 const ids = {};    // name -> user id
 const NAMES = ['Alice', 'Bob', 'Carol'];
 
@@ -145,6 +146,7 @@ before(async () => {
   for (const name of NAMES) {
     pages[name] = await newPage(browser, { viewport: { width: 1100, height: 760 } });
     await recordPeerConnections(pages[name]);
+    pages[name].on('console', (m) => consoleLog.push(`${new Date().toISOString()} ${name} ${m.type()}: ${m.text()}`));
   }
 });
 
@@ -152,6 +154,7 @@ after(async () => {
   // For a failure's post-mortem: Janus' and the server's output, in test-output/.
   if (janus) writeFileSync(screenshotPath('janus-media-janus.log'), janus.log());
   if (server) writeFileSync(screenshotPath('janus-media-server.log'), serverLog());
+  writeFileSync(screenshotPath('janus-media-pages.log'), consoleLog.join('\n') + '\n');
   await browser?.close();
   await server?.stop();
   await janus?.stop();
@@ -230,7 +233,7 @@ test('Janus killed: cameras stop with an error, a new camera is refused, chat ke
   await sendMessage(pages.Carol, 'still here without Janus');
   await waitForMessage(pages.Alice, 'still here without Janus');
   await waitForMessage(bob, 'still here without Janus');
-  assert.ok(server.url && count(serverLog(), /Janus connected/g) === 1, 'the server did not reconnect meanwhile');
+  assert.equal(count(serverLog(), /Janus connected/g), 1, 'Janus is still away');
 });
 
 test('Janus back: the cameras start again and every page decodes the others', async () => {
