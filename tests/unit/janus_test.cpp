@@ -90,10 +90,22 @@ struct FakeJanus {
             rooms.erase(body["room"].get<std::uint64_t>());
             return reply(plugin("destroyed", {{"room", body["room"]}}));
         }
+        if (what == "join" && body["ptype"] == "subscriber") {
+            CHECK(rooms.count(body["room"].get<std::uint64_t>()));
+            REQUIRE(body["streams"].is_array());
+            const auto feed = body["streams"][0]["feed"].get<std::uint64_t>();
+            return reply(plugin("attached", {{"room", body["room"]}},
+                                json{{"type", "offer"}, {"sdp", "OFFER-OF-FEED:" + std::to_string(feed)}}));
+        }
         if (what == "join") {
             CHECK(body["ptype"] == "publisher");
             CHECK(rooms.count(body["room"].get<std::uint64_t>()));
-            return reply(plugin("joined", {{"room", body["room"]}, {"id", 5}}));
+            return reply(plugin("joined", {{"room", body["room"]}, {"id", 500 + next}}));  // Janus picks the feed id
+        }
+        if (what == "start") {
+            REQUIRE(req.contains("jsep"));
+            CHECK(req["jsep"]["type"] == "answer");
+            return reply(plugin("event", {{"started", "ok"}}));
         }
         if (what == "configure") {
             if (req.contains("jsep")) {
@@ -325,11 +337,105 @@ TEST_CASE("janus backend: an existing room is fine; Janus errors reach the calle
     REQUIRE(full.value);
     CHECK(full.value->error().code == ca::ErrorCode::room_full);
 
-    Outcome sub, filt;
-    b.subscribe(3, 2, 1, "OFFER", sub.done());
+    Outcome sub, nobody, filt;
+    b.subscribe(3, 2, 1, "OFFER", sub.done());  // Janus offers, never the subscriber
+    b.subscribe(3, 2, 9, "", nobody.done());
     b.set_filter(3, 1, "x", filt.done());
-    CHECK(sub.value->error().code == ca::ErrorCode::not_supported);
+    CHECK(sub.value->error().code == ca::ErrorCode::bad_request);
+    CHECK(nobody.value->error().code == ca::ErrorCode::unavailable);
     CHECK(filt.value->error().code == ca::ErrorCode::not_supported);
+}
+
+TEST_CASE("janus backend: subscribing: Janus offers the feed, the browser answers with start, candidates both ways") {
+    FakeJanus j;
+    janus::JanusBackend b(j.session, {});
+    REQUIRE(b.server_offers());
+    std::vector<std::tuple<ca::UserId, ca::UserId, json>> theirs;
+    b.on_candidate = [&](ca::UserId to, ca::UserId owner, json c) { theirs.emplace_back(to, owner, c); };
+    j.open();
+    Outcome pub;
+    b.publish(8, 1, "OFFER", pub.done());
+    j.pump();
+    REQUIRE(pub.value->has_value());
+    const auto feed = 500 + b.handle_of(8, 1);  // the id the fake Janus gave the publisher when it joined
+
+    // User 2 receives user 1: Janus' offer is for user 1's feed.
+    Outcome offered;
+    b.subscribe(8, 2, 1, "", offered.done());
+    j.pump();
+    REQUIRE(offered.value);
+    REQUIRE(offered.value->has_value());
+    const std::string offer = ***offered.value;
+    CHECK(offer == "OFFER-OF-FEED:" + std::to_string(feed));
+    const json join = j.last("message", "join");
+    CHECK(join["body"]["ptype"] == "subscriber");
+    CHECK(join["body"]["room"] == 1'000'008);
+    const auto sub_handle = b.subscription_of(8, 2, 1);
+    CHECK(sub_handle != 0);
+    CHECK(sub_handle != b.handle_of(8, 1));
+
+    // The browser's candidates wait for its answer; then they follow it.
+    const std::size_t trickles = j.count("trickle");
+    b.add_candidate(8, 2, 1, json{{"candidate", "candidate:9 1 udp 1 10.0.0.9 9000 typ host"}, {"sdpMid", "0"}});
+    j.pump();
+    CHECK(j.count("trickle") == trickles);
+    Outcome started;
+    b.answer(8, 2, 1, "ANSWER", started.done());
+    j.pump();
+    REQUIRE(started.value);
+    CHECK(started.value->has_value());
+    const json start = j.last("message", "start");
+    CHECK(start["handle_id"] == sub_handle);
+    CHECK(start["jsep"]["sdp"] == "ANSWER");
+    CHECK(j.count("trickle") == trickles + 1);
+    CHECK(j.last("trickle")["handle_id"] == sub_handle);
+    Outcome twice;
+    b.answer(8, 2, 1, "ANSWER", twice.done());
+    CHECK(twice.value->error().code == ca::ErrorCode::bad_request);
+
+    // Janus' candidates for the subscription go to the subscriber, about the publisher's stream.
+    j.reply({{"janus", "trickle"}, {"session_id", 77}, {"sender", sub_handle},
+             {"candidate", {{"candidate", "candidate:3 1 udp 1 10.0.0.3 7000 typ host"}, {"sdpMid", "0"}, {"sdpMLineIndex", 0}}}});
+    REQUIRE(theirs.size() == 1);
+    CHECK(std::get<0>(theirs[0]) == 2);
+    CHECK(std::get<1>(theirs[0]) == 1);
+
+    // Unsubscribing detaches the subscriber's handle; unpublishing takes the others with it.
+    b.unsubscribe(8, 2, 1);
+    j.pump();
+    CHECK_FALSE(j.handles.count(sub_handle));
+    CHECK(b.subscription_of(8, 2, 1) == 0);
+    Outcome again, third;
+    b.subscribe(8, 2, 1, "", again.done());
+    b.subscribe(8, 3, 1, "", third.done());
+    j.pump();
+    REQUIRE(again.value->has_value());
+    REQUIRE(third.value->has_value());
+    CHECK(j.handles.size() == 3);
+    b.unpublish(8, 1);
+    j.pump();
+    CHECK(j.handles.empty());
+    CHECK(b.subscription_of(8, 3, 1) == 0);
+}
+
+TEST_CASE("janus backend: a refused answer detaches the subscription (KU-7)") {
+    FakeJanus j;
+    janus::JanusBackend b(j.session, {});
+    j.open();
+    Outcome pub, offered, started;
+    b.publish(9, 1, "OFFER", pub.done());
+    j.pump();
+    b.subscribe(9, 2, 1, "", offered.done());
+    j.pump();
+    REQUIRE(offered.value->has_value());
+    j.fail_request["start"] = json{{"code", 465}, {"reason", "Invalid SDP"}};
+    b.answer(9, 2, 1, "not SDP", started.done());
+    j.pump();
+    REQUIRE(started.value);
+    REQUIRE_FALSE(started.value->has_value());
+    CHECK(started.value->error().code == ca::ErrorCode::bad_request);
+    CHECK(b.subscription_of(9, 2, 1) == 0);
+    CHECK(j.handles.size() == 1);  // only the publisher's
 }
 
 TEST_CASE("janus backend: losing Janus fails what is pending, loses the rooms, cleans up on reconnect") {

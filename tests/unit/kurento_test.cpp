@@ -1,5 +1,7 @@
-// The Kurento Agent (KU-1..KU-7) in mesh mode: the server agent and the C++
-// client signalling state machine, wired in memory with fake browsers.
+// The Kurento Agent (KU-1..KU-7): the server agent and the C++ client
+// signalling state machine, wired in memory with fake browsers; in mesh mode,
+// and in sfu mode with stand-in media servers (one that answers late, one that
+// makes the offers of receiving connections itself, as Janus does).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -50,6 +52,7 @@ TEST_CASE("KU-1: a joiner gets the config and the stream list", "[kurento]") {
     REQUIRE_FALSE(streams.empty());
     REQUIRE(streams.back()["streams"].size() == 1);
     CHECK(streams.back()["streams"][0] == json{{"user", a.client->user()->id}, {"audio", true}, {"video", false}, {"filter", nullptr}});
+    CHECK_FALSE(config[0].contains("offerer"));  // the subscriber offers
 }
 
 TEST_CASE("KU-2..KU-4: mesh publish, subscribe through the publisher, ICE to the right peer", "[kurento]") {
@@ -237,4 +240,130 @@ TEST_CASE("KU-4 sfu: candidates trickled before the media server answers are acc
     for (const auto& o : a.seen)
         removed |= o.kind == Kind::event && o.text == "streams" && util::parse_json(o.payload)["streams"].empty();
     CHECK(removed);
+}
+
+namespace {
+
+// A media server that makes the offers of receiving connections itself (as
+// Janus' VideoRoom does) and answers at once; it keeps what it was given.
+struct OfferingSfu final : agents::MediaBackend {
+    std::vector<std::tuple<ca::UserId, ca::UserId, std::string>> answers;  // (subscriber, publisher, sdp)
+    std::vector<std::pair<ca::UserId, ca::UserId>> candidates;             // (from, stream owner)
+    bool refuse_answers = false;
+    std::string_view mode() const override { return "sfu"; }
+    bool peer_to_peer() const override { return false; }
+    bool server_offers() const override { return true; }
+    void publish(ca::RoomId, ca::UserId user, const std::string&, agents::MediaDone done) override {
+        done(std::optional<std::string>("sfu-answer-" + std::to_string(user)));
+    }
+    void subscribe(ca::RoomId, ca::UserId, ca::UserId publisher, const std::string& offer, agents::MediaDone done) override {
+        CHECK(offer.empty());
+        done(std::optional<std::string>("sfu-offer-of-" + std::to_string(publisher)));
+    }
+    void answer(ca::RoomId, ca::UserId subscriber, ca::UserId publisher, const std::string& sdp, agents::MediaDone done) override {
+        if (refuse_answers) return done(unexpected(agents::MediaError{ca::ErrorCode::bad_request, "Janus error 465: bad SDP"}));
+        answers.emplace_back(subscriber, publisher, sdp);
+        done(std::optional<std::string>());
+    }
+    void add_candidate(ca::RoomId, ca::UserId user, ca::UserId owner, const json&) override { candidates.emplace_back(user, owner); }
+    void set_filter(ca::RoomId, ca::UserId, const std::string&, agents::MediaDone done) override {
+        done(unexpected(agents::MediaError{ca::ErrorCode::not_supported, "no filters"}));
+    }
+    void record(ca::RoomId, ca::UserId, bool, agents::MediaDone done) override { done(std::optional<std::string>()); }
+    void unpublish(ca::RoomId, ca::UserId) override {}
+    void unsubscribe(ca::RoomId, ca::UserId, ca::UserId) override {}
+    void release_room(ca::RoomId) override {}
+};
+
+struct OfferingRoom : Wire {
+    OfferingSfu backend;
+    agents::KurentoAgent kurento{backend};
+    OfferingRoom() { router.register_agent("kurento", kurento); }
+};
+
+// The rtc requests `p`'s client made, in order.
+std::vector<json> rtc_ops(const Wire::Peer& p) {
+    std::vector<json> ops;
+    for (const auto& o : p.seen)
+        if (o.kind == Kind::event && o.text == "rtc") ops.push_back(util::parse_json(o.payload));
+    return ops;
+}
+
+}  // namespace
+
+TEST_CASE("KU-3 sfu, the media server offers: subscribe {user} brings its offer, the browser answers", "[kurento]") {
+    OfferingRoom w;
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    CHECK(events(b, "media_config").back()["offerer"] == "server");
+    const auto aid = a.client->user()->id, bid = b.client->user()->id;
+    a.kurento->publish(true, true);
+    w.pump();
+    CHECK(w.kurento.publishes(1, aid));
+    CHECK(std::count(a.browser.remote_sdp.begin(), a.browser.remote_sdp.end(),
+                     std::pair<std::string, std::string>("pub", "sfu-answer-" + std::to_string(aid))) == 1);
+
+    // B's receiving connection does not offer: it takes the media server's offer and answers it.
+    const std::string key = "sub:" + std::to_string(aid);
+    const auto ops = rtc_ops(b);
+    const auto create = std::find_if(ops.begin(), ops.end(), [&](const json& op) { return op["op"] == "create" && op["pc"] == key; });
+    REQUIRE(create != ops.end());
+    CHECK((*create)["kind"] == "recv");
+    CHECK((*create)["offers"] == false);
+    CHECK(std::none_of(ops.begin(), ops.end(), [&](const json& op) { return op["op"] == "offer" && op["pc"] == key; }));
+    CHECK(std::count(b.browser.remote_sdp.begin(), b.browser.remote_sdp.end(),
+                     std::pair<std::string, std::string>(key, "sfu-offer-of-" + std::to_string(aid))) == 1);
+    REQUIRE(w.backend.answers.size() == 1);
+    CHECK(w.backend.answers[0] == std::make_tuple(bid, aid, std::string("answer B ") + key));
+    CHECK(w.kurento.subscribed(1, bid, aid));
+
+    // B's candidates for that connection go to the media server, about A's stream.
+    b.kurento->report("candidate", key, R"({"candidate":{"candidate":"cand-b"}})");
+    w.pump();
+    REQUIRE(w.backend.candidates.size() == 1);
+    CHECK(w.backend.candidates[0] == std::make_pair(bid, aid));
+
+    // The raw protocol: an offer from the subscriber is refused here; an answer needs an offer.
+    CHECK(raw(w, b, {{"action", "subscribe"}, {"user", aid}, {"sdp", "offer"}})["error"]["code"] == "bad_request");
+    CHECK(raw(w, a, {{"action", "answer"}, {"user", bid}, {"sdp", "x"}})["error"]["code"] == "bad_request");
+
+    // Recording shows on the stream; a filter is the backend's to refuse.
+    a.kurento->record(true);
+    w.pump();
+    const auto streams = events(b, "streams").back()["streams"];
+    REQUIRE(streams.size() == 1);
+    CHECK(streams[0]["recording"] == true);
+    a.kurento->set_filter("edgedetect");
+    w.pump();
+    CHECK(events(a, "media_error").back()["code"] == "not_supported");
+}
+
+TEST_CASE("KU-7 sfu, the media server offers: a refused answer closes the connection; a lost room unpublishes", "[kurento]") {
+    OfferingRoom w;
+    w.backend.refuse_answers = true;
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    const auto aid = a.client->user()->id;
+    a.kurento->publish(true, true);
+    w.pump();
+    const std::string key = "sub:" + std::to_string(aid);
+    CHECK(has(b.browser.closed, key));
+    CHECK_FALSE(w.kurento.subscribed(1, b.client->user()->id, aid));
+    const auto errors = events(b, "media_error");
+    REQUIRE_FALSE(errors.empty());
+    CHECK(errors.back()["action"] == "answer");
+    CHECK(errors.back()["message"] == "Janus error 465: bad SDP");
+
+    // The media server loses the room: A's own stream is gone, and A's client says so.
+    CHECK(events(a, "unpublished").empty());
+    w.backend.on_room_lost(1);
+    w.pump();
+    CHECK(events(a, "unpublished").size() == 1);
+    CHECK(has(a.browser.closed, "pub"));
+    CHECK_FALSE(a.kurento->publishing());
+    // Recording without a stream is refused by the client itself.
+    a.kurento->record(true);
+    w.pump();
+    REQUIRE_FALSE(events(a, "media_error").empty());
+    CHECK(events(a, "media_error").back()["action"] == "record_start");
 }

@@ -40,8 +40,9 @@ void KurentoAgent::room_lost(ca::RoomId room) {
 }
 
 json KurentoAgent::stream_json(ca::UserId user, const Stream& s) {
-    return json{{"user", user}, {"audio", s.audio}, {"video", s.video},
-                {"filter", s.filter.empty() ? json() : json(s.filter)}};
+    json out{{"user", user}, {"audio", s.audio}, {"video", s.video}, {"filter", s.filter.empty() ? json() : json(s.filter)}};
+    if (s.recording) out["recording"] = true;  // an extension of KU-1's stream: absent while not recording
+    return out;
 }
 
 bool KurentoAgent::publishes(ca::RoomId room, ca::UserId user) const {
@@ -57,7 +58,9 @@ bool KurentoAgent::subscribed(ca::RoomId room, ca::UserId subscriber, ca::UserId
 // --- membership (KU-1, KU-5) --------------------------------------------------
 
 void KurentoAgent::on_join(const ca::User& user, ca::RoomId room) {
-    port_->to_user(user.id, json{{"action", "config"}, {"mode", backend_.mode()}, {"iceServers", ice_servers_}});
+    json config{{"action", "config"}, {"mode", backend_.mode()}, {"iceServers", ice_servers_}};
+    if (backend_.server_offers()) config["offerer"] = "server";  // an extension of KU-1: absent, the subscriber offers
+    port_->to_user(user.id, std::move(config));
     json streams = json::array();
     if (const auto it = rooms_.find(room); it != rooms_.end())
         for (const auto& [publisher, s] : it->second.streams) streams.push_back(stream_json(publisher, s));
@@ -116,6 +119,7 @@ void KurentoAgent::on_server_message(const ca::Request& r, const ca::User& from,
     if (action == "publish") return publish(r, from, data);
     if (action == "subscribe") return subscribe(r, from, data);
     if (action == "subscribe_answer") return subscribe_answer(r, from, data);
+    if (action == "answer") return answer(r, from, data);
     if (action == "ice_candidate") return ice_candidate(r, from, data);
     if (action == "unpublish") return unpublish(r, from);
     if (action == "unsubscribe") return unsubscribe(r, from, data);
@@ -151,8 +155,12 @@ void KurentoAgent::publish(const ca::Request& r, const ca::User& from, const jso
 
 void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const json& data) {
     const auto publisher = user_field(data, "user");
-    if (!publisher || !data.contains("sdp") || !data["sdp"].is_string())
+    const bool has_sdp = data.contains("sdp") && data["sdp"].is_string();
+    if (!publisher || (data.contains("sdp") && !has_sdp && !data["sdp"].is_null()))
         return port_->fail(r, ErrorCode::bad_request, "subscribe needs {user, sdp}");
+    if (backend_.server_offers() && has_sdp)
+        return port_->fail(r, ErrorCode::bad_request, "the media server makes the offer here: subscribe with {user} only");
+    if (!backend_.server_offers() && !has_sdp) return port_->fail(r, ErrorCode::bad_request, "subscribe needs {user, sdp}");
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     if (!media->streams.count(*publisher))
@@ -164,19 +172,23 @@ void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const j
         port_->to_user(*publisher, json{{"action", "subscribe_request"}, {"user", from.id}, {"sdp", data["sdp"]}});
         return port_->ok(r);
     }
+    media->links.erase({from.id, *publisher});
     media->pending.insert({from.id, *publisher});  // the browser's candidates are welcome from now on
-    backend_.subscribe(room, from.id, *publisher, data["sdp"].get<std::string>(),
-                       [this, r, room, subscriber = from.id, pub = *publisher](auto answer) {
+    const std::string offer = has_sdp ? data["sdp"].get<std::string>() : std::string();
+    backend_.subscribe(room, from.id, *publisher, offer,
+                       [this, r, room, subscriber = from.id, pub = *publisher](auto sdp) {
                            if (const auto it = rooms_.find(room); it != rooms_.end())
                                it->second.pending.erase({subscriber, pub});
-                           if (!answer) return port_->fail(r, answer.error().code, answer.error().message);
+                           if (!sdp) return port_->fail(r, sdp.error().code, sdp.error().message);
                            const auto it = rooms_.find(room);
                            if (it == rooms_.end() || !it->second.streams.count(pub) ||
                                port_->room_of(subscriber) != room)
                                return backend_.unsubscribe(room, subscriber, pub);  // gone meanwhile
                            it->second.links.insert({subscriber, pub});
-                           port_->to_user(subscriber, json{{"action", "subscribed"}, {"user", pub},
-                                                           {"sdp", *answer ? json(**answer) : json()}});
+                           // The media server's answer, or (server_offers) its offer for the browser to answer.
+                           json subscribed{{"action", "subscribed"}, {"user", pub}, {"sdp", *sdp ? json(**sdp) : json()}};
+                           if (backend_.server_offers()) subscribed["type"] = "offer";  // absent: an answer (KU-3)
+                           port_->to_user(subscriber, std::move(subscribed));
                            port_->ok(r);
                        });
 }
@@ -194,6 +206,28 @@ void KurentoAgent::subscribe_answer(const ca::Request& r, const ca::User& from, 
     media->links.insert({*subscriber, from.id});
     port_->to_user(*subscriber, json{{"action", "subscribed"}, {"user", from.id}, {"sdp", data["sdp"]}});
     port_->ok(r);
+}
+
+// The subscriber's answer to the media server's offer (server_offers()).
+void KurentoAgent::answer(const ca::Request& r, const ca::User& from, const json& data) {
+    if (!backend_.server_offers())
+        return port_->fail(r, ErrorCode::not_supported, "the subscriber makes the offer here: nothing to answer");
+    const auto publisher = user_field(data, "user");
+    if (!publisher || !data.contains("sdp") || !data["sdp"].is_string())
+        return port_->fail(r, ErrorCode::bad_request, "answer needs {user, sdp}");
+    RoomMedia* media = room_of(r, from);
+    if (!media) return;
+    if (!media->links.count({from.id, *publisher}))
+        return port_->fail(r, ErrorCode::bad_request, "no offer for that user's stream is waiting");
+    const ca::RoomId room = *port_->room_of(from.id);
+    backend_.answer(room, from.id, *publisher, data["sdp"].get<std::string>(),
+                    [this, r, room, subscriber = from.id, pub = *publisher](auto done) {
+                        if (done) return port_->ok(r);
+                        // The media server refused it: the connection is gone.
+                        if (const auto it = rooms_.find(room); it != rooms_.end())
+                            it->second.links.erase({subscriber, pub});
+                        port_->fail(r, done.error().code, done.error().message);
+                    });
 }
 
 void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, const json& data) {

@@ -38,13 +38,14 @@ std::vector<std::string> KurentoClient::connections() const {
 
 // --- requests to the server -------------------------------------------------------
 
-void KurentoClient::request(std::string_view action, std::string data_json) {
+void KurentoClient::request(std::string_view action, std::string data_json, std::string close_on_error) {
     const std::string act(action);
     std::string data = "{\"action\":" + json_quoted(action) + data_json + "}";
-    client_.send_server(kType, data, [this, act](std::string_view ack) {
+    client_.send_server(kType, data, [this, act, close_on_error](std::string_view ack) {
         const auto error = util::json_member(ack, "error");
         if (!error) return;
         if (act == "publish") publish_state_ = PublishState::none;
+        if (!close_on_error.empty()) close(close_on_error);  // the server has no such connection
         client_.emit_event("media_error", "{\"action\":" + json_quoted(act) + ",\"code\":" +
                                               std::string(util::json_member(*error, "code").value_or("null")) +
                                               ",\"message\":" +
@@ -61,7 +62,7 @@ void KurentoClient::publish(bool audio, bool video) {
         return request("publish", ",\"sdp\":null" + flags(audio, video));
     }
     publish_state_ = PublishState::offering;  // sfu: offer to the media server first
-    create("pub", "send", 0);
+    create("pub", "send", 0, true);
     rtc("offer", "pub");
 }
 
@@ -69,6 +70,10 @@ void KurentoClient::unpublish() {
     if (publish_state_ == PublishState::none) return;
     publish_state_ = PublishState::none;
     request("unpublish", {});
+    close_publishing();
+}
+
+void KurentoClient::close_publishing() {
     for (auto it = pcs_.begin(); it != pcs_.end();) {
         const std::string key = (it++)->first;
         if (key.rfind("pub", 0) == 0) close(key);
@@ -81,10 +86,26 @@ void KurentoClient::update(bool audio, bool video) {
     if (publish_state_ != PublishState::none) request("update_stream", flags(audio, video));
 }
 
+void KurentoClient::record(bool start) {
+    stream_request(start ? "record_start" : "record_stop", {});
+}
+
+void KurentoClient::set_filter(std::string_view filter) { stream_request("set_filter", ",\"filter\":" + json_quoted(filter)); }
+
+void KurentoClient::stream_request(std::string_view action, std::string data_json) {
+    if (publish_state_ == PublishState::published) return request(action, std::move(data_json));
+    client_.emit_event("media_error", "{\"action\":" + json_quoted(action) +
+                                          ",\"code\":\"bad_request\",\"message\":\"not publishing\"}");
+}
+
 void KurentoClient::subscribe_to(ca::UserId publisher) {
     const std::string key = "sub:" + std::to_string(publisher);
     if (publisher == me() || pcs_.count(key)) return;
-    create(key, "recv", publisher);
+    if (server_offers_) {  // the media server offers; we answer (see on_server_message "subscribed")
+        create(key, "recv", publisher, false);
+        return request("subscribe", ",\"user\":" + std::to_string(publisher), key);
+    }
+    create(key, "recv", publisher, true);
     rtc("offer", key);
 }
 
@@ -100,10 +121,14 @@ void KurentoClient::report(std::string_view op, const std::string& pc, std::stri
             publish_state_ = PublishState::requested;
             return request("publish", ",\"sdp\":" + std::string(*sdp) + flags(audio_, video_));
         }
-        return request("subscribe", ",\"user\":" + std::to_string(peer) + ",\"sdp\":" + std::string(*sdp));
+        return request("subscribe", ",\"user\":" + std::to_string(peer) + ",\"sdp\":" + std::string(*sdp), pc);
     }
-    if (op == "answer" && sdp)  // mesh: our answer to a subscriber's offer
+    if (op == "answer" && sdp) {
+        if (pc.rfind("sub:", 0) == 0)  // our answer to the media server's offer
+            return request("answer", ",\"user\":" + std::to_string(peer) + ",\"sdp\":" + std::string(*sdp), pc);
+        // mesh: our answer to a subscriber's offer
         return request("subscribe_answer", ",\"user\":" + std::to_string(peer) + ",\"sdp\":" + std::string(*sdp));
+    }
     if (op == "candidate") {
         const auto candidate = util::json_member(payload, "candidate");
         if (!candidate) return;
@@ -131,6 +156,7 @@ void KurentoClient::on_server_message(std::string_view data) {
     if (*action == "config") {
         mode_ = string_member(data, "mode").value_or("mesh");
         ice_servers_ = std::string(util::json_member(data, "iceServers").value_or("[]"));
+        server_offers_ = string_member(data, "offerer") == std::optional<std::string>("server");
         return client_.emit_event("media_config", std::string(data));
     }
     if (*action == "streams") {
@@ -155,14 +181,17 @@ void KurentoClient::on_server_message(std::string_view data) {
         if (!subscriber || !sdp || publish_state_ == PublishState::none) return;
         const std::string key = "pub:" + std::to_string(*subscriber);
         close(key);  // a new offer from the same peer replaces the old connection
-        create(key, "send", *subscriber);
+        create(key, "send", *subscriber, false);
         return rtc("answer", key, ",\"sdp\":" + std::string(*sdp));
     }
     if (*action == "subscribed") {
         const auto publisher = user_member(data, "user");
         const auto sdp = util::json_member(data, "sdp");
         if (!publisher || !sdp) return;
-        return rtc("remote_answer", "sub:" + std::to_string(*publisher), ",\"sdp\":" + std::string(*sdp));
+        const std::string key = "sub:" + std::to_string(*publisher);
+        if (!pcs_.count(key)) return;  // closed meanwhile
+        const bool offer = string_member(data, "type") == std::optional<std::string>("offer");
+        return rtc(offer ? "answer" : "remote_answer", key, ",\"sdp\":" + std::string(*sdp));
     }
     if (*action == "unsubscribed") {
         if (const auto subscriber = user_member(data, "user")) close("pub:" + std::to_string(*subscriber));
@@ -204,6 +233,12 @@ void KurentoClient::on_room_message(ca::UserId from, std::string_view data) {
         if (!user) return;
         streams_.erase(*user);
         close("sub:" + std::to_string(*user));
+        if (*user == me() && publish_state_ == PublishState::published) {
+            // The server dropped our stream (its media server went away, say).
+            publish_state_ = PublishState::none;
+            close_publishing();
+            client_.emit_event("unpublished", "{}");
+        }
         emit_streams();
     }
 }
@@ -231,9 +266,10 @@ void KurentoClient::rtc(std::string op, const std::string& pc, std::string extra
     client_.emit_event("rtc", "{\"op\":" + json_quoted(op) + ",\"pc\":" + json_quoted(pc) + extra + "}");
 }
 
-void KurentoClient::create(const std::string& pc, std::string_view kind, ca::UserId peer) {
+void KurentoClient::create(const std::string& pc, std::string_view kind, ca::UserId peer, bool offers) {
     pcs_[pc] = Pc{peer, false, {}};
-    rtc("create", pc, ",\"kind\":" + json_quoted(kind) + ",\"peer\":" + std::to_string(peer) + ",\"iceServers\":" + ice_servers_);
+    rtc("create", pc, ",\"kind\":" + json_quoted(kind) + ",\"offers\":" + (offers ? "true" : "false") +
+                          ",\"peer\":" + std::to_string(peer) + ",\"iceServers\":" + ice_servers_);
 }
 
 void KurentoClient::close(std::string pc) {

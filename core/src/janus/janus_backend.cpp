@@ -16,6 +16,34 @@ constexpr int kRoomExists = 427;  // VideoRoom: "Room ... already exists"
 
 MediaError gone() { return MediaError{ErrorCode::unavailable, "the stream went away meanwhile"}; }
 
+// plugindata.data of a Janus reply, or null.
+const json* plugin_data(const json& reply) {
+    const auto pd = reply.find("plugindata");
+    if (pd == reply.end() || !pd->is_object()) return nullptr;
+    const auto data = pd->find("data");
+    return data != pd->end() && data->is_object() ? &*data : nullptr;
+}
+
+// The SDP of the reply's jsep when it has the wanted type.
+std::optional<std::string> jsep_sdp(const json& reply, std::string_view type) {
+    const auto j = reply.find("jsep");
+    if (j == reply.end() || !j->is_object()) return std::nullopt;
+    const auto t = j->find("type");
+    const auto sdp = j->find("sdp");
+    if (t == j->end() || !t->is_string() || *t != type || sdp == j->end() || !sdp->is_string()) return std::nullopt;
+    return sdp->get<std::string>();
+}
+
+// A candidate Janus trickles ({janus:"trickle", candidate:{...}}) as the
+// browser takes it; nullopt for "completed" and anything unusable.
+std::optional<json> from_janus_trickle(const json& msg) {
+    if (msg.value("janus", "") != "trickle") return std::nullopt;
+    const auto c = msg.find("candidate");
+    if (c == msg.end() || !c->is_object() || !c->contains("candidate")) return std::nullopt;
+    return json{{"candidate", (*c)["candidate"]}, {"sdpMid", c->value("sdpMid", json())},
+                {"sdpMLineIndex", c->value("sdpMLineIndex", json())}};
+}
+
 bool bad_input(int code) {
     switch (code) {
         case 422: case 423: case 429: case 430: case 431: case 437:  // VideoRoom: bad JSON, request, element, SDP
@@ -69,6 +97,20 @@ HandleId JanusBackend::handle_of(ca::RoomId room, ca::UserId user) const {
     if (r == rooms_.end()) return 0;
     const auto p = r->second.pubs.find(user);
     return p == r->second.pubs.end() ? 0 : p->second.handle;
+}
+
+HandleId JanusBackend::subscription_of(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) const {
+    const auto r = rooms_.find(room);
+    if (r == rooms_.end()) return 0;
+    const auto s = r->second.subs.find({subscriber, publisher});
+    return s == r->second.subs.end() ? 0 : s->second.handle;
+}
+
+JanusBackend::Subscription* JanusBackend::find_sub(ca::RoomId room, Link link, std::uint64_t serial) {
+    const auto it = rooms_.find(room);
+    if (it == rooms_.end()) return nullptr;
+    const auto s = it->second.subs.find(link);
+    return s != it->second.subs.end() && s->second.serial == serial ? &s->second : nullptr;
 }
 
 JanusBackend::Publisher* JanusBackend::find_pub(ca::RoomId room, ca::UserId user, std::uint64_t serial) {
@@ -157,15 +199,19 @@ void JanusBackend::join_and_offer(ca::RoomId room, ca::UserId user, std::uint64_
             if (!joined) return done(unexpected(to_media_error(joined.error())));
             Publisher* p2 = find_pub(room, user, serial);
             if (!p2) return done(unexpected(gone()));
+            const json* data = plugin_data(*joined);
+            const auto id = data ? data->find("id") : json::const_iterator();
+            if (!data || id == data->end() || !id->is_number_unsigned())
+                return done(unexpected(MediaError{ErrorCode::unavailable, "Janus gave no publisher id"}));
+            p2->feed = id->get<std::uint64_t>();
             const json jsep{{"type", "offer"}, {"sdp", offer}};
             session_.message(p2->handle, json{{"request", "configure"}, {"audio", true}, {"video", true}}, jsep,
                              [=](Result configured) {
                                  if (!configured) return done(unexpected(to_media_error(configured.error())));
-                                 const auto j = configured->find("jsep");
-                                 if (j == configured->end() || !j->is_object() || !j->contains("sdp") ||
-                                     !(*j)["sdp"].is_string())
+                                 auto answer = jsep_sdp(*configured, "answer");
+                                 if (!answer)
                                      return done(unexpected(MediaError{ErrorCode::unavailable, "Janus gave no SDP answer"}));
-                                 done((*j)["sdp"]);
+                                 done(json(std::move(*answer)));
                              });
             p2->offered = true;  // Janus queues candidates that beat the offer to it
             for (auto& c : std::exchange(p2->candidates, {})) session_.trickle(p2->handle, std::move(c));
@@ -175,34 +221,122 @@ void JanusBackend::join_and_offer(ca::RoomId room, ca::UserId user, std::uint64_
 
 void JanusBackend::on_handle_event(ca::RoomId room, ca::UserId user, std::uint64_t serial, const json& msg) {
     // Janus puts its candidates in the answer; with full trickle it sends them too.
-    if (msg.value("janus", "") != "trickle" || !on_candidate || !find_pub(room, user, serial)) return;
-    const auto c = msg.find("candidate");
-    if (c == msg.end() || !c->is_object() || !c->contains("candidate")) return;  // "completed"
-    json out{{"candidate", (*c)["candidate"]}, {"sdpMid", c->value("sdpMid", json())},
-             {"sdpMLineIndex", c->value("sdpMLineIndex", json())}};
-    on_candidate(user, user, std::move(out));
+    auto candidate = from_janus_trickle(msg);
+    if (candidate && on_candidate && find_pub(room, user, serial)) on_candidate(user, user, std::move(*candidate));
 }
 
 // --- subscriptions, candidates, filters, recording ---------------------------
 
-void JanusBackend::subscribe(ca::RoomId, ca::UserId, ca::UserId, const std::string&, MediaDone done) {
-    done(unexpected(MediaError{ErrorCode::not_supported,
-                               "Janus VideoRoom subscribers cannot send the offer (Janus: \"Only publishers send "
-                               "offers\"); subscribing through Janus needs a server-offered subscription"}));
+// attach -> join (ptype subscriber, the publisher's feed) -> Janus' offer.
+void JanusBackend::subscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& offer,
+                             MediaDone done) {
+    if (!offer.empty())
+        return done(unexpected(MediaError{ErrorCode::bad_request,
+                                          "Janus makes the offer to subscribers (\"Only publishers send offers\")"}));
+    const auto r = rooms_.find(room);
+    const Publisher* pub = nullptr;
+    if (r != rooms_.end())
+        if (const auto p = r->second.pubs.find(publisher); p != r->second.pubs.end() && p->second.ready) pub = &p->second;
+    if (!pub) return done(unexpected(MediaError{ErrorCode::unavailable, "that stream is not on the media server"}));
+    const Link link{subscriber, publisher};
+    if (const auto old = r->second.subs.find(link); old != r->second.subs.end()) {  // a new subscription replaces it
+        drop_subscription(old->second);
+        r->second.subs.erase(old);
+    }
+    const std::uint64_t serial = next_serial_++;
+    r->second.subs[link].serial = serial;
+    const std::uint64_t feed = pub->feed;
+    auto fail = [this, room, link, serial, done](MediaError e) {
+        if (Subscription* s = find_sub(room, link, serial)) {
+            drop_subscription(*s);
+            rooms_[room].subs.erase(link);
+        }
+        done(unexpected(std::move(e)));
+    };
+    session_.attach(kPlugin, [=, this](Expected<HandleId, Error> handle) {
+        if (!handle) return fail(to_media_error(handle.error()));
+        Subscription* s = find_sub(room, link, serial);
+        if (!s) {
+            session_.detach(*handle);
+            return done(unexpected(gone()));
+        }
+        s->handle = *handle;
+        session_.listen(*handle, [this, room, link, serial](const json& msg) { on_subscription_event(room, link, serial, msg); });
+        const json join{{"request", "join"}, {"ptype", "subscriber"}, {"room", janus_room(room)},
+                        {"streams", json::array({json{{"feed", feed}}})}};
+        session_.message(*handle, join, nullptr, [=, this](Result joined) {
+            if (!joined) return fail(to_media_error(joined.error()));
+            if (!find_sub(room, link, serial)) return done(unexpected(gone()));
+            auto sdp = jsep_sdp(*joined, "offer");
+            if (!sdp) return fail(MediaError{ErrorCode::unavailable, "Janus gave no SDP offer"});
+            done(std::optional<std::string>(std::move(*sdp)));
+        });
+    });
+}
+
+// "start" with the browser's answer.
+void JanusBackend::answer(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& sdp,
+                          MediaDone done) {
+    const auto r = rooms_.find(room);
+    const Link link{subscriber, publisher};
+    Subscription* found = nullptr;
+    if (r != rooms_.end())
+        if (const auto it = r->second.subs.find(link); it != r->second.subs.end() && it->second.handle != 0)
+            found = &it->second;
+    if (!found)
+        return done(unexpected(MediaError{ErrorCode::bad_request, "no offer from the media server is waiting for that answer"}));
+    Subscription& s = *found;
+    if (s.answered) return done(unexpected(MediaError{ErrorCode::bad_request, "that offer was answered already"}));
+    const std::uint64_t serial = s.serial;
+    session_.message(s.handle, json{{"request", "start"}}, json{{"type", "answer"}, {"sdp", sdp}},
+                     [this, room, link, serial, done](Result started) {
+                         Subscription* sub = find_sub(room, link, serial);
+                         if (!started) {
+                             if (sub) {
+                                 drop_subscription(*sub);
+                                 rooms_[room].subs.erase(link);
+                             }
+                             return done(unexpected(to_media_error(started.error())));
+                         }
+                         if (!sub) return done(unexpected(gone()));
+                         done(std::optional<std::string>());
+                     });
+    s.answered = true;  // Janus has the answer before any candidate sent after it
+    for (auto& c : std::exchange(s.candidates, {})) session_.trickle(s.handle, std::move(c));
+}
+
+void JanusBackend::on_subscription_event(ca::RoomId room, Link link, std::uint64_t serial, const json& msg) {
+    auto candidate = from_janus_trickle(msg);
+    if (candidate && on_candidate && find_sub(room, link, serial))
+        on_candidate(link.first, link.second, std::move(*candidate));
 }
 
 void JanusBackend::add_candidate(ca::RoomId room, ca::UserId user, ca::UserId stream_owner, const ca::json& candidate) {
-    if (user != stream_owner) return;  // subscriptions are not made through Janus
     auto janus_candidate = to_janus_candidate(candidate);
     const auto r = rooms_.find(room);
     if (!janus_candidate || r == rooms_.end()) return;
-    const auto p = r->second.pubs.find(user);
-    if (p == r->second.pubs.end()) return;
-    if (!p->second.offered) {
-        if (p->second.candidates.size() < kMaxQueuedCandidates) p->second.candidates.push_back(std::move(*janus_candidate));
+    // The connection it belongs to: our published stream, or a subscription.
+    HandleId handle = 0;
+    bool ready = false;
+    std::vector<json>* queue = nullptr;
+    if (user == stream_owner) {
+        const auto p = r->second.pubs.find(user);
+        if (p == r->second.pubs.end()) return;
+        handle = p->second.handle;
+        ready = p->second.offered;
+        queue = &p->second.candidates;
+    } else {
+        const auto s = r->second.subs.find({user, stream_owner});
+        if (s == r->second.subs.end()) return;
+        handle = s->second.handle;
+        ready = s->second.answered;
+        queue = &s->second.candidates;
+    }
+    if (!ready) {
+        if (queue->size() < kMaxQueuedCandidates) queue->push_back(std::move(*janus_candidate));
         return;
     }
-    session_.trickle(p->second.handle, std::move(*janus_candidate));
+    session_.trickle(handle, std::move(*janus_candidate));
 }
 
 void JanusBackend::set_filter(ca::RoomId, ca::UserId, const std::string&, MediaDone done) {
@@ -236,20 +370,43 @@ void JanusBackend::drop_publisher(Publisher& p) {
     p.offered = p.ready = false;
 }
 
+void JanusBackend::drop_subscription(Subscription& s) {
+    if (s.handle != 0) session_.detach(std::exchange(s.handle, 0));  // Janus hangs up
+    s.answered = false;
+}
+
+template <class Pred>
+void JanusBackend::drop_subscriptions(Room& r, Pred which) {
+    for (auto it = r.subs.begin(); it != r.subs.end();) {
+        if (!which(it->first)) {
+            ++it;
+            continue;
+        }
+        drop_subscription(it->second);
+        it = r.subs.erase(it);
+    }
+}
+
 void JanusBackend::unpublish(ca::RoomId room, ca::UserId user) {
     const auto r = rooms_.find(room);
     if (r == rooms_.end()) return;
+    drop_subscriptions(r->second, [user](const Link& l) { return l.second == user; });
     const auto p = r->second.pubs.find(user);
     if (p == r->second.pubs.end()) return;
     drop_publisher(p->second);
     r->second.pubs.erase(p);
 }
 
-void JanusBackend::unsubscribe(ca::RoomId, ca::UserId, ca::UserId) {}
+void JanusBackend::unsubscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) {
+    const auto r = rooms_.find(room);
+    if (r == rooms_.end()) return;
+    drop_subscriptions(r->second, [&](const Link& l) { return l == Link{subscriber, publisher}; });
+}
 
 void JanusBackend::release_room(ca::RoomId room) {
     const auto r = rooms_.find(room);
     if (r == rooms_.end()) return;
+    drop_subscriptions(r->second, [](const Link&) { return true; });
     for (auto& [user, p] : r->second.pubs) drop_publisher(p);
     const bool made = r->second.created || r->second.creating;
     auto waiting = std::exchange(r->second.waiting, {});

@@ -60,6 +60,7 @@ private:
     void publish(const ca::Request& r, const ca::User& from, const ca::json& data);
     void subscribe(const ca::Request& r, const ca::User& from, const ca::json& data);
     void subscribe_answer(const ca::Request& r, const ca::User& from, const ca::json& data);
+    void answer(const ca::Request& r, const ca::User& from, const ca::json& data);
     void ice_candidate(const ca::Request& r, const ca::User& from, const ca::json& data);
     void unpublish(const ca::Request& r, const ca::User& from);
     void unsubscribe(const ca::Request& r, const ca::User& from, const ca::json& data);

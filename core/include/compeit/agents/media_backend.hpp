@@ -3,6 +3,10 @@
 //   mesh  browsers connect peer to peer; the agent only relays signalling
 //   sfu   streams go through a media server (Kurento, Janus), which answers
 //         offers and trickles its own ICE candidates
+// Who offers a receiving connection depends on the media server: the
+// subscriber's browser (mesh, Kurento), or the media server itself (Janus'
+// VideoRoom only offers to subscribers): server_offers() tells, and then
+// subscribe() yields the server's offer and answer() takes the browser's.
 // Operations are asynchronous (a media server answers later) and report
 // failures as request_error codes with the media server's reason (KU-7).
 #pragma once
@@ -38,8 +42,16 @@ public:
     // Media-server operations (peer_to_peer() == false). The mesh backend
     // answers not_supported where an operation needs a media server.
     virtual void publish(ca::RoomId room, ca::UserId user, const std::string& offer, MediaDone done) = 0;
+    // `offer` is the subscriber's offer (done gets the answer), or empty when
+    // server_offers() (done gets the media server's offer).
     virtual void subscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& offer,
                            MediaDone done) = 0;
+    // True when the media server makes the offer of every receiving connection.
+    virtual bool server_offers() const { return false; }
+    // The subscriber's answer to the media server's offer (server_offers()).
+    virtual void answer(ca::RoomId, ca::UserId, ca::UserId, const std::string&, MediaDone done) {
+        done(unexpected(MediaError{ca::ErrorCode::not_supported, "the subscriber makes the offer here"}));
+    }
     // A candidate from `user`'s browser for its connection about `stream_owner`'s stream.
     virtual void add_candidate(ca::RoomId room, ca::UserId user, ca::UserId stream_owner, const ca::json& candidate) = 0;
     virtual void set_filter(ca::RoomId room, ca::UserId user, const std::string& filter, MediaDone done) = 0;

@@ -6,10 +6,12 @@
 //   published stream   a videoroom handle: join as publisher, then configure
 //                      with the browser's offer; Janus' jsep is the answer
 //   recording          configure {record, filename} on the publisher handle
-//   subscription       not possible as KU-3 has it: Janus 1.1.2's VideoRoom
-//                      makes the offer to subscribers itself and refuses one
-//                      from them ("Only publishers send offers"), so
-//                      subscribe answers not_supported (see the README)
+//   subscription       a videoroom handle joined as subscriber to the
+//                      publisher's feed. Janus' VideoRoom makes the offer to
+//                      subscribers itself ("Only publishers send offers"), so
+//                      this backend server_offers(): subscribe yields Janus'
+//                      offer, answer() sends the browser's answer with
+//                      "start"
 //   set_filter         not_supported (the VideoRoom does not touch media)
 // Each asynchronous step finds its publisher again by serial number, so a
 // stream or room that goes meanwhile makes the chain detach what it made and
@@ -56,6 +58,9 @@ public:
     void publish(ca::RoomId room, ca::UserId user, const std::string& offer, agents::MediaDone done) override;
     void subscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& offer,
                    agents::MediaDone done) override;
+    bool server_offers() const override { return true; }
+    void answer(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& sdp,
+                agents::MediaDone done) override;
     void add_candidate(ca::RoomId room, ca::UserId user, ca::UserId stream_owner, const ca::json& candidate) override;
     void set_filter(ca::RoomId room, ca::UserId user, const std::string& filter, agents::MediaDone done) override;
     void record(ca::RoomId room, ca::UserId user, bool start, agents::MediaDone done) override;
@@ -67,6 +72,7 @@ public:
     std::size_t room_count() const { return rooms_.size(); }
     std::size_t orphan_count() const { return orphans_.size(); }
     HandleId handle_of(ca::RoomId room, ca::UserId user) const;
+    HandleId subscription_of(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) const;
     std::uint64_t janus_room(ca::RoomId room) const { return config_.room_offset + static_cast<std::uint64_t>(room); }
 
 private:
@@ -76,17 +82,27 @@ private:
     struct Publisher {
         std::uint64_t serial = 0;
         HandleId handle = 0;
+        std::uint64_t feed = 0;  // Janus' id of the publisher in its VideoRoom
         bool offered = false;  // configure with the offer sent: browser candidates go straight on
         bool ready = false;    // the answer went out
         bool busy = false;     // a recording change is under way
         std::vector<json> candidates;
     };
+    // A receiving connection: Janus offers, the browser answers.
+    struct Subscription {
+        std::uint64_t serial = 0;
+        HandleId handle = 0;
+        bool answered = false;  // "start" with the answer sent: browser candidates go straight on
+        std::vector<json> candidates;
+    };
+    using Link = std::pair<ca::UserId, ca::UserId>;  // (subscriber, publisher)
     struct Room {
         std::uint64_t serial = 0;
         bool created = false;
         bool creating = false;
         std::vector<StepDone> waiting;  // for the VideoRoom
         std::map<ca::UserId, Publisher> pubs;
+        std::map<Link, Subscription> subs;
     };
 
     Session& session_;
@@ -96,10 +112,15 @@ private:
     std::uint64_t next_serial_ = 1;
 
     Publisher* find_pub(ca::RoomId room, ca::UserId user, std::uint64_t serial);
+    Subscription* find_sub(ca::RoomId room, Link link, std::uint64_t serial);
     void with_room(ca::RoomId room, StepDone cont);
     void join_and_offer(ca::RoomId room, ca::UserId user, std::uint64_t serial, const std::string& offer, StepDone done);
     void on_handle_event(ca::RoomId room, ca::UserId user, std::uint64_t serial, const json& msg);
     void drop_publisher(Publisher& p);
+    void drop_subscription(Subscription& s);
+    // Detaches and forgets the subscriptions of `room` that `which` selects.
+    template <class Pred> void drop_subscriptions(Room& r, Pred which);
+    void on_subscription_event(ca::RoomId room, Link link, std::uint64_t serial, const json& msg);
     void destroy_room(std::uint64_t janus_room);
     void on_connected();
     void on_lost();
