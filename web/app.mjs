@@ -158,6 +158,7 @@ const call = new VideoCall({
   camera: $('camera-button'),
   video: $('video-button'),
   audio: $('audio-button'),
+  record: $('record-button'),
   status: $('call-status'),
   nameOf,
   showError,

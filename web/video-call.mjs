@@ -2,7 +2,8 @@
 // (Kurento Agent: peer to peer in mesh mode, or through a media server): the
 // camera and microphone buttons and the grid with one tile per publishing
 // member. Subscriptions to everyone who publishes are made by the agent; this
-// module shows what it reports and turns the buttons into media calls.
+// module shows what it reports and turns the buttons into media calls. With a
+// media server (sfu mode) our stream can also be recorded there.
 import { createTile, updateTile, icons } from './video-tile.mjs';
 
 // getUserMedia failures, by DOMException name, in words a user can act on.
@@ -44,7 +45,7 @@ async function openMedia(ca) {
 export class VideoCall {
   #ca = null;
   #off = [];                // listeners of the current agent
-  #el;                      // {grid, camera, video, audio, status}
+  #el;                      // {grid, camera, video, audio, record, status}
   #nameOf;                  // id -> display name
   #showError;               // (text, code) -> void
   #claimError;              // (code, message) -> void: a request_error the call handles
@@ -53,18 +54,21 @@ export class VideoCall {
   #audio = false;           // our flags (tracks enabled)
   #video = false;
   #busy = false;            // starting the camera
-  #streams = new Map();     // user -> {audio, video} of everyone publishing in the room
+  #mode = 'mesh';           // the room's media mode (config from the server)
+  #recordBusy = false;      // a recording change is under way
+  #streams = new Map();     // user -> {audio, video, recording} of everyone publishing in the room
   #remote = new Map();      // user -> MediaStream received from them
   #tiles = new Map();       // 'self' or user id -> tile element
 
-  constructor({ grid, camera, video, audio, status, nameOf, showError, claimError = () => {} }) {
-    this.#el = { grid, camera, video, audio, status };
+  constructor({ grid, camera, video, audio, record, status, nameOf, showError, claimError = () => {} }) {
+    this.#el = { grid, camera, video, audio, record, status };
     this.#nameOf = nameOf;
     this.#showError = showError;
     this.#claimError = claimError;
     camera.addEventListener('click', () => (this.#local ? this.stop() : this.start()));
     video.addEventListener('click', () => this.#toggle('video'));
     audio.addEventListener('click', () => this.#toggle('audio'));
+    record.addEventListener('click', () => this.#toggleRecording());
     this.#renderControls();
   }
 
@@ -76,11 +80,22 @@ export class VideoCall {
     this.#ca = ca;
     this.#streams.clear();
     this.#remote.clear();
+    this.#mode = 'mesh';
     if (!ca) return this.render();
     const on = (event, fn) => this.#off.push(ca.on(event, (p) => fn(p ?? {})));
+    on('media_config', ({ mode }) => {
+      this.#mode = mode ?? 'mesh';
+      this.#renderControls();
+    });
     on('streams', ({ streams }) => {
-      this.#streams = new Map((streams ?? []).map((s) => [s.user, { audio: !!s.audio, video: !!s.video }]));
+      this.#streams = new Map((streams ?? []).map((s) => [s.user, { audio: !!s.audio, video: !!s.video, recording: !!s.recording }]));
       this.render();
+    });
+    // The server dropped our stream (its media server went away): say so and turn the camera off.
+    on('unpublished', () => {
+      if (!this.#local) return;
+      this.stop();
+      this.#showError('Your video stopped: the media server went away. Start video again to share it once it is back.', 'unavailable');
     });
     on('remote_stream', ({ user, stream }) => {
       this.#remote.set(user, stream);
@@ -162,6 +177,24 @@ export class VideoCall {
     this.render();
   }
 
+  /** sfu mode: records our stream on the media server, or stops. */
+  async #toggleRecording() {
+    const ca = this.#ca;
+    const mine = this.#streams.get(ca?.user?.id);
+    if (!ca || !mine || this.#recordBusy) return;
+    const start = !mine.recording;
+    this.#recordBusy = true;
+    this.#renderControls();
+    try {
+      await ca.media.record(start);
+    } catch (e) {
+      if (ca === this.#ca) this.#showError(`Could not ${start ? 'start' : 'stop'} recording: ${e?.message ?? e}.`, e?.code ?? 'media');
+    } finally {
+      this.#recordBusy = false;
+      this.#renderControls();
+    }
+  }
+
   #describeSelf() {
     const cam = this.#video ? 'camera on' : 'camera off';
     const mic = this.#local?.getAudioTracks().length ? (this.#audio ? 'microphone on' : 'microphone muted') : 'no microphone';
@@ -170,7 +203,7 @@ export class VideoCall {
 
   #mediaError(action, code, message) {
     this.#claimError(code, message);  // shown here, or not at all
-    if (action === 'publish') return;  // the publish promise reports it
+    if (['publish', 'record_start', 'record_stop', 'set_filter'].includes(action)) return;  // their promises report it
     if (action === 'update_stream') {
       return this.#showError(`Could not tell the room about your camera and microphone: ${message}.`, code);
     }
@@ -188,7 +221,8 @@ export class VideoCall {
     const me = this.#ca?.user?.id ?? 0;
     const wanted = [];
     if (this.#local) {
-      wanted.push(['self', { id: me, self: true, audio: this.#audio, video: this.#video, stream: this.#local }]);
+      const recording = !!this.#streams.get(me)?.recording;
+      wanted.push(['self', { id: me, self: true, audio: this.#audio, video: this.#video, recording, stream: this.#local }]);
     }
     const others = [...this.#streams].filter(([user]) => user !== me).sort(([a], [b]) => a - b);
     for (const [user, flags] of others) {
@@ -223,7 +257,7 @@ export class VideoCall {
   }
 
   #renderControls() {
-    const { camera, video, audio } = this.#el;
+    const { camera, video, audio, record } = this.#el;
     const on = !!this.#local;
     camera.disabled = this.#busy || !this.#ca;
     camera.dataset.state = on ? 'on' : 'off';

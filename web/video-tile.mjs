@@ -1,5 +1,6 @@
 // One tile of the video grid: a person's video (or a placeholder while their
-// camera is off or their media is on its way), their name and a mic-off mark.
+// camera is off or their media is on its way), their name, a mic-off mark and
+// a recording mark.
 // Names only ever reach the page through textContent.
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -23,12 +24,14 @@ const MIC = ['M9 5a3 3 0 0 1 6 0v6a3 3 0 0 1-6 0z', 'M5 11a7 7 0 0 0 14 0', 'M12
 const CAMERA = ['M3 7h12v10H3z', 'M15 10l6-3v10l-6-3'];
 const SLASH = ['M4 3l16 18'];
 const STOP = ['M6 6l12 12', 'M18 6L6 18'];
+const RECORD = ['M12 7a5 5 0 1 1 0 10a5 5 0 1 1 0-10z'];
 export const icons = {
   stop: () => icon(STOP),
   mic: () => icon(MIC),
   micOff: () => icon([...MIC, ...SLASH]),
   camera: () => icon(CAMERA),
   cameraOff: () => icon([...CAMERA, ...SLASH]),
+  record: () => icon(RECORD),
 };
 
 function el(tag, className, text) {
@@ -72,7 +75,11 @@ export function createTile(id, { self = false } = {}) {
   micOff.dataset.testid = 'mic-off';
   micOff.title = 'Microphone off';
   micOff.append(icons.micOff());
-  caption.append(name, micOff);
+  const rec = el('span', 'tile__rec', 'REC');
+  rec.dataset.testid = 'recording';
+  rec.title = 'Being recorded';
+  rec.hidden = true;
+  caption.append(rec, name, micOff);
 
   const sound = el('button', 'tile__sound', 'Play sound');
   sound.type = 'button';
@@ -88,10 +95,10 @@ export function createTile(id, { self = false } = {}) {
 }
 
 /**
- * Brings a tile up to date. `info`: {name, audio, video, stream, self}; stream is
- * the MediaStream to show, or null while it is on its way.
+ * Brings a tile up to date. `info`: {name, audio, video, recording, stream, self};
+ * stream is the MediaStream to show, or null while it is on its way.
  */
-export function updateTile(tile, { name, audio, video, stream, self }) {
+export function updateTile(tile, { name, audio, video, recording = false, stream, self }) {
   const nameEl = tile.querySelector('.tile__name');
   const shownName = self ? `${name} (you)` : name;
   if (nameEl.textContent !== shownName) nameEl.textContent = shownName;
@@ -103,6 +110,8 @@ export function updateTile(tile, { name, audio, video, stream, self }) {
   tile.dataset.video = video ? 'on' : 'off';
   tile.dataset.media = stream ? 'live' : 'connecting';
   tile.querySelector('[data-testid="mic-off"]').hidden = audio;
+  tile.dataset.recording = recording ? 'on' : 'off';
+  tile.querySelector('[data-testid="recording"]').hidden = !recording;
 
   const status = !stream ? 'Connecting…' : video ? '' : 'Camera off';
   tile.querySelector('.tile__status').textContent = status;
@@ -111,6 +120,7 @@ export function updateTile(tile, { name, audio, video, stream, self }) {
   const parts = [self ? `${name} (you)` : name];
   parts.push(!stream ? 'connecting' : video ? 'camera on' : 'camera off');
   parts.push(audio ? 'microphone on' : 'microphone off');
+  if (recording) parts.push('being recorded');
   tile.setAttribute('aria-label', parts.join(', '));
   tile.querySelector('.tile__sound').setAttribute('aria-label', `Play sound from ${name}`);
 

@@ -43,16 +43,18 @@ export interface EventMap {
   request_error: RequestError;
   chat_message: { message: ChatMessage };
   chat_history: { room: number; messages: ChatMessage[] };
-  media_config: { mode: 'mesh' | 'sfu'; iceServers: RTCIceServer[] };
+  media_config: { mode: 'mesh' | 'sfu'; iceServers: RTCIceServer[]; /** 'server' when the media server offers to subscribers (Janus); absent otherwise. */ offerer?: 'server' };
   streams: { streams: Stream[] };
   published: Record<string, never>;
+  /** The server dropped our published stream (e.g. it lost its media server); publish again to share. */
+  unpublished: Record<string, never>;
   media_error: { action: string; code: string; message: string };
   remote_stream: { user: number; stream: MediaStream };
   remote_stream_removed: { user: number };
 }
 
 /** A published stream in the room (Kurento Agent). */
-export interface Stream { user: number; audio: boolean; video: boolean; filter: string | null; }
+export interface Stream { user: number; audio: boolean; video: boolean; filter: string | null; /** true while the media server records it (absent otherwise). */ recording?: boolean; }
 
 export class CompeitError extends Error {
   /** A request_error code (bad_request, not_in_room, ...), or not_connected / disconnected / connect_failed. */
@@ -73,6 +75,10 @@ export class ConnectionAgent {
     readonly localStream: MediaStream | null;
     publish(flags?: { audio?: boolean; video?: boolean }): Promise<Record<string, never>>;
     unpublish(): void;
+    /** sfu mode: records our published stream on the media server (false stops). */
+    record(on?: boolean): Promise<Stream>;
+    /** sfu mode with Kurento: a media-server filter on our published stream. */
+    setFilter(filter: string): Promise<Stream>;
     mute(flags: { audio?: boolean; video?: boolean }): void;
     stop(): void;
   };

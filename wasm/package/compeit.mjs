@@ -37,7 +37,7 @@ class CompeitError extends Error {
 export class ConnectionAgent {
   #core; #h = -1; #ws = null; #WebSocket; #timer = null; #listeners = new Map();
   #pending = new Map(); #agents = new Map(); #connectWaiters = [];
-  #pcs = new Map(); #localStream = null; #publishWaiters = [];
+  #pcs = new Map(); #localStream = null; #publishWaiters = []; #streamWaiters = [];
   user = null; room = null;
 
   constructor(core, WebSocketCtor) {
@@ -66,6 +66,12 @@ export class ConnectionAgent {
         return done;
       },
       unpublish: () => { this.#core._compeit_media_unpublish(this.#h); this.#pump(); },
+      /** Media server only: records our published stream, or stops; resolves once the room is told. */
+      record: (on = true) => this.#streamChange(on ? 'record_start' : 'record_stop',
+        (s) => !!s.recording === !!on, () => this.#core._compeit_media_record(this.#h, on ? 1 : 0)),
+      /** Media server only: a filter on our published stream (Kurento); resolves once the room is told. */
+      setFilter: (filter) => this.#streamChange('set_filter', (s) => s.filter === filter,
+        () => this.#withStrings((str) => this.#core._compeit_media_filter(this.#h, str(String(filter))))),
       /** Mutes or unmutes: tracks are switched off here and the flags announced to the room. */
       mute: ({ audio, video }) => {
         for (const t of this.#localStream?.getAudioTracks() ?? []) if (audio !== undefined) t.enabled = audio;
@@ -81,6 +87,16 @@ export class ConnectionAgent {
         this.#localStream = null;
       },
     };
+  }
+
+  // A change of our published stream: settles on the streams event that shows
+  // it, or on the media_error of its request.
+  #streamChange(action, shows, call) {
+    if (!this.#localStream) return Promise.reject(new CompeitError('bad_request', 'not publishing'));
+    const done = new Promise((resolve, reject) => this.#streamWaiters.push({ action, shows, resolve, reject }));
+    call();
+    this.#pump();
+    return done;
   }
 
   /** Listen to connected, reconnected, disconnect, reconnecting, reconnect_failed, error,
@@ -190,6 +206,19 @@ export class ConnectionAgent {
   #event(name, data) {
     if (name === 'rtc') return this.#rtc(data);
     if (name === 'published') for (const w of this.#publishWaiters.splice(0)) w.resolve(data);
+    if (name === 'streams') {
+      const mine = data.streams?.find((s) => s.user === this.user?.id);
+      const settled = mine ? this.#streamWaiters.filter((w) => w.shows(mine)) : [];
+      this.#streamWaiters = this.#streamWaiters.filter((w) => !settled.includes(w));
+      for (const w of settled) w.resolve(mine);
+    }
+    if (name === 'media_error' || name === 'unpublished' || name === 'disconnect') {
+      this.#streamWaiters = this.#streamWaiters.filter((w) => {
+        if (name === 'media_error' && w.action !== data.action) return true;
+        w.reject(new CompeitError(data?.code ?? 'not_publishing', data?.message ?? 'the stream went away'));
+        return false;
+      });
+    }
     if (name === 'media_error' && data.action === 'publish')
       for (const w of this.#publishWaiters.splice(0)) w.reject(new CompeitError(data.code, data.message));
     if (name === 'connected' || name === 'reconnected') {
@@ -223,8 +252,10 @@ export class ConnectionAgent {
       if (op.kind === 'send') {
         for (const track of this.#localStream?.getTracks() ?? []) pc.addTrack(track, this.#localStream);
       } else {
-        pc.addTransceiver('audio', { direction: 'recvonly' });
-        pc.addTransceiver('video', { direction: 'recvonly' });
+        if (op.offers !== false) {  // an answering end takes the offer's m-lines instead
+          pc.addTransceiver('audio', { direction: 'recvonly' });
+          pc.addTransceiver('video', { direction: 'recvonly' });
+        }
         pc.ontrack = (ev) => {
           entry.stream ??= ev.streams[0] ?? new MediaStream();
           if (!ev.streams[0]) entry.stream.addTrack(ev.track);

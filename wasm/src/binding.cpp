@@ -182,6 +182,14 @@ EMSCRIPTEN_KEEPALIVE void compeit_media_update(int h, int audio, int video) {
     if (auto* i = get(h)) i->kurento.update(audio != 0, video != 0);
 }
 
+EMSCRIPTEN_KEEPALIVE void compeit_media_record(int h, int start) {
+    if (auto* i = get(h)) i->kurento.record(start != 0);
+}
+
+EMSCRIPTEN_KEEPALIVE void compeit_media_filter(int h, const char* filter) {
+    if (auto* i = get(h)) i->kurento.set_filter(filter ? filter : "");
+}
+
 // What the browser did for an rtc request: op is offer, answer, candidate, remote_set or failed.
 EMSCRIPTEN_KEEPALIVE void compeit_media_report(int h, const char* op, const char* pc, const char* payload_json) {
     if (auto* i = get(h)) i->kurento.report(op, pc, payload_json ? payload_json : "{}");
