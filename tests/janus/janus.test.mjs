@@ -1,8 +1,9 @@
 // The Kurento Agent in `janus` media mode against a REAL Janus 1.1.2 on
 // loopback (started here, see janus.mjs). No browser, so no media: the
-// server connects to Janus, Janus' own errors reach the requester (KU-7),
-// subscriptions are refused as not_supported, and killing Janus gives
+// server connects to Janus, the config says the media server offers, Janus'
+// own errors reach the requester (KU-7), and killing Janus gives
 // request_error unavailable until it is back, then the room works again.
+// Real media through Janus (three Chromium pages): tests/janus-media/.
 // Run: node --test --test-concurrency=1 tests/janus/
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,6 +50,16 @@ test('KU-1: config says sfu', async () => {
   const a = await joined('Ada', nextRoom++);
   const config = await ku(a, 'config');
   assert.equal(config.mode, 'sfu');
+  assert.equal(config.offerer, 'server', 'Janus offers to subscribers');
+});
+
+test('KU-3 with Janus: a subscriber offer is refused (Janus offers); an answer without an offer too', async () => {
+  const a = await joined('Eve', nextRoom++);
+  const sub = await send(a, { action: 'subscribe', user: 999, sdp: 'v=0' });
+  assert.equal(sub.error?.code, 'bad_request');
+  assert.match(sub.error.message, /media server makes the offer/);
+  const ans = await send(a, { action: 'answer', user: 999, sdp: 'v=0' });
+  assert.equal(ans.error?.code, 'bad_request');
 });
 
 test('KU-7: an invalid SDP offer gets request_error with Janus\' reason', async () => {
