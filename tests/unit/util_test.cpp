@@ -1,5 +1,5 @@
-// Query strings (compeit::url) and the JSON nesting pre-scan
-// (compeit::util::json_depth_ok) that guard the router's input.
+// Query strings (compeit::url) and the JSON parse (compeit::util::parse_json,
+// with its nesting bound) that guard the router's input.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -12,7 +12,6 @@
 using compeit::url::decode_component;
 using compeit::url::query_param;
 using compeit::url::split_target;
-using compeit::util::json_depth_ok;
 
 TEST_CASE("decode_component: percent escapes and '+' as space", "[url]") {
     CHECK(decode_component("Al%20ice") == "Al ice");
@@ -55,25 +54,29 @@ TEST_CASE("split_target splits at the first '?'", "[url]") {
     CHECK(v.query.empty());
 }
 
-TEST_CASE("json_depth_ok bounds array and object nesting", "[json_guard]") {
-    CHECK(json_depth_ok("", 0));
-    CHECK(json_depth_ok("1", 0));
-    CHECK_FALSE(json_depth_ok("[]", 0));
-    CHECK(json_depth_ok("[[1]]", 2));
-    CHECK_FALSE(json_depth_ok("[[1]]", 1));
-    CHECK(json_depth_ok("[[],[],{\"a\":1}]", 2));  // siblings do not add up
-    CHECK_FALSE(json_depth_ok("[[],[],{\"a\":[]}]", 2));
-    CHECK_FALSE(json_depth_ok("{\"a\":{\"b\":{}}}", 2));
-    CHECK_FALSE(json_depth_ok(std::string(10000, '['), 64));
-    CHECK(json_depth_ok(std::string(64, '[') + std::string(64, ']'), 64));
-    CHECK_FALSE(json_depth_ok(std::string(65, '[') + std::string(65, ']'), 64));
+TEST_CASE("parse_json bounds array and object nesting", "[json_guard]") {
+    const auto ok = [](std::string_view text, std::size_t depth) { return !compeit::util::parse_json(text, depth).is_discarded(); };
+    CHECK(ok("1", 0));
+    CHECK_FALSE(ok("[]", 0));
+    CHECK(ok("[[1]]", 2));
+    CHECK_FALSE(ok("[[1]]", 1));
+    CHECK(ok("[[],[],{\"a\":1}]", 2));  // siblings do not add up
+    CHECK_FALSE(ok("[[],[],{\"a\":[]}]", 2));
+    CHECK_FALSE(ok("{\"a\":{\"b\":{}}}", 2));
+    CHECK_FALSE(ok(std::string(10000, '['), 64));
+    CHECK(ok(std::string(64, '[') + std::string(64, ']'), 64));
+    CHECK_FALSE(ok(std::string(65, '[') + std::string(65, ']'), 64));
     SECTION("brackets inside strings do not count") {
-        CHECK(json_depth_ok("[\"[[[[{{{{\"]", 1));
-        CHECK(json_depth_ok("[\"\\\"[[[[\"]", 1));  // an escaped quote does not end the string
-        CHECK(json_depth_ok("[\"\\\\\"]", 1));        // an escaped backslash does not escape the quote
-        CHECK_FALSE(json_depth_ok("[\"\\\\\",[[]]]", 2));
+        CHECK(ok("[\"[[[[{{{{\"]", 1));
+        CHECK(ok("[\"\\\"[[[[\"]", 1));  // an escaped quote does not end the string
+        CHECK(ok("[\"\\\\\"]", 1));        // an escaped backslash does not escape the quote
+        CHECK_FALSE(ok("[\"\\\\\",[[]]]", 2));
     }
-    SECTION("stray closers do not buy depth") { CHECK_FALSE(json_depth_ok("]]]]][[", 1)); }
+    SECTION("not JSON is refused whatever the depth") {
+        CHECK_FALSE(ok("", 64));
+        CHECK_FALSE(ok("[1,]", 64));
+        CHECK_FALSE(ok(std::string("[1]\0", 4), 64));  // nothing after the value, not even a NUL
+    }
 }
 
 TEST_CASE("parse_json: a tree, or discarded for bad or too deep input", "[json_guard]") {

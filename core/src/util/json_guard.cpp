@@ -4,32 +4,6 @@
 
 namespace compeit::util {
 
-bool json_depth_ok(std::string_view text, std::size_t max_depth) {
-    std::size_t depth = 0;
-    bool in_string = false;
-    bool escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth) return false;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return true;
-}
-
-}  // namespace compeit::util
-
-namespace compeit::util {
-
 nlohmann::json parse_json(std::string_view text, std::size_t max_depth) {
     nlohmann::json result;
     // One definition of valid JSON in the project: the span scanner's (nlohmann
