@@ -3,8 +3,8 @@
 // microphone), all in one network namespace made by run.sh (a veth pair, since
 // Janus gathers no ICE candidates on loopback alone). Three pages publish
 // through Janus and each decodes the others' video (inbound-rtp framesDecoded
-// of the connection behind each tile); recording writes non-empty files into
-// --record-dir; killing Janus stops the cameras with an error, a new camera
+// of the connection behind each tile), and so does a page joining later;
+// recording writes non-empty files into --record-dir; killing Janus stops the cameras with an error, a new camera
 // gets the server's request_error while Janus is away, chat keeps working, and
 // once Janus is back the call works again.
 //
@@ -38,13 +38,13 @@ const count = (text, re) => (text.match(re) || []).length;
 const serverLog = () => server.stderr();
 
 /** Bounded wait for a condition on something outside the pages (logs, files). */
-async function waitFor(check, what, timeout = TIMEOUT) {
+async function waitFor(check, what, timeout = TIMEOUT, interval = 100) {
   const end = Date.now() + timeout;
   for (;;) {
     const value = await check();
     if (value) return value;
     if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, interval));
   }
 }
 
@@ -70,10 +70,12 @@ async function waitForTiles(page, userIds) {
  * Frames decoded from each of `userIds`, read from getStats() of the receiver
  * whose track plays in that user's tile (as in tests/browser/video.test.mjs);
  * resolves once every count is above `above` (a previous reading) and the
- * picture reached the <video>.
+ * picture reached the <video>. Polled from here: page.waitForFunction does not
+ * await an async predicate (a Promise is truthy), so it would not wait.
  */
 async function waitForDecodedVideo(page, userIds, above = {}) {
-  const handle = await page.waitForFunction(async ({ userIds, above }) => {
+  let last = {};
+  const read = () => page.evaluate(async (userIds) => {
     const decoded = {};
     for (const id of userIds) {
       decoded[id] = 0;
@@ -90,9 +92,33 @@ async function waitForDecodedVideo(page, userIds, above = {}) {
       }
       if (!(video.videoWidth > 0)) decoded[id] = 0;
     }
-    return userIds.every((id) => decoded[id] > (above[id] ?? 0)) && decoded;
-  }, { userIds, above }, { timeout: MEDIA_TIMEOUT, polling: 250 });
-  return handle.jsonValue();
+    return decoded;
+  }, userIds);
+  try {
+    return await waitFor(async () => {
+      last = await read();
+      return userIds.every((id) => last[id] > (above[id] ?? 0)) && last;
+    }, `decoded video from users ${userIds.join(', ')}`, MEDIA_TIMEOUT, 250);
+  } catch (e) {
+    e.message += ` (frames decoded: ${JSON.stringify(last)}, before: ${JSON.stringify(above)})`;
+    throw e;
+  }
+}
+
+/** Resolves once `page` has encoded and sent `more` video frames (outbound-rtp framesSent) than now. */
+async function waitForSentFrames(page, more) {
+  const sent = () => page.evaluate(async () => {
+    let frames = 0;
+    for (const pc of window.__testPeerConnections) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'outbound-rtp' && s.kind === 'video') frames += s.framesSent ?? 0;
+      });
+    }
+    return frames;
+  });
+  const start = await sent();
+  await waitFor(async () => (await sent()) >= start + more, `${more} more video frames sent`, TIMEOUT, 250);
 }
 
 /** Every page shows every publisher's tile and decodes video from all the others. */
@@ -178,6 +204,21 @@ test('every page decodes the others\' video through Janus', async () => {
   await everyoneDecodesEveryone();
 });
 
+test('a page joining later (without a camera) decodes all three through Janus', async () => {
+  const dave = await newPage(browser, { viewport: { width: 1100, height: 760 } });
+  await recordPeerConnections(dave);
+  dave.on('console', (m) => consoleLog.push(`${new Date().toISOString()} Dave ${m.type()}: ${m.text()}`));
+  await joinRoom(dave, server.url, 'Dave', ROOM);
+  const all = NAMES.map((n) => ids[n]);
+  await waitForTiles(dave, all);
+  const first = await waitForDecodedVideo(dave, all);
+  const later = await waitForDecodedVideo(dave, all, first);
+  for (const id of all) assert.ok(later[id] > first[id], `Dave keeps decoding video from user ${id}`);
+  assert.deepEqual(dave.problems, []);
+  await dave.context().close();
+  for (const name of NAMES) await waitForMembers(pages[name], NAMES, { exact: true });
+});
+
 test('recording writes non-empty files into --record-dir', async () => {
   const alice = pages.Alice;
   const toggle = alice.locator(tid('record-toggle'));
@@ -190,10 +231,15 @@ test('recording writes non-empty files into --record-dir', async () => {
     await pages[name].waitForSelector(`${tile(ids.Alice)}[data-recording="on"]`);
     await pages[name].waitForSelector(`${tile(ids.Bob)}[data-recording="off"]`, { state: 'attached' });
   }
-  // The files appear and grow while media flows.
-  const first = await waitFor(() => { const f = recordings(ids.Alice); return totalSize(f) > 0 && totalSize(f); },
-    'Janus to start writing the recording', RECORD_TIMEOUT);
-  await waitFor(() => totalSize(recordings(ids.Alice)) > first + 20_000, 'the recording to grow by 20 kB', RECORD_TIMEOUT);
+  // The audio and the video file appear, and both grow while media flows.
+  const kinds = (files) => ({
+    audio: files.find((f) => /audio/.test(f.name))?.size ?? 0,
+    video: files.find((f) => /video/.test(f.name))?.size ?? 0,
+  });
+  const opened = await waitFor(() => { const k = kinds(recordings(ids.Alice)); return k.audio > 0 && k.video > 0 && k; },
+    'Janus to open the audio and video recordings', RECORD_TIMEOUT);
+  await waitFor(() => { const k = kinds(recordings(ids.Alice)); return k.audio > opened.audio && k.video > opened.video + 20_000; },
+    'the recordings to grow (video by 20 kB)', RECORD_TIMEOUT);
   await toggle.click();
   await alice.waitForSelector(`${tid('record-toggle')}[data-state="off"]`);
   for (const name of NAMES) await pages[name].waitForSelector(`${tile(ids.Alice)}[data-recording="off"]`);
@@ -201,9 +247,9 @@ test('recording writes non-empty files into --record-dir', async () => {
   assert.ok(files.some((f) => /video/.test(f.name) && f.size > 0), `a non-empty video recording: ${JSON.stringify(files)}`);
   assert.ok(files.some((f) => /audio/.test(f.name) && f.size > 0), `a non-empty audio recording: ${JSON.stringify(files)}`);
   for (const f of files) assert.ok(f.size > 0, `${f.name} is not empty`);
-  // Stopped: the files no longer grow (Janus closed them); bounded by one more media check.
+  // Stopped: the files no longer grow (Janus closed them) while Alice sends another 60 video frames.
   const stopped = totalSize(recordings(ids.Alice));
-  await everyoneDecodesEveryone();
+  await waitForSentFrames(alice, 60);
   assert.equal(totalSize(recordings(ids.Alice)), stopped, 'the recording stopped growing');
   assert.deepEqual(recordings(ids.Bob), [], 'only Alice was recorded');
 });
