@@ -22,6 +22,7 @@ command -v npm >/dev/null 2>&1 || packages+=(npm)
 [ "$want_browser" = 1 ] && packages+=(chromium)
 [ "$want_wasm" = 1 ] && packages+=(emscripten binaryen wabt)
 [ "$want_browser" = 1 ] && packages+=(janus)  # the media-server tests run a real Janus on loopback
+[ "$want_browser" = 1 ] && packages+=(iproute2)  # ip: tests/janus-media/run.sh makes a network namespace with a veth pair
 
 missing=()
 for p in "${packages[@]}"; do
