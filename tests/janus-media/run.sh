@@ -26,6 +26,11 @@ done
 # Inside the namespace (run by the unshare below).
 if [ "${1-}" = "--inside-netns" ]; then
   shift
+  # Only ever in a fresh namespace (nothing but lo): never touch the host's network.
+  if [ "$("$IP" -o link show | wc -l)" != 1 ]; then
+    echo "janus-media: --inside-netns is for run.sh itself, in the namespace it makes" >&2
+    exit 2
+  fi
   "$IP" link set lo up
   "$IP" link add cjm0 type veth peer name cjm1
   "$IP" addr add 10.203.0.1/24 dev cjm0
