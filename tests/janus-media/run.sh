@@ -39,7 +39,7 @@ if [ "${1-}" = "--inside-netns" ]; then
   "$IP" link set cjm1 up
   # Chromium finds its own address by the default route.
   "$IP" route add default via 10.203.0.2 dev cjm0
-  export JANUS_MEDIA_NETNS=1 JANUS_MEDIA_IFACES=cjm0,cjm1
+  export JANUS_MEDIA_IFACES=cjm0,cjm1  # the test finds the veth pair by these names
   exec "${NODE:-node}" --test --test-concurrency=1 "$@" tests/janus-media/
 fi
 
