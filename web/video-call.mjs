@@ -272,6 +272,13 @@ export class VideoCall {
     audio.hidden = !this.#local?.getAudioTracks().length;
     audio.dataset.state = this.#audio ? 'on' : 'off';
     setButton(audio, this.#audio ? icons.mic() : icons.micOff(), this.#audio ? 'Mute microphone' : 'Unmute microphone');
+
+    // Recording needs a media server and our stream on it.
+    const mine = this.#streams.get(this.#ca?.user?.id);
+    record.hidden = this.#mode !== 'sfu' || !this.#local || !mine;
+    record.disabled = this.#recordBusy;
+    record.dataset.state = mine?.recording ? 'on' : 'off';
+    setButton(record, icons.record(), mine?.recording ? 'Stop recording' : 'Record');
   }
 }
 
