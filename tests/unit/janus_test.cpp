@@ -116,6 +116,8 @@ struct FakeJanus {
         }
         FAIL("unexpected videoroom request " << what);
     }
+    // The browser's connection of `handle` is up (Janus tells the session).
+    void webrtcup(std::uint64_t handle) { reply({{"janus", "webrtcup"}, {"session_id", 77}, {"sender", handle}}); pump(); }
     void release_held() {
         hold = false;
         for (auto& r : std::exchange(held, {})) answer(r);
@@ -359,10 +361,15 @@ TEST_CASE("janus backend: subscribing: Janus offers the feed, the browser answer
     REQUIRE(pub.value->has_value());
     const auto feed = 500 + b.handle_of(8, 1);  // the id the fake Janus gave the publisher when it joined
 
-    // User 2 receives user 1: Janus' offer is for user 1's feed.
+    // User 2 receives user 1: Janus' offer is for user 1's feed, which Janus has
+    // once user 1's browser is connected ("No such feed" before).
     Outcome offered;
+    const std::size_t joins = j.count("message", "join");
     b.subscribe(8, 2, 1, "", offered.done());
     j.pump();
+    CHECK_FALSE(offered.value);
+    CHECK(j.count("message", "join") == joins);
+    j.webrtcup(b.handle_of(8, 1));
     REQUIRE(offered.value);
     REQUIRE(offered.value->has_value());
     const std::string offer = ***offered.value;
@@ -406,7 +413,7 @@ TEST_CASE("janus backend: subscribing: Janus offers the feed, the browser answer
     CHECK_FALSE(j.handles.count(sub_handle));
     CHECK(b.subscription_of(8, 2, 1) == 0);
     Outcome again, third;
-    b.subscribe(8, 2, 1, "", again.done());
+    b.subscribe(8, 2, 1, "", again.done());  // the publisher is still connected: no waiting
     b.subscribe(8, 3, 1, "", third.done());
     j.pump();
     REQUIRE(again.value->has_value());
@@ -418,6 +425,30 @@ TEST_CASE("janus backend: subscribing: Janus offers the feed, the browser answer
     CHECK(b.subscription_of(8, 3, 1) == 0);
 }
 
+TEST_CASE("janus backend: subscriptions waiting for a publisher's connection fail when it goes") {
+    FakeJanus j;
+    janus::JanusBackend b(j.session, {});
+    j.open();
+    Outcome pub, unpublished, lost;
+    b.publish(6, 1, "OFFER", pub.done());
+    j.pump();
+    REQUIRE(pub.value->has_value());
+    b.subscribe(6, 2, 1, "", unpublished.done());
+    b.unpublish(6, 1);
+    j.pump();
+    REQUIRE(unpublished.value);
+    CHECK(unpublished.value->error().code == ca::ErrorCode::unavailable);
+    CHECK(b.subscription_of(6, 2, 1) == 0);
+
+    Outcome again;
+    b.publish(6, 1, "OFFER", again.done());
+    j.pump();
+    b.subscribe(6, 3, 1, "", lost.done());
+    j.session.on_closed("reset");  // Janus goes before the publisher's browser connects
+    REQUIRE(lost.value);
+    CHECK(lost.value->error().code == ca::ErrorCode::unavailable);
+}
+
 TEST_CASE("janus backend: a refused answer detaches the subscription (KU-7)") {
     FakeJanus j;
     janus::JanusBackend b(j.session, {});
@@ -425,6 +456,7 @@ TEST_CASE("janus backend: a refused answer detaches the subscription (KU-7)") {
     Outcome pub, offered, started;
     b.publish(9, 1, "OFFER", pub.done());
     j.pump();
+    j.webrtcup(b.handle_of(9, 1));
     b.subscribe(9, 2, 1, "", offered.done());
     j.pump();
     REQUIRE(offered.value->has_value());

@@ -1,5 +1,6 @@
 #include "compeit/janus/janus_backend.hpp"
 
+#include <iterator>
 #include <utility>
 
 namespace compeit::janus {
@@ -220,9 +221,17 @@ void JanusBackend::join_and_offer(ca::RoomId room, ca::UserId user, std::uint64_
 }
 
 void JanusBackend::on_handle_event(ca::RoomId room, ca::UserId user, std::uint64_t serial, const json& msg) {
+    Publisher* p = find_pub(room, user, serial);
+    if (!p) return;
+    // The browser's connection is up: Janus has the feed, subscribers may join it.
+    if (msg.value("janus", "") == "webrtcup") {
+        p->up = true;
+        for (auto& w : std::exchange(p->waiting_up, {})) w(true);
+        return;
+    }
     // Janus puts its candidates in the answer; with full trickle it sends them too.
     auto candidate = from_janus_trickle(msg);
-    if (candidate && on_candidate && find_pub(room, user, serial)) on_candidate(user, user, std::move(*candidate));
+    if (candidate && on_candidate) on_candidate(user, user, std::move(*candidate));
 }
 
 // --- subscriptions, candidates, filters, recording ---------------------------
@@ -234,7 +243,7 @@ void JanusBackend::subscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId 
         return done(unexpected(MediaError{ErrorCode::bad_request,
                                           "Janus makes the offer to subscribers (\"Only publishers send offers\")"}));
     const auto r = rooms_.find(room);
-    const Publisher* pub = nullptr;
+    Publisher* pub = nullptr;
     if (r != rooms_.end())
         if (const auto p = r->second.pubs.find(publisher); p != r->second.pubs.end() && p->second.ready) pub = &p->second;
     if (!pub) return done(unexpected(MediaError{ErrorCode::unavailable, "that stream is not on the media server"}));
@@ -253,24 +262,33 @@ void JanusBackend::subscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId 
         }
         done(unexpected(std::move(e)));
     };
-    session_.attach(kPlugin, [=, this](Expected<HandleId, Error> handle) {
-        if (!handle) return fail(to_media_error(handle.error()));
-        Subscription* s = find_sub(room, link, serial);
-        if (!s) {
-            session_.detach(*handle);
-            return done(unexpected(gone()));
-        }
-        s->handle = *handle;
-        session_.listen(*handle, [this, room, link, serial](const json& msg) { on_subscription_event(room, link, serial, msg); });
-        const json join{{"request", "join"}, {"ptype", "subscriber"}, {"room", janus_room(room)},
-                        {"streams", json::array({json{{"feed", feed}}})}};
-        session_.message(*handle, join, nullptr, [=, this](Result joined) {
-            if (!joined) return fail(to_media_error(joined.error()));
-            if (!find_sub(room, link, serial)) return done(unexpected(gone()));
-            auto sdp = jsep_sdp(*joined, "offer");
-            if (!sdp) return fail(MediaError{ErrorCode::unavailable, "Janus gave no SDP offer"});
-            done(std::optional<std::string>(std::move(*sdp)));
+    auto join = [=, this] {
+        session_.attach(kPlugin, [=, this](Expected<HandleId, Error> handle) {
+            if (!handle) return fail(to_media_error(handle.error()));
+            Subscription* s = find_sub(room, link, serial);
+            if (!s) {
+                session_.detach(*handle);
+                return done(unexpected(gone()));
+            }
+            s->handle = *handle;
+            session_.listen(*handle, [this, room, link, serial](const json& msg) { on_subscription_event(room, link, serial, msg); });
+            const json body{{"request", "join"}, {"ptype", "subscriber"}, {"room", janus_room(room)},
+                            {"streams", json::array({json{{"feed", feed}}})}};
+            session_.message(*handle, body, nullptr, [=, this](Result joined) {
+                if (!joined) return fail(to_media_error(joined.error()));
+                if (!find_sub(room, link, serial)) return done(unexpected(gone()));
+                auto sdp = jsep_sdp(*joined, "offer");
+                if (!sdp) return fail(MediaError{ErrorCode::unavailable, "Janus gave no SDP offer"});
+                done(std::optional<std::string>(std::move(*sdp)));
+            });
         });
+    };
+    // Janus knows a feed only once the publisher's browser has connected ("No such feed" before).
+    if (pub->up) return join();
+    pub->waiting_up.push_back([=, this](bool up) {
+        if (!find_sub(room, link, serial)) return done(unexpected(gone()));
+        if (!up) return fail(gone());
+        join();
     });
 }
 
@@ -367,7 +385,8 @@ void JanusBackend::record(ca::RoomId room, ca::UserId user, bool start, MediaDon
 
 void JanusBackend::drop_publisher(Publisher& p) {
     if (p.handle != 0) session_.detach(std::exchange(p.handle, 0));  // Janus unpublishes and leaves
-    p.offered = p.ready = false;
+    p.offered = p.ready = p.up = false;
+    for (auto& w : std::exchange(p.waiting_up, {})) w(false);
 }
 
 void JanusBackend::drop_subscription(Subscription& s) {
@@ -433,11 +452,14 @@ void JanusBackend::on_lost() {
     // The Janus session is gone and its handles with it; the VideoRooms stay in
     // Janus and are destroyed once it is back, unless used again meanwhile.
     std::vector<ca::RoomId> lost;
+    std::vector<std::function<void(bool)>> waiting;  // subscriptions waiting for a publisher's connection
     for (auto& [room, r] : rooms_) {
         if (r.created || r.creating) orphans_.insert(janus_room(room));
         lost.push_back(room);
+        for (auto& [user, p] : r.pubs) std::move(p.waiting_up.begin(), p.waiting_up.end(), std::back_inserter(waiting));
     }
     rooms_.clear();
+    for (auto& w : waiting) w(false);
     for (const auto room : lost)
         if (on_room_lost) on_room_lost(room);
 }

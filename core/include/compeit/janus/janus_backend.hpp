@@ -7,7 +7,8 @@
 //                      with the browser's offer; Janus' jsep is the answer
 //   recording          configure {record, filename} on the publisher handle
 //   subscription       a videoroom handle joined as subscriber to the
-//                      publisher's feed. Janus' VideoRoom makes the offer to
+//                      publisher's feed, once the publisher's connection
+//                      is up (Janus has no feed before: "No such feed"). Janus' VideoRoom makes the offer to
 //                      subscribers itself ("Only publishers send offers"), so
 //                      this backend server_offers(): subscribe yields Janus'
 //                      offer, answer() sends the browser's answer with
@@ -85,6 +86,8 @@ private:
         std::uint64_t feed = 0;  // Janus' id of the publisher in its VideoRoom
         bool offered = false;  // configure with the offer sent: browser candidates go straight on
         bool ready = false;    // the answer went out
+        bool up = false;       // the browser's connection is up ("webrtcup"): Janus has the feed
+        std::vector<std::function<void(bool up)>> waiting_up;  // subscriptions waiting for that (false: it went)
         bool busy = false;     // a recording change is under way
         std::vector<json> candidates;
     };
