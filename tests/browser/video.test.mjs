@@ -15,6 +15,7 @@ import {
   startServer, launchBrowser, newPage, joinRoom, waitForMembers, screenshotPath, tid, TIMEOUT,
   MEDIA_ARGS, recordPeerConnections,
 } from './lib/harness.mjs';
+import { waitForDecodedVideo, waitForAudio } from './lib/media.mjs';
 
 const ROOM = 17;
 const MEDIA_TIMEOUT = 20_000;  // bound for peer connections to carry decoded video
@@ -47,54 +48,6 @@ async function waitForTiles(page, userIds, { live = true } = {}) {
     return JSON.stringify(shown) === JSON.stringify([...userIds].sort((a, b) => a - b)) &&
       (!live || tiles.every((t) => t.dataset.media === 'live'));
   }, { userIds, live }, { timeout: MEDIA_TIMEOUT });
-}
-
-/**
- * Frames decoded from each of `userIds`, read from getStats() of the receiver
- * whose track plays in that user's tile; resolves once every count is > 0.
- */
-async function waitForDecodedVideo(page, userIds) {
-  const handle = await page.waitForFunction(async (userIds) => {
-    const decoded = {};
-    for (const id of userIds) {
-      decoded[id] = 0;
-      const video = document.querySelector(`[data-testid="video-tile"][data-user="${id}"] video`);
-      const track = video?.srcObject?.getVideoTracks()[0];
-      if (!track) continue;
-      for (const pc of window.__testPeerConnections) {
-        if (pc.connectionState === 'closed') continue;
-        const receiver = pc.getReceivers().find((r) => r.track === track);
-        if (!receiver) continue;
-        (await receiver.getStats()).forEach((s) => {
-          if (s.type === 'inbound-rtp' && s.kind === 'video') decoded[id] = Math.max(decoded[id], s.framesDecoded ?? 0);
-        });
-      }
-      // and the picture reaches the <video> element
-      if (!(video.videoWidth > 0)) decoded[id] = 0;
-    }
-    return Object.values(decoded).every((n) => n > 0) && decoded;
-  }, userIds, { timeout: MEDIA_TIMEOUT, polling: 200 });
-  return handle.jsonValue();
-}
-
-/** Audio samples received from each of `userIds` (receiver of the audio track in their tile); once all > 0. */
-async function waitForAudio(page, userIds) {
-  const handle = await page.waitForFunction(async (userIds) => {
-    const samples = {};
-    for (const id of userIds) {
-      samples[id] = 0;
-      const track = document.querySelector(`[data-testid="video-tile"][data-user="${id}"] video`)?.srcObject?.getAudioTracks()[0];
-      for (const pc of track ? window.__testPeerConnections : []) {
-        const receiver = pc.connectionState !== 'closed' && pc.getReceivers().find((r) => r.track === track);
-        if (!receiver) continue;
-        (await receiver.getStats()).forEach((s) => {
-          if (s.type === 'inbound-rtp' && s.kind === 'audio') samples[id] = Math.max(samples[id], s.totalSamplesReceived ?? 0);
-        });
-      }
-    }
-    return Object.values(samples).every((n) => n > 0) && samples;
-  }, userIds, { timeout: MEDIA_TIMEOUT, polling: 200 });
-  return handle.jsonValue();
 }
 
 test('three people join the room and start their cameras', async () => {

@@ -20,6 +20,7 @@ import {
   startServer, launchBrowser, newPage, joinRoom, waitForMembers, sendMessage, waitForMessage, tid, TIMEOUT,
   MEDIA_ARGS, recordPeerConnections, screenshotPath,
 } from '../browser/lib/harness.mjs';
+import { waitFor, waitForDecodedVideo } from '../browser/lib/media.mjs';
 import { startJanus } from '../janus/janus.mjs';
 
 const ROOM = 41;
@@ -37,17 +38,6 @@ const NAMES = ['Alice', 'Bob', 'Carol'];
 const tile = (id) => `${tid('video-tile')}[data-user="${id}"]`;
 const count = (text, re) => (text.match(re) || []).length;
 const serverLog = () => server.stderr();
-
-/** Bounded wait for a condition on something outside the pages (logs, files). */
-async function waitFor(check, what, timeout = TIMEOUT, interval = 100) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 /** Resolves once the server has logged `n` lines matching /Janus connected/. */
 const janusConnected = (n, timeout = 20_000) =>
@@ -69,45 +59,6 @@ async function waitForTiles(page, userIds) {
   } catch (e) {
     const tiles = await page.$$eval(tid('video-tile'), (ts) => ts.map((t) => `user ${t.dataset.user}: ${t.dataset.media}`));
     e.message += ` (wanted live tiles of users ${userIds.join(', ')}; shown: ${tiles.join('; ') || 'none'})`;
-    throw e;
-  }
-}
-
-/**
- * Frames decoded from each of `userIds`, read from getStats() of the receiver
- * whose track plays in that user's tile (as in tests/browser/video.test.mjs);
- * resolves once every count is above `above` (a previous reading) and the
- * picture reached the <video>. Polled from here: page.waitForFunction does not
- * await an async predicate (a Promise is truthy), so it would not wait.
- */
-async function waitForDecodedVideo(page, userIds, above = {}) {
-  let last = {};
-  const read = () => page.evaluate(async (userIds) => {
-    const decoded = {};
-    for (const id of userIds) {
-      decoded[id] = 0;
-      const video = document.querySelector(`[data-testid="video-tile"][data-user="${id}"] video`);
-      const track = video?.srcObject?.getVideoTracks()[0];
-      if (!track) continue;
-      for (const pc of window.__testPeerConnections) {
-        if (pc.connectionState === 'closed') continue;
-        const receiver = pc.getReceivers().find((r) => r.track === track);
-        if (!receiver) continue;
-        (await receiver.getStats()).forEach((s) => {
-          if (s.type === 'inbound-rtp' && s.kind === 'video') decoded[id] = Math.max(decoded[id], s.framesDecoded ?? 0);
-        });
-      }
-      if (!(video.videoWidth > 0)) decoded[id] = 0;
-    }
-    return decoded;
-  }, userIds);
-  try {
-    return await waitFor(async () => {
-      last = await read();
-      return userIds.every((id) => last[id] > (above[id] ?? 0)) && last;
-    }, `decoded video from users ${userIds.join(', ')}`, MEDIA_TIMEOUT, 250);
-  } catch (e) {
-    e.message += ` (frames decoded: ${JSON.stringify(last)}, before: ${JSON.stringify(above)})`;
     throw e;
   }
 }
@@ -135,9 +86,9 @@ async function everyoneDecodesEveryone() {
     const page = pages[name];
     await waitForTiles(page, all);
     const others = all.filter((id) => id !== ids[name]);
-    const first = await waitForDecodedVideo(page, others);
+    const first = await waitForDecodedVideo(page, others, { timeout: MEDIA_TIMEOUT });
     // and keeps decoding: the counts grow
-    const later = await waitForDecodedVideo(page, others, first);
+    const later = await waitForDecodedVideo(page, others, { above: first, timeout: MEDIA_TIMEOUT });
     for (const id of others) assert.ok(later[id] > first[id], `${name} keeps decoding video from user ${id}`);
   }
 }
@@ -218,8 +169,8 @@ test('a page joining later (without a camera) decodes all three through Janus', 
   await joinRoom(dave, server.url, 'Dave', ROOM);
   const all = NAMES.map((n) => ids[n]);
   await waitForTiles(dave, all);
-  const first = await waitForDecodedVideo(dave, all);
-  const later = await waitForDecodedVideo(dave, all, first);
+  const first = await waitForDecodedVideo(dave, all, { timeout: MEDIA_TIMEOUT });
+  const later = await waitForDecodedVideo(dave, all, { above: first, timeout: MEDIA_TIMEOUT });
   for (const id of all) assert.ok(later[id] > first[id], `Dave keeps decoding video from user ${id}`);
   assert.deepEqual(dave.problems, []);
   await dave.context().close();

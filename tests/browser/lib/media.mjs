@@ -1,0 +1,69 @@
+// What a page receives, read from WebRTC statistics, for the video tests
+// (tests/browser/video.test.mjs, mesh) and the Janus media test
+// (tests/janus-media/, through a media server). The receiver behind a tile is
+// the one whose track plays in that tile; recordPeerConnections() (harness.mjs)
+// keeps the page's RTCPeerConnections in window.__testPeerConnections.
+//
+// Waits poll from Node: page.waitForFunction does not await an async predicate
+// (the Promise it returns is truthy), so it would not wait for getStats().
+import { TIMEOUT } from './harness.mjs';
+
+/** Polls `check` (sync or async) until it returns a truthy value, which it resolves to; bounded by `timeout`. */
+export async function waitFor(check, what, timeout = TIMEOUT, interval = 100) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/**
+ * Per user id: the largest inbound-rtp `field` of `kind` ('video' or 'audio')
+ * among the receivers of that user's tile track; 0 when none. For video, also 0
+ * until the picture reaches the tile's <video> (videoWidth > 0).
+ */
+export function readReceived(page, userIds, kind, field) {
+  return page.evaluate(async ({ userIds, kind, field }) => {
+    const counts = {};
+    for (const id of userIds) {
+      counts[id] = 0;
+      const video = document.querySelector(`[data-testid="video-tile"][data-user="${id}"] video`);
+      const stream = video?.srcObject;
+      const track = kind === 'video' ? stream?.getVideoTracks()[0] : stream?.getAudioTracks()[0];
+      if (!track) continue;
+      for (const pc of window.__testPeerConnections ?? []) {
+        if (pc.connectionState === 'closed') continue;
+        const receiver = pc.getReceivers().find((r) => r.track === track);
+        if (!receiver) continue;
+        (await receiver.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === kind) counts[id] = Math.max(counts[id], s[field] ?? 0);
+        });
+      }
+      if (kind === 'video' && !(video.videoWidth > 0)) counts[id] = 0;
+    }
+    return counts;
+  }, { userIds, kind, field });
+}
+
+async function waitForMore(page, userIds, kind, field, what, { above = {}, timeout }) {
+  let last = {};
+  try {
+    return await waitFor(async () => {
+      last = await readReceived(page, userIds, kind, field);
+      return userIds.every((id) => last[id] > (above[id] ?? 0)) && last;
+    }, `${what} from users ${userIds.join(', ')}`, timeout, 250);
+  } catch (e) {
+    e.message += ` (${field}: ${JSON.stringify(last)}, before: ${JSON.stringify(above)})`;
+    throw e;
+  }
+}
+
+/** Frames decoded from each of `userIds`; resolves once every count is above `above` (a previous reading). */
+export const waitForDecodedVideo = (page, userIds, { above, timeout = 20_000 } = {}) =>
+  waitForMore(page, userIds, 'video', 'framesDecoded', 'decoded video', { above, timeout });
+
+/** Audio samples received from each of `userIds`; resolves once every count is above `above`. */
+export const waitForAudio = (page, userIds, { above, timeout = 20_000 } = {}) =>
+  waitForMore(page, userIds, 'audio', 'totalSamplesReceived', 'audio', { above, timeout });
