@@ -91,11 +91,12 @@ export class VideoCall {
       this.#streams = new Map((streams ?? []).map((s) => [s.user, { audio: !!s.audio, video: !!s.video, recording: !!s.recording }]));
       this.render();
     });
-    // The server dropped our stream (its media server went away): say so and turn the camera off.
+    // The server dropped our stream (its media server went away, or our connection to it
+    // failed): say so and turn the camera off.
     on('unpublished', () => {
       if (!this.#local) return;
       this.stop();
-      this.#showError('Your video stopped: the media server went away. Start video again to share it once it is back.', 'unavailable');
+      this.#showError('Your video stopped: the media server lost it. Start video again to share it.', 'unavailable');
     });
     on('remote_stream', ({ user, stream }) => {
       this.#remote.set(user, stream);

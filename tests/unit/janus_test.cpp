@@ -449,6 +449,28 @@ TEST_CASE("janus backend: subscriptions waiting for a publisher's connection fai
     CHECK(lost.value->error().code == ca::ErrorCode::unavailable);
 }
 
+TEST_CASE("janus backend: Janus hanging up on a publisher's connection loses that stream") {
+    FakeJanus j;
+    janus::JanusBackend b(j.session, {});
+    std::vector<std::pair<ca::RoomId, ca::UserId>> lost;
+    b.on_stream_lost = [&](ca::RoomId room, ca::UserId user) {
+        lost.emplace_back(room, user);
+        b.unpublish(room, user);  // as the agent does
+    };
+    j.open();
+    Outcome pub;
+    b.publish(5, 1, "OFFER", pub.done());
+    j.pump();
+    const auto handle = b.handle_of(5, 1);
+    j.webrtcup(handle);
+    j.reply({{"janus", "hangup"}, {"session_id", 77}, {"sender", handle}, {"reason", "ICE failed"}});
+    j.pump();
+    REQUIRE(lost.size() == 1);
+    CHECK(lost[0] == std::make_pair(ca::RoomId{5}, ca::UserId{1}));
+    CHECK(b.handle_of(5, 1) == 0);
+    CHECK_FALSE(j.handles.count(handle));
+}
+
 TEST_CASE("janus backend: a refused answer detaches the subscription (KU-7)") {
     FakeJanus j;
     janus::JanusBackend b(j.session, {});

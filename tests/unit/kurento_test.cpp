@@ -354,6 +354,19 @@ TEST_CASE("KU-7 sfu, the media server offers: a refused answer closes the connec
     CHECK(errors.back()["action"] == "answer");
     CHECK(errors.back()["message"] == "Janus error 465: bad SDP");
 
+    // The media server loses one stream: the room is told, and so is its publisher's client.
+    b.kurento->publish(true, true);
+    w.pump();
+    const auto bid = b.client->user()->id;
+    REQUIRE(w.kurento.publishes(1, bid));
+    w.backend.on_stream_lost(1, bid);
+    w.pump();
+    CHECK_FALSE(w.kurento.publishes(1, bid));
+    CHECK(events(b, "unpublished").size() == 1);
+    CHECK(w.kurento.publishes(1, aid));
+    const auto after = events(a, "streams").back()["streams"];
+    CHECK(std::none_of(after.begin(), after.end(), [&](const json& s) { return s["user"] == bid; }));
+
     // The media server loses the room: A's own stream is gone, and A's client says so.
     CHECK(events(a, "unpublished").empty());
     w.backend.on_room_lost(1);

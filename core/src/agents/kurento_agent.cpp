@@ -28,6 +28,11 @@ void KurentoAgent::attached(ca::Port port) {
         port_->to_user(to, json{{"action", "ice_candidate"}, {"user", owner}, {"candidate", std::move(candidate)}});
     };
     backend_.on_room_lost = [this](ca::RoomId room) { room_lost(room); };
+    backend_.on_stream_lost = [this](ca::RoomId room, ca::UserId user) {
+        const auto it = rooms_.find(room);
+        if (it == rooms_.end() || !it->second.streams.count(user)) return backend_.unpublish(room, user);
+        drop_publication(room, it->second, user);  // tells the room, the publisher included
+    };
 }
 
 void KurentoAgent::room_lost(ca::RoomId room) {

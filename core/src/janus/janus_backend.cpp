@@ -229,6 +229,11 @@ void JanusBackend::on_handle_event(ca::RoomId room, ca::UserId user, std::uint64
         for (auto& w : std::exchange(p->waiting_up, {})) w(true);
         return;
     }
+    // The browser's connection failed or closed: Janus unpublished the feed.
+    if (msg.value("janus", "") == "hangup" && p->ready) {
+        if (on_stream_lost) on_stream_lost(room, user);  // the agent unpublishes, which detaches the handle
+        return;
+    }
     // Janus puts its candidates in the answer; with full trickle it sends them too.
     auto candidate = from_janus_trickle(msg);
     if (candidate && on_candidate) on_candidate(user, user, std::move(*candidate));

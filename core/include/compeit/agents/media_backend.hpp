@@ -67,6 +67,9 @@ public:
     // The media server lost everything of `room` (e.g. its connection
     // dropped): the agent removes the room's streams and connections.
     std::function<void(ca::RoomId room)> on_room_lost;
+    // One published stream died on the media server (e.g. the publisher's
+    // connection to it failed): the agent removes it from the room.
+    std::function<void(ca::RoomId room, ca::UserId user)> on_stream_lost;
 };
 
 // Peer to peer: nothing to do here but say so.
