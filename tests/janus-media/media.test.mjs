@@ -189,6 +189,7 @@ test('recording writes non-empty files into --record-dir', async () => {
     await pages[name].waitForSelector(`${tile(ids.Alice)}[data-recording="on"]`);
     await pages[name].waitForSelector(`${tile(ids.Bob)}[data-recording="off"]`, { state: 'attached' });
   }
+  await alice.screenshot({ path: screenshotPath('janus-recording.png') });  // for a look at the REC marks
   // The audio and the video file appear, and both grow while media flows.
   const kinds = (files) => ({
     audio: files.find((f) => /audio/.test(f.name))?.size ?? 0,
