@@ -2,4 +2,5 @@
 // (BOOST_*_SEPARATE_COMPILATION): every other file includes their headers
 // without instantiating the implementation.
 #include <boost/asio/impl/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>

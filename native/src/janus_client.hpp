@@ -16,7 +16,6 @@ public:
     JanusClient(boost::asio::io_context& ioc, const std::string& url, MediaLink::Clock now);
     ~JanusClient();
 
-    static std::string check_url(const std::string& url) { return MediaLink::check_url(url); }
 
     janus::Session& session() { return session_; }
     std::unique_ptr<agents::MediaBackend> make_backend(const std::string& record_dir);

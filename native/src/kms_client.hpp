@@ -16,7 +16,6 @@ public:
     KmsClient(boost::asio::io_context& ioc, const std::string& url, MediaLink::Clock now);
     ~KmsClient();
 
-    static std::string check_url(const std::string& url) { return MediaLink::check_url(url); }
     // The file:// URI recordings go under: `dir` as given when it is a file://
     // URI, else made absolute (it names a folder on the media server's host).
     static std::string record_uri(const std::string& dir);

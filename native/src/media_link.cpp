@@ -1,17 +1,24 @@
 #include "media_link.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <openssl/ssl.h>
+#include <variant>
 
 #include "log.hpp"
+#include "media_url.hpp"
 
 namespace compeit::native {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -21,40 +28,21 @@ constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr std::chrono::milliseconds kTick{1000};
 constexpr std::chrono::seconds kConnectTimeout{5};
 
-struct Url {
-    std::string host, port, path, error;
-};
-
-Url parse_url(const std::string& url) {
-    Url u;
-    const std::string scheme = "ws://";
-    if (url.rfind(scheme, 0) != 0) return u.error = "only ws:// URLs are supported", u;
-    const std::string rest = url.substr(scheme.size());
-    const auto slash = rest.find('/');
-    std::string authority = rest.substr(0, slash);
-    u.path = slash == std::string::npos ? "/" : rest.substr(slash);
-    u.port = "80";
-    if (!authority.empty() && authority[0] == '[') {  // [IPv6]:port
-        const auto close = authority.find(']');
-        if (close == std::string::npos) return u.error = "bad IPv6 address", u;
-        u.host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size() && authority[close + 1] == ':') u.port = authority.substr(close + 2);
-    } else if (const auto colon = authority.rfind(':'); colon != std::string::npos) {
-        u.host = authority.substr(0, colon);
-        u.port = authority.substr(colon + 1);
-    } else {
-        u.host = authority;
-    }
-    if (u.host.empty()) return u.error = "no host", u;
-    if (u.port.empty() || u.port.find_first_not_of("0123456789") != std::string::npos) return u.error = "bad port", u;
-    return u;
-}
-
 }  // namespace
 
+// One connection attempt: a WebSocket over TCP (ws://) or over TLS (wss://).
+// `visit` runs a generic callable on whichever stream it is.
 struct MediaLink::Conn {
-    explicit Conn(asio::io_context& ioc) : ws(ioc) {}
-    websocket::stream<beast::tcp_stream> ws;
+    using Plain = websocket::stream<beast::tcp_stream>;
+    using Secure = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+    Conn(asio::io_context& ioc, ssl::context* tls)
+        : ws(tls ? std::variant<Plain, Secure>(std::in_place_type<Secure>, ioc, *tls)
+                 : std::variant<Plain, Secure>(std::in_place_type<Plain>, ioc)) {}
+    template <class F> decltype(auto) visit(F&& f) { return std::visit(std::forward<F>(f), ws); }
+    beast::tcp_stream& tcp() { return visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); }); }
+
+    std::variant<Plain, Secure> ws;
     beast::flat_buffer buffer;
     bool open = false;
 };
@@ -70,21 +58,28 @@ MediaLink::MediaLink(asio::io_context& ioc, const std::string& url, std::string 
       retry_timer_(ioc),
       tick_timer_(ioc),
       backoff_(kFirstBackoff) {
-    const Url u = parse_url(url);
+    const MediaUrl u = parse_media_url(url);
     host_ = u.host;
     port_ = u.port;
     path_ = u.path;
+    if (u.tls) {
+        // The system's trust store (or SSL_CERT_FILE / SSL_CERT_DIR), and the
+        // certificate must name the host.
+        tls_ = std::make_unique<ssl::context>(ssl::context::tls_client);
+        tls_->set_default_verify_paths();
+        tls_->set_verify_mode(ssl::verify_peer);
+    }
 }
 
 MediaLink::~MediaLink() {
     stopped_ = true;
     if (conn_) {
         beast::error_code ec;
-        beast::get_lowest_layer(conn_->ws).socket().close(ec);
+        conn_->tcp().socket().close(ec);
     }
 }
 
-std::string MediaLink::check_url(const std::string& url) { return parse_url(url).error; }
+std::string MediaLink::url() const { return (tls_ ? "wss://" : "ws://") + host_ + ":" + port_ + path_; }
 
 void MediaLink::frames_ready() {
     if (flush_posted_) return;
@@ -110,7 +105,7 @@ void MediaLink::stop() {
     resolver_.cancel();
     if (auto conn = std::exchange(conn_, nullptr)) {
         beast::error_code ec;
-        beast::get_lowest_layer(conn->ws).socket().close(ec);
+        conn->tcp().socket().close(ec);
     }
     queue_.clear();
     writing_ = false;
@@ -118,27 +113,43 @@ void MediaLink::stop() {
 }
 
 void MediaLink::connect() {
-    auto conn = std::make_shared<Conn>(ioc_);
+    auto conn = std::make_shared<Conn>(ioc_, tls_.get());
     conn_ = conn;
     resolver_.async_resolve(host_, port_, [this, conn](beast::error_code ec, tcp::resolver::results_type results) {
         if (conn != conn_) return;
         if (ec) return fail(conn, "resolve: " + ec.message());
-        beast::get_lowest_layer(conn->ws).expires_after(kConnectTimeout);
-        beast::get_lowest_layer(conn->ws).async_connect(results, [this, conn](beast::error_code ec2, const tcp::endpoint&) {
+        conn->tcp().expires_after(kConnectTimeout);
+        conn->tcp().async_connect(results, [this, conn](beast::error_code ec2, const tcp::endpoint&) {
             if (conn != conn_) return;
             if (ec2) return fail(conn, "connect: " + ec2.message());
-            beast::get_lowest_layer(conn->ws).expires_never();
-            conn->ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-            conn->ws.text(true);
-            if (!subprotocol_.empty())
-                conn->ws.set_option(websocket::stream_base::decorator([p = subprotocol_](websocket::request_type& req) {
-                    req.set(beast::http::field::sec_websocket_protocol, p);
-                }));
-            conn->ws.async_handshake(host_ + ":" + port_, path_, [this, conn](beast::error_code ec3) {
+            if (!tls_) return handshake(conn);
+            auto& stream = std::get<Conn::Secure>(conn->ws).next_layer();
+            // SNI, and the name the certificate must carry.
+            if (!SSL_set_tlsext_host_name(stream.native_handle(), host_.c_str()))
+                return fail(conn, "TLS: cannot set the server name");
+            stream.set_verify_callback(ssl::host_name_verification(host_));
+            stream.async_handshake(ssl::stream_base::client, [this, conn](beast::error_code ec3) {
                 if (conn != conn_) return;
-                if (ec3) return fail(conn, "websocket handshake: " + ec3.message());
-                opened(conn);
+                if (ec3) return fail(conn, "TLS handshake: " + ec3.message());
+                handshake(conn);
             });
+        });
+    });
+}
+
+void MediaLink::handshake(const std::shared_ptr<Conn>& conn) {
+    conn->tcp().expires_never();
+    conn->visit([&](auto& ws) {
+        ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+        ws.text(true);
+        if (!subprotocol_.empty())
+            ws.set_option(websocket::stream_base::decorator([p = subprotocol_](websocket::request_type& req) {
+                req.set(beast::http::field::sec_websocket_protocol, p);
+            }));
+        ws.async_handshake(host_ + ":" + port_, path_, [this, conn](beast::error_code ec) {
+            if (conn != conn_) return;
+            if (ec) return fail(conn, "websocket handshake: " + ec.message());
+            opened(conn);
         });
     });
 }
@@ -154,7 +165,7 @@ void MediaLink::opened(const std::shared_ptr<Conn>& conn) {
 }
 
 void MediaLink::read(const std::shared_ptr<Conn>& conn) {
-    conn->ws.async_read(conn->buffer, [this, conn](beast::error_code ec, std::size_t) {
+    conn->visit([&](auto& ws) { ws.async_read(conn->buffer, [this, conn](beast::error_code ec, std::size_t) {
         if (conn != conn_) return;
         if (ec) return fail(conn, ec == websocket::error::closed ? "closed by " + name_ : ec.message());
         const std::string text = beast::buffers_to_string(conn->buffer.data());
@@ -162,7 +173,7 @@ void MediaLink::read(const std::shared_ptr<Conn>& conn) {
         endpoint_.on_message(text);
         flush();
         if (conn == conn_) read(conn);
-    });
+    }); });
 }
 
 void MediaLink::flush() {
@@ -172,13 +183,13 @@ void MediaLink::flush() {
 
 void MediaLink::write(const std::shared_ptr<Conn>& conn) {
     writing_ = true;
-    conn->ws.async_write(asio::buffer(queue_.front()), [this, conn](beast::error_code ec, std::size_t) {
+    conn->visit([&](auto& ws) { ws.async_write(asio::buffer(queue_.front()), [this, conn](beast::error_code ec, std::size_t) {
         if (conn != conn_) return;
         writing_ = false;
         if (ec) return fail(conn, "write: " + ec.message());
         queue_.pop_front();
         if (!queue_.empty()) write(conn);
-    });
+    }); });
 }
 
 void MediaLink::fail(const std::shared_ptr<Conn>& conn, const std::string& what) {
@@ -186,7 +197,7 @@ void MediaLink::fail(const std::shared_ptr<Conn>& conn, const std::string& what)
     const bool was_open = conn->open;
     conn_.reset();
     beast::error_code ec;
-    beast::get_lowest_layer(conn->ws).socket().close(ec);
+    conn->tcp().socket().close(ec);
     queue_.clear();
     writing_ = false;
     if (was_open) {

@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
@@ -31,15 +32,15 @@ public:
         std::function<std::vector<std::string>()> take_frames;
     };
 
-    // `url`: ws://host[:port][/path]; `name` for logs ("the media server");
+    // `url`: ws:// or wss://host[:port][/path] (media_url.hpp; wss: TLS, the certificate
+    // checked against the system's trust store, or SSL_CERT_FILE/SSL_CERT_DIR,
+    // and the host name); `name` for logs ("the media server");
     // `subprotocol` for Sec-WebSocket-Protocol (empty: none).
     MediaLink(boost::asio::io_context& ioc, const std::string& url, std::string name, std::string subprotocol,
               Clock now, Endpoint endpoint);
     ~MediaLink();
 
-    // A bad URL (only ws:// is supported) as a message; empty when usable.
-    static std::string check_url(const std::string& url);
-    std::string url() const { return "ws://" + host_ + ":" + port_ + path_; }
+    std::string url() const;
 
     void start();
     void stop();
@@ -53,6 +54,7 @@ private:
     std::string host_, port_, path_, name_, subprotocol_;
     Clock now_;
     Endpoint endpoint_;
+    std::unique_ptr<boost::asio::ssl::context> tls_;  // wss:// only
     boost::asio::ip::tcp::resolver resolver_;
     boost::asio::steady_timer retry_timer_;
     boost::asio::steady_timer tick_timer_;
@@ -65,6 +67,7 @@ private:
     std::chrono::milliseconds backoff_;
 
     void connect();
+    void handshake(const std::shared_ptr<Conn>& conn);  // the WebSocket one, over TCP or TLS
     void opened(const std::shared_ptr<Conn>& conn);
     void read(const std::shared_ptr<Conn>& conn);
     void flush();

@@ -7,6 +7,8 @@
 #include <map>
 #include <sstream>
 
+#include "media_url.hpp"
+
 namespace compeit::native {
 namespace {
 
@@ -89,10 +91,10 @@ const std::vector<Flag>& flags() {
          [](const std::string& v, Options& o) { o.admin_token = v; return true; }},
         {"--media", "MODE", "Kurento Agent media mode: mesh (browsers peer to peer; the default) kurento (through Kurento Media Server) or janus (through the Janus VideoRoom)",
          [](const std::string& v, Options& o) { o.media = v; return v == "mesh" || v == "kurento" || v == "janus"; }},
-        {"--kms-url", "URL", "Kurento Media Server for --media kurento (default ws://127.0.0.1:8888/kurento)",
-         [](const std::string& v, Options& o) { o.kms_url = v; return v.rfind("ws://", 0) == 0 && v.size() > 5; }},
-        {"--janus-url", "URL", "Janus WebSocket API for --media janus (default ws://127.0.0.1:8188)",
-         [](const std::string& v, Options& o) { o.janus_url = v; return v.rfind("ws://", 0) == 0 && v.size() > 5; }},
+        {"--kms-url", "URL", "Kurento Media Server for --media kurento, ws:// or wss:// (default ws://127.0.0.1:8888/kurento)",
+         [](const std::string& v, Options& o) { o.kms_url = v; return parse_media_url(v).error.empty(); }},
+        {"--janus-url", "URL", "Janus WebSocket API for --media janus, ws:// or wss:// (default ws://127.0.0.1:8188)",
+         [](const std::string& v, Options& o) { o.janus_url = v; return parse_media_url(v).error.empty(); }},
         {"--record-dir", "DIR", "where the media server writes recordings, a folder on its host or a file:// URI (default <data-dir>/recordings)",
          [](const std::string& v, Options& o) { o.record_dir = v; return !v.empty(); }},
         {"--ice-server", "URL[,USER,CREDENTIAL]", "an ICE server for clients, e.g. stun:stun.example.org:3478 (repeatable; default none)",

@@ -19,6 +19,7 @@
 // Stand-alone:              node tests/fake-kms/fake-kms.mjs [--port 8888]
 //   with an HTTP control endpoint on the same port (see README.md).
 import http from 'node:http';
+import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 
@@ -33,8 +34,10 @@ class RpcError extends Error {
 const notFound = (id) => new RpcError(40101, `Object '${id}' not found`, 'MEDIA_OBJECT_NOT_FOUND');
 
 export class FakeKms {
-  constructor({ host = '127.0.0.1', path = '/kurento' } = {}) {
+  // `tls`: {key, cert} (PEM) to listen for wss:// instead of ws://.
+  constructor({ host = '127.0.0.1', path = '/kurento', tls } = {}) {
     this.host = host;
+    this.tls = !!tls;
     this.path = path;
     this.port = 0;
     this.objects = new Map();     // id -> object record
@@ -46,12 +49,13 @@ export class FakeKms {
     this.sockets = new Set();
     this.connectionCount = 0;
     this.connectionWaiters = [];
-    this.server = http.createServer((req, res) => this.control(req, res));
+    const handler = (req, res) => this.control(req, res);
+    this.server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
     this.wss = new WebSocketServer({ server: this.server, path });
     this.wss.on('connection', (ws) => this.accept(ws));
   }
 
-  get url() { return `ws://${this.host}:${this.port}${this.path}`; }
+  get url() { return `${this.tls ? 'wss' : 'ws'}://${this.host}:${this.port}${this.path}`; }
 
   async listen(port = 0) {
     await new Promise((res, rej) => {
@@ -397,8 +401,8 @@ export function answerFor(offer) {
   return `${out.join('\r\n')}\r\n`;
 }
 
-export async function startFakeKms({ port = 0, host, path } = {}) {
-  return new FakeKms({ host, path }).listen(port);
+export async function startFakeKms({ port = 0, host, path, tls } = {}) {
+  return new FakeKms({ host, path, tls }).listen(port);
 }
 
 // Stand-alone: node fake-kms.mjs [--port N] [--host H]

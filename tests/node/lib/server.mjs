@@ -18,13 +18,13 @@ const READY_RE = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
  * Spawns the server on 127.0.0.1 with a free port and a fresh data dir.
  * Resolves to {port, url, proc, stop(), alive(), stderr()} once the ready line is printed.
  */
-export async function startServer(extraArgs = [], { readyTimeout = 10000 } = {}) {
+export async function startServer(extraArgs = [], { readyTimeout = 10000, env } = {}) {
   if (!existsSync(serverBinary)) {
     throw new Error(`server binary not found: ${serverBinary} (set COMPEIT_SERVER)`);
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'compeit-test-'));
   const args = ['--bind', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extraArgs];
-  const proc = spawn(serverBinary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(serverBinary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   const exited = new Promise((res) => proc.once('exit', (code, signal) => res({ code, signal })));
