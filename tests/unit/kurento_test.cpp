@@ -147,6 +147,32 @@ TEST_CASE("KU-5/KU-6: mute flags, unpublish, leave and disconnect release everyt
     CHECK(w.kurento.room_count() == 0);  // nobody publishes or receives any more: the room's media is released
 }
 
+TEST_CASE("KU-3: a failed receiving connection is tried again, twice per announced stream", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    a.kurento->publish(true, true);
+    w.pump();
+    const std::string key = "sub:" + std::to_string(a.client->user()->id);
+    const auto made = [&] { return std::count(b.browser.created.begin(), b.browser.created.end(), key); };
+    REQUIRE(made() == 1);
+    for (int attempt = 2; attempt <= 3; ++attempt) {
+        b.kurento->report("failed", key, "{}");
+        w.pump();
+        CHECK(made() == attempt);  // offered again, answered again by A
+        CHECK(w.kurento.subscribed(1, b.client->user()->id, a.client->user()->id));
+    }
+    b.kurento->report("failed", key, "{}");
+    w.pump();
+    CHECK(made() == 3);  // no more
+    CHECK(has(b.browser.closed, key));
+    // A new announcement of the stream (A publishes again) starts afresh.
+    a.kurento->unpublish();
+    a.kurento->publish(true, true);
+    w.pump();
+    CHECK(made() == 4);
+}
+
 TEST_CASE("KU-5: a publisher's transport loss removes its stream for everyone", "[kurento]") {
     MeshRoom w;
     auto& a = w.joined("A");

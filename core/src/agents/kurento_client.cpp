@@ -145,7 +145,12 @@ void KurentoClient::report(std::string_view op, const std::string& pc, std::stri
         for (auto& c : queued) rtc("candidate", pc, ",\"candidate\":" + c);
         return;
     }
-    if (op == "failed") close(pc);
+    if (op == "failed") {
+        close(pc);
+        // A receiving connection that failed is tried again, a few times per announced stream.
+        if (pc.rfind("sub:", 0) == 0 && streams_.count(peer) && resubscribes_[peer]++ < kMaxResubscribes)
+            subscribe_to(peer);
+    }
 }
 
 // --- what the server says -------------------------------------------------------------
@@ -227,7 +232,10 @@ void KurentoClient::on_room_message(ca::UserId from, std::string_view data) {
         if (!user) return;
         streams_[*user] = std::string(*stream);
         emit_streams();
-        if (*action == "stream_added") subscribe_to(*user);
+        if (*action == "stream_added") {
+            resubscribes_.erase(*user);
+            subscribe_to(*user);
+        }
     } else if (*action == "stream_removed") {
         const auto user = user_member(data, "user");
         if (!user) return;

@@ -77,6 +77,8 @@ private:
     bool audio_ = true, video_ = true;
     std::map<ca::UserId, std::string> streams_;  // publisher -> stream JSON
     std::map<std::string, Pc> pcs_;
+    static constexpr int kMaxResubscribes = 2;   // per announced stream, after a receiving connection failed
+    std::map<ca::UserId, int> resubscribes_;     // publisher -> retries so far
 
     bool mesh() const { return mode_ == "mesh"; }
     ca::UserId me() const { return client_.user() ? client_.user()->id : 0; }
