@@ -263,6 +263,7 @@ void KurentoClient::on_membership(std::string_view event, std::string_view paylo
     if (event == "room_joined" || event == "room_left" || event == "disconnect") {
         close_all();
         streams_.clear();
+        resubscribes_.clear();
         publish_state_ = PublishState::none;
         if (event != "room_joined") emit_streams();
     }
