@@ -159,6 +159,7 @@ const call = new VideoCall({
   video: $('video-button'),
   audio: $('audio-button'),
   record: $('record-button'),
+  filter: $('filter-select'),
   status: $('call-status'),
   nameOf,
   showError,

@@ -3,7 +3,9 @@
 // camera and microphone buttons and the grid with one tile per publishing
 // member. Subscriptions to everyone who publishes are made by the agent; this
 // module shows what it reports and turns the buttons into media calls. With a
-// media server (sfu mode) our stream can also be recorded there.
+// media server (sfu mode) our stream can also be recorded there, and filtered
+// where the media server has filters (Kurento; Janus says not_supported, and
+// the filter menu then turns itself off).
 import { createTile, updateTile, icons } from './video-tile.mjs';
 
 // getUserMedia failures, by DOMException name, in words a user can act on.
@@ -45,7 +47,7 @@ async function openMedia(ca) {
 export class VideoCall {
   #ca = null;
   #off = [];                // listeners of the current agent
-  #el;                      // {grid, camera, video, audio, record, status}
+  #el;                      // {grid, camera, video, audio, record, filter, status}
   #nameOf;                  // id -> display name
   #showError;               // (text, code) -> void
   #claimError;              // (code, message) -> void: a request_error the call handles
@@ -56,12 +58,14 @@ export class VideoCall {
   #busy = false;            // starting the camera
   #mode = 'mesh';           // the room's media mode (config from the server)
   #recordBusy = false;      // a recording change is under way
-  #streams = new Map();     // user -> {audio, video, recording} of everyone publishing in the room
+  #filterBusy = false;      // a filter change is under way
+  #noFilters = '';          // why this media server has no filters ('' until it said so)
+  #streams = new Map();     // user -> {audio, video, recording, filter} of everyone publishing in the room
   #remote = new Map();      // user -> MediaStream received from them
   #tiles = new Map();       // 'self' or user id -> tile element
 
-  constructor({ grid, camera, video, audio, record, status, nameOf, showError, claimError = () => {} }) {
-    this.#el = { grid, camera, video, audio, record, status };
+  constructor({ grid, camera, video, audio, record, filter, status, nameOf, showError, claimError = () => {} }) {
+    this.#el = { grid, camera, video, audio, record, filter, status };
     this.#nameOf = nameOf;
     this.#showError = showError;
     this.#claimError = claimError;
@@ -69,6 +73,7 @@ export class VideoCall {
     video.addEventListener('click', () => this.#toggle('video'));
     audio.addEventListener('click', () => this.#toggle('audio'));
     record.addEventListener('click', () => this.#toggleRecording());
+    filter.addEventListener('change', () => this.#setFilter(filter.value));
     this.#renderControls();
   }
 
@@ -81,6 +86,7 @@ export class VideoCall {
     this.#streams.clear();
     this.#remote.clear();
     this.#mode = 'mesh';
+    this.#noFilters = '';
     if (!ca) return this.render();
     const on = (event, fn) => this.#off.push(ca.on(event, (p) => fn(p ?? {})));
     on('media_config', ({ mode }) => {
@@ -88,7 +94,7 @@ export class VideoCall {
       this.#renderControls();
     });
     on('streams', ({ streams }) => {
-      this.#streams = new Map((streams ?? []).map((s) => [s.user, { audio: !!s.audio, video: !!s.video, recording: !!s.recording }]));
+      this.#streams = new Map((streams ?? []).map((s) => [s.user, { audio: !!s.audio, video: !!s.video, recording: !!s.recording, filter: s.filter ?? '' }]));
       this.render();
     });
     // The server dropped our stream (its media server went away, or our connection to it
@@ -196,6 +202,24 @@ export class VideoCall {
     }
   }
 
+  /** sfu mode: a media-server filter on our stream ('' removes it). */
+  async #setFilter(value) {
+    const ca = this.#ca;
+    if (!ca || this.#filterBusy) return;
+    this.#filterBusy = true;
+    this.#renderControls();
+    try {
+      await ca.media.setFilter(value);
+    } catch (e) {
+      if (ca !== this.#ca) return;
+      if (e?.code === 'not_supported') this.#noFilters = e.message ?? 'this media server has no filters';
+      else this.#showError(`Could not apply the filter: ${e?.message ?? e}.`, e?.code ?? 'media');
+    } finally {
+      this.#filterBusy = false;
+      this.#renderControls();
+    }
+  }
+
   #describeSelf() {
     const cam = this.#video ? 'camera on' : 'camera off';
     const mic = this.#local?.getAudioTracks().length ? (this.#audio ? 'microphone on' : 'microphone muted') : 'no microphone';
@@ -222,8 +246,8 @@ export class VideoCall {
     const me = this.#ca?.user?.id ?? 0;
     const wanted = [];
     if (this.#local) {
-      const recording = !!this.#streams.get(me)?.recording;
-      wanted.push(['self', { id: me, self: true, audio: this.#audio, video: this.#video, recording, stream: this.#local }]);
+      const { recording = false, filter = '' } = this.#streams.get(me) ?? {};
+      wanted.push(['self', { id: me, self: true, audio: this.#audio, video: this.#video, recording, filter, stream: this.#local }]);
     }
     const others = [...this.#streams].filter(([user]) => user !== me).sort(([a], [b]) => a - b);
     for (const [user, flags] of others) {
@@ -258,7 +282,7 @@ export class VideoCall {
   }
 
   #renderControls() {
-    const { camera, video, audio, record } = this.#el;
+    const { camera, video, audio, record, filter } = this.#el;
     const on = !!this.#local;
     camera.disabled = this.#busy || !this.#ca;
     camera.dataset.state = on ? 'on' : 'off';
@@ -280,6 +304,12 @@ export class VideoCall {
     record.disabled = this.#recordBusy;
     record.dataset.state = mine?.recording ? 'on' : 'off';
     setButton(record, icons.record(), mine?.recording ? 'Stop recording' : 'Record');
+
+    // Filters, where the media server has them.
+    filter.hidden = record.hidden;
+    filter.disabled = this.#filterBusy || !!this.#noFilters;
+    filter.title = this.#noFilters ? `No filters here: ${this.#noFilters}` : 'A filter the media server applies to your video';
+    if (!this.#filterBusy) filter.value = mine?.filter ?? '';
   }
 }
 

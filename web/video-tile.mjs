@@ -1,6 +1,6 @@
 // One tile of the video grid: a person's video (or a placeholder while their
-// camera is off or their media is on its way), their name, a mic-off mark and
-// a recording mark.
+// camera is off or their media is on its way), their name, a mic-off mark, a
+// recording mark and a filter mark.
 // Names only ever reach the page through textContent.
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -79,7 +79,10 @@ export function createTile(id, { self = false } = {}) {
   rec.dataset.testid = 'recording';
   rec.title = 'Being recorded';
   rec.hidden = true;
-  caption.append(rec, name, micOff);
+  const fx = el('span', 'tile__fx', 'FX');
+  fx.dataset.testid = 'filter';
+  fx.hidden = true;
+  caption.append(rec, name, micOff, fx);
 
   const sound = el('button', 'tile__sound', 'Play sound');
   sound.type = 'button';
@@ -95,10 +98,10 @@ export function createTile(id, { self = false } = {}) {
 }
 
 /**
- * Brings a tile up to date. `info`: {name, audio, video, recording, stream, self};
+ * Brings a tile up to date. `info`: {name, audio, video, recording, filter, stream, self};
  * stream is the MediaStream to show, or null while it is on its way.
  */
-export function updateTile(tile, { name, audio, video, recording = false, stream, self }) {
+export function updateTile(tile, { name, audio, video, recording = false, filter = '', stream, self }) {
   const nameEl = tile.querySelector('.tile__name');
   const shownName = self ? `${name} (you)` : name;
   if (nameEl.textContent !== shownName) nameEl.textContent = shownName;
@@ -112,6 +115,10 @@ export function updateTile(tile, { name, audio, video, recording = false, stream
   tile.querySelector('[data-testid="mic-off"]').hidden = audio;
   tile.dataset.recording = recording ? 'on' : 'off';
   tile.querySelector('[data-testid="recording"]').hidden = !recording;
+  tile.dataset.filter = filter;
+  const fx = tile.querySelector('[data-testid="filter"]');
+  fx.hidden = !filter;
+  fx.title = filter ? `Filter: ${filter}` : '';
 
   const status = !stream ? 'Connecting…' : video ? '' : 'Camera off';
   tile.querySelector('.tile__status').textContent = status;
@@ -121,6 +128,7 @@ export function updateTile(tile, { name, audio, video, recording = false, stream
   parts.push(!stream ? 'connecting' : video ? 'camera on' : 'camera off');
   parts.push(audio ? 'microphone on' : 'microphone off');
   if (recording) parts.push('being recorded');
+  if (filter) parts.push('filtered');
   tile.setAttribute('aria-label', parts.join(', '));
   tile.querySelector('.tile__sound').setAttribute('aria-label', `Play sound from ${name}`);
 

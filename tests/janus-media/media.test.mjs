@@ -213,6 +213,16 @@ test('recording writes non-empty files into --record-dir', async () => {
   assert.deepEqual(recordings(ids.Bob), [], 'only Alice was recorded');
 });
 
+test('filters: Janus has none, and the filter menu turns itself off without an error', async () => {
+  const bob = pages.Bob;
+  await bob.selectOption(tid('filter-select'), { label: 'Mirror' });
+  await bob.waitForSelector(`${tid('filter-select')}:disabled`);
+  assert.match(await bob.getAttribute(tid('filter-select'), 'title'), /No filters here/);
+  assert.equal(await bob.inputValue(tid('filter-select')), '', 'the menu shows no filter in force');
+  assert.equal(await bob.isVisible(tid('error-banner')), false, 'not an error the user has to deal with');
+  await bob.waitForSelector(`${tile(ids.Bob)}[data-filter=""]`);
+});
+
 test('Janus killed: cameras stop with an error, a new camera is refused, chat keeps working', async () => {
   const lost = count(serverLog(), /Janus connection lost/g);
   await janus.kill();

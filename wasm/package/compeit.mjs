@@ -70,7 +70,7 @@ export class ConnectionAgent {
       record: (on = true) => this.#streamChange(on ? 'record_start' : 'record_stop',
         (s) => !!s.recording === !!on, () => this.#core._compeit_media_record(this.#h, on ? 1 : 0)),
       /** Media server only: a filter on our published stream (Kurento); resolves once the room is told. */
-      setFilter: (filter) => this.#streamChange('set_filter', (s) => s.filter === filter,
+      setFilter: (filter) => this.#streamChange('set_filter', (s) => (s.filter ?? '') === String(filter),
         () => this.#withStrings((str) => this.#core._compeit_media_filter(this.#h, str(String(filter))))),
       /** Mutes or unmutes: tracks are switched off here and the flags announced to the room. */
       mute: ({ audio, video }) => {
