@@ -251,6 +251,8 @@ test('bad input gets request_error bad_request and disturbs nothing', async () =
   // an answer for a request that does not exist
   await expectError(a, { action: 'subscribe_answer', user: b.user.id, sdp: 'answer' }, 'bad_request');
   await expectError(c, { action: 'subscribe_answer', user: b.user.id, sdp: 'answer' }, 'bad_request');
+  // `answer` is for media servers that offer (Janus); here the subscriber offers
+  await expectError(b, { action: 'answer', user: a.user.id, sdp: 'answer' }, 'not_supported');
   // a candidate for an unknown peer, or without a connection to it
   await expectError(b, { action: 'ice_candidate', user: a.user.id, peer: a.user.id, candidate: {} }, 'bad_request');
   await expectError(a, { action: 'ice_candidate', user: a.user.id, peer: 424242, candidate: {} }, 'bad_request');
