@@ -76,10 +76,12 @@ async function publishing(c, room) {
   return published;
 }
 
-test('KU-1: config says sfu', async () => {
+test('KU-1: config says sfu; the subscriber offers (KU-3 as written), so no offerer and no answer action', async () => {
   const a = await joined('Ada', nextRoom++);
   const config = await ku(a, 'config');
-  assert.equal(config.mode, 'sfu');
+  assert.deepEqual(config, { action: 'config', mode: 'sfu', iceServers: [] });
+  const r = await send(a, { action: 'answer', user: a.user.id, sdp: 'v=0' });
+  assert.equal(r.error?.code, 'not_supported');
 });
 
 test('KU-2..KU-4: publish and subscribe through KMS, ICE trickled both ways', async () => {
