@@ -62,6 +62,7 @@ export class VideoCall {
   #noFilters = '';          // why this media server has no filters ('' until it said so)
   #streams = new Map();     // user -> {audio, video, recording, filter} of everyone publishing in the room
   #remote = new Map();      // user -> MediaStream received from them
+  #unreachable = new Set(); // users whose stream could not be received (the agent gave up)
   #tiles = new Map();       // 'self' or user id -> tile element
 
   constructor({ grid, camera, video, audio, record, filter, status, nameOf, showError, claimError = () => {} }) {
@@ -85,6 +86,7 @@ export class VideoCall {
     this.#ca = ca;
     this.#streams.clear();
     this.#remote.clear();
+    this.#unreachable.clear();
     this.#mode = 'mesh';
     this.#noFilters = '';
     if (!ca) return this.render();
@@ -95,6 +97,7 @@ export class VideoCall {
     });
     on('streams', ({ streams }) => {
       this.#streams = new Map((streams ?? []).map((s) => [s.user, { audio: !!s.audio, video: !!s.video, recording: !!s.recording, filter: s.filter ?? '' }]));
+      for (const user of this.#unreachable) if (!this.#streams.has(user)) this.#unreachable.delete(user);  // gone: a new stream starts afresh
       this.render();
     });
     // The server dropped our stream (its media server went away, or our connection to it
@@ -106,6 +109,11 @@ export class VideoCall {
     });
     on('remote_stream', ({ user, stream }) => {
       this.#remote.set(user, stream);
+      this.#unreachable.delete(user);
+      this.render();
+    });
+    on('receive_failed', ({ user }) => {
+      this.#unreachable.add(user);
       this.render();
     });
     on('remote_stream_removed', ({ user }) => {
@@ -251,7 +259,8 @@ export class VideoCall {
     }
     const others = [...this.#streams].filter(([user]) => user !== me).sort(([a], [b]) => a - b);
     for (const [user, flags] of others) {
-      wanted.push([user, { id: user, self: false, ...flags, stream: this.#remote.get(user) ?? null }]);
+      const unreachable = this.#unreachable.has(user);
+      wanted.push([user, { id: user, self: false, ...flags, unreachable, stream: this.#remote.get(user) ?? null }]);
     }
 
     const keep = new Set(wanted.map(([key]) => key));

@@ -98,10 +98,11 @@ export function createTile(id, { self = false } = {}) {
 }
 
 /**
- * Brings a tile up to date. `info`: {name, audio, video, recording, filter, stream, self};
- * stream is the MediaStream to show, or null while it is on its way.
+ * Brings a tile up to date. `info`: {name, audio, video, recording, filter, unreachable,
+ * stream, self}; stream is the MediaStream to show, or null while it is on its way (or,
+ * with `unreachable`, when it could not be received).
  */
-export function updateTile(tile, { name, audio, video, recording = false, filter = '', stream, self }) {
+export function updateTile(tile, { name, audio, video, recording = false, filter = '', unreachable = false, stream, self }) {
   const nameEl = tile.querySelector('.tile__name');
   const shownName = self ? `${name} (you)` : name;
   if (nameEl.textContent !== shownName) nameEl.textContent = shownName;
@@ -111,7 +112,7 @@ export function updateTile(tile, { name, audio, video, recording = false, filter
 
   tile.dataset.audio = audio ? 'on' : 'off';
   tile.dataset.video = video ? 'on' : 'off';
-  tile.dataset.media = stream ? 'live' : 'connecting';
+  tile.dataset.media = stream ? 'live' : unreachable ? 'failed' : 'connecting';
   tile.querySelector('[data-testid="mic-off"]').hidden = audio;
   tile.dataset.recording = recording ? 'on' : 'off';
   tile.querySelector('[data-testid="recording"]').hidden = !recording;
@@ -120,12 +121,12 @@ export function updateTile(tile, { name, audio, video, recording = false, filter
   fx.hidden = !filter;
   fx.title = filter ? `Filter: ${filter}` : '';
 
-  const status = !stream ? 'Connecting…' : video ? '' : 'Camera off';
+  const status = !stream ? (unreachable ? 'Could not connect to this video' : 'Connecting…') : video ? '' : 'Camera off';
   tile.querySelector('.tile__status').textContent = status;
   tile.querySelector('.tile__placeholder').hidden = !!stream && video;
 
   const parts = [self ? `${name} (you)` : name];
-  parts.push(!stream ? 'connecting' : video ? 'camera on' : 'camera off');
+  parts.push(!stream ? (unreachable ? 'could not connect' : 'connecting') : video ? 'camera on' : 'camera off');
   parts.push(audio ? 'microphone on' : 'microphone off');
   if (recording) parts.push('being recorded');
   if (filter) parts.push('filtered');

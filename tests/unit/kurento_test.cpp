@@ -166,6 +166,9 @@ TEST_CASE("KU-3: a failed receiving connection is tried again, twice per announc
     w.pump();
     CHECK(made() == 3);  // no more
     CHECK(has(b.browser.closed, key));
+    const auto failed = events(b, "receive_failed");
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0]["user"] == a.client->user()->id);
     // A new announcement of the stream (A publishes again) starts afresh.
     a.kurento->unpublish();
     a.kurento->publish(true, true);

@@ -51,6 +51,8 @@ export interface EventMap {
   media_error: { action: string; code: string; message: string };
   remote_stream: { user: number; stream: MediaStream };
   remote_stream_removed: { user: number };
+  /** A user's stream could not be received (the connection failed, retries spent). */
+  receive_failed: { user: number };
 }
 
 /** A published stream in the room (Kurento Agent). */

@@ -148,8 +148,9 @@ void KurentoClient::report(std::string_view op, const std::string& pc, std::stri
     if (op == "failed") {
         close(pc);
         // A receiving connection that failed is tried again, a few times per announced stream.
-        if (pc.rfind("sub:", 0) == 0 && streams_.count(peer) && resubscribes_[peer]++ < kMaxResubscribes)
-            subscribe_to(peer);
+        if (pc.rfind("sub:", 0) != 0 || !streams_.count(peer)) return;
+        if (resubscribes_[peer]++ < kMaxResubscribes) return subscribe_to(peer);
+        client_.emit_event("receive_failed", "{\"user\":" + std::to_string(peer) + "}");
     }
 }
 

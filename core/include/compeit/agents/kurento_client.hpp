@@ -17,7 +17,8 @@
 //
 // and tells the application: media_config {mode, iceServers, offerer}, streams
 // {streams:[{user,audio,video,filter,recording}]}, published {}, unpublished {}
-// (the server dropped our stream), media_error {action, code, message}.
+// (the server dropped our stream), receive_failed {user} (its stream could not
+// be received, retries spent), media_error {action, code, message}.
 //
 // Connection keys: "sub:<publisher>" receives a stream; "pub:<subscriber>"
 // sends ours to one subscriber (mesh); "pub" sends ours to the media server
