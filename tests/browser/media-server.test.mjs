@@ -44,7 +44,7 @@ test('publishing through the media server: the filter menu and the Record button
   aliceId = Number(await alice.getAttribute(`${tid('video-tile')}[data-self="true"]`, 'data-user'));
   await aliceTile(bob).waitFor();
   assert.equal(kms.liveObjects('WebRtcEndpoint').length >= 2, true, 'Alice\'s endpoint and Bob\'s, fed from it');
-  assert.deepEqual(alice.problems ?? [], []);
+  assert.deepEqual(alice.problems, []);
 });
 
 test('a filter chosen in the menu runs on the media server and shows on every tile', async () => {

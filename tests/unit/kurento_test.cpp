@@ -310,14 +310,6 @@ struct OfferingRoom : Wire {
     OfferingRoom() { router.register_agent("kurento", kurento); }
 };
 
-// The rtc requests `p`'s client made, in order.
-std::vector<json> rtc_ops(const Wire::Peer& p) {
-    std::vector<json> ops;
-    for (const auto& o : p.seen)
-        if (o.kind == Kind::event && o.text == "rtc") ops.push_back(util::parse_json(o.payload));
-    return ops;
-}
-
 }  // namespace
 
 TEST_CASE("KU-3 sfu, the media server offers: subscribe {user} brings its offer, the browser answers", "[kurento]") {
@@ -334,7 +326,7 @@ TEST_CASE("KU-3 sfu, the media server offers: subscribe {user} brings its offer,
 
     // B's receiving connection does not offer: it takes the media server's offer and answers it.
     const std::string key = "sub:" + std::to_string(aid);
-    const auto ops = rtc_ops(b);
+    const auto ops = events(b, "rtc");  // the rtc requests B's client made, in order
     const auto create = std::find_if(ops.begin(), ops.end(), [&](const json& op) { return op["op"] == "create" && op["pc"] == key; });
     REQUIRE(create != ops.end());
     CHECK((*create)["kind"] == "recv");
