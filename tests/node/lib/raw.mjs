@@ -14,9 +14,9 @@ import { parsePacket, encodePayload, decodePayload, NS, eventPacket, isChatTraff
  * {status, headers, body (utf8 string)} or, if the server closed the connection
  * without answering, {noResponse: true, error}.
  */
-export function httpRequest(port, { method = 'GET', path = '/', headers = {}, body, timeout = 5000 } = {}) {
+export function httpRequest(port, { method = 'GET', path = '/', headers = {}, body, timeout = 5000, localAddress } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false });
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false, localAddress });
     const timer = setTimeout(() => {
       req.destroy();
       reject(new Error(`HTTP ${method} ${path}: no answer within ${timeout} ms`));
@@ -36,9 +36,12 @@ export function httpRequest(port, { method = 'GET', path = '/', headers = {}, bo
   });
 }
 
-/** Handshake; returns the sid (asserting the body shape loosely; tests check it exactly). */
-export async function handshake(port, query = '') {
-  const res = await httpRequest(port, { path: `/socket.io/1/${query ? `?${query}` : ''}` });
+/**
+ * Handshake; returns the sid (asserting the body shape loosely; tests check it exactly).
+ * `localAddress` (e.g. 127.0.0.2: any 127.x works on Linux loopback) picks the peer address.
+ */
+export async function handshake(port, query = '', { localAddress } = {}) {
+  const res = await httpRequest(port, { path: `/socket.io/1/${query ? `?${query}` : ''}`, localAddress });
   if (res.status !== 200) throw new Error(`handshake failed: ${JSON.stringify(res)}`);
   const sid = res.body.split(':')[0];
   return sid;
@@ -199,7 +202,8 @@ export function buildFrame({ fin = true, rsv = 0, opcode = 1, payload = Buffer.a
 /**
  * A WebSocket client over a raw TCP socket. Text messages (fragments reassembled)
  * go to `inbox` as strings; control frames go to `controls`. Answers `2::` heartbeats
- * by itself unless autoHeartbeat is false.
+ * by itself unless autoHeartbeat is false. `ws.tap = (text) => bool` sees every text
+ * message first; a message it returns true for is not kept in the inbox.
  */
 export class RawWs {
   constructor(sock, { autoHeartbeat = true } = {}) {
@@ -225,9 +229,9 @@ export class RawWs {
   }
 
   /** Opens a WebSocket on `path`. Rejects with {status, head} if the answer is not 101. */
-  static connect(port, path, { headers = {}, timeout = 5000, autoHeartbeat = true } = {}) {
+  static connect(port, path, { headers = {}, timeout = 5000, autoHeartbeat = true, localAddress } = {}) {
     return withTimeout(new Promise((resolve, reject) => {
-      const sock = net.connect(port, '127.0.0.1');
+      const sock = net.connect({ port, host: '127.0.0.1', localAddress });
       const key = randomBytes(16).toString('base64');
       let head = Buffer.alloc(0);
       const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
@@ -329,6 +333,7 @@ export class RawWs {
       this.heartbeats++;
       if (this.autoHeartbeat) this.sendText('2::');
     }
+    if (this.tap?.(text)) return;  // taken by the tap: not kept (floods would fill the inbox)
     this.inbox.push(text);
   }
 
@@ -381,9 +386,9 @@ export class RawWs {
 }
 
 /** Handshake plus websocket, the first `1::` consumed. */
-export async function openWs(port, { query = '', autoHeartbeat = true } = {}) {
-  const sid = await handshake(port, query);
-  const ws = await RawWs.connect(port, `/socket.io/1/websocket/${sid}${query ? `?${query}` : ''}`, { autoHeartbeat });
+export async function openWs(port, { query = '', autoHeartbeat = true, localAddress } = {}) {
+  const sid = await handshake(port, query, { localAddress });
+  const ws = await RawWs.connect(port, `/socket.io/1/websocket/${sid}${query ? `?${query}` : ''}`, { autoHeartbeat, localAddress });
   const first = await ws.next(() => true, { what: 'the first frame 1::' });
   if (first !== '1::') throw new Error(`first frame was ${JSON.stringify(first)}, expected 1::`);
   ws.sid = sid;
@@ -391,12 +396,112 @@ export async function openWs(port, { query = '', autoHeartbeat = true } = {}) {
 }
 
 /** A raw websocket connected to /connection_agent; resolves {ws, user}. */
-export async function openAgentWs(port, { name, connectData, autoHeartbeat = true } = {}) {
+export async function openAgentWs(port, { name, connectData, autoHeartbeat = true, localAddress } = {}) {
   const query = name === undefined ? '' : `name=${encodeURIComponent(name)}`;
-  const ws = await openWs(port, { query, autoHeartbeat });
+  const ws = await openWs(port, { query, autoHeartbeat, localAddress });
   ws.sendText(connectData === undefined ? `1::${NS}` : `1::${NS}:${connectData}`);
   await ws.next((m) => m === `1::${NS}`, { what: `1::${NS}` });
   const { user } = await ws.nextEvent('connected');
   ws.user = user;
   return { ws, user };
+}
+
+// ---------------------------------------------------------------- floods (resource tests, soak)
+
+const nextTick = () => new Promise((r) => setImmediate(r));
+
+/**
+ * Sends websocket pings of payloadBytes (125, the most RFC 6455 allows for a
+ * control frame) on ws as fast as the socket takes them, and never reads: the
+ * socket is paused first, so every pong the server owes piles up on its side.
+ * Only what the kernel accepts is written (no backlog in this process). Stops
+ * after durationMs, when stop() returns true or when the server closes the
+ * connection. Resolves {pings, bytes, closedByServer, ms}.
+ */
+export async function pingFlood(ws, { payloadBytes = 125, durationMs = 10000, stop = () => false } = {}) {
+  ws.sock.pause();
+  const one = buildFrame({ opcode: 9, payload: Buffer.alloc(payloadBytes, 0x70) });
+  const perChunk = Math.max(1, Math.floor((256 * 1024) / one.length));
+  const chunk = Buffer.concat(Array(perChunk).fill(one));
+  const t0 = performance.now();
+  let pings = 0;
+  while (!ws.isClosed && !stop() && performance.now() - t0 < durationMs) {
+    const more = ws.sock.write(chunk);
+    pings += perChunk;
+    if (!more) {
+      // the kernel is full: wait (bounded) until it takes more, the socket closes or time is up
+      await new Promise((res) => {
+        const t = setTimeout(finish, 100);
+        function finish() { clearTimeout(t); ws.sock.off('drain', finish); ws.sock.off('close', finish); res(); }
+        ws.sock.once('drain', finish);
+        ws.sock.once('close', finish);
+      });
+    } else {
+      await nextTick();
+    }
+  }
+  return { pings, bytes: pings * one.length, closedByServer: ws.isClosed, ms: performance.now() - t0 };
+}
+
+/**
+ * Asks for handshakes as fast as possible and never uses them: `connections`
+ * keep-alive connections from localAddress, each with `depth` pipelined
+ * `GET /socket.io/1/`. A connection the server closes is opened again. Runs for
+ * durationMs or until stop() returns true. Resolves {requests, answered, statuses
+ * ({status: count}), bodies ({status: first body}), reconnects}.
+ */
+export function handshakeFlood(port, { connections = 8, depth = 16, durationMs = 3000, localAddress, stop = () => false } = {}) {
+  const result = { requests: 0, answered: 0, statuses: {}, bodies: {}, reconnects: -connections };
+  const request = Buffer.from(`GET /socket.io/1/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  const t0 = performance.now();
+  const over = () => stop() || performance.now() - t0 >= durationMs;
+  const socks = new Set();
+  return new Promise((resolve) => {
+    let live = 0;
+    const open = () => {
+      if (over()) {
+        if (live === 0) { clearInterval(watch); resolve(result); }
+        return;
+      }
+      live++;
+      result.reconnects++;
+      const sock = net.connect({ port, host: '127.0.0.1', localAddress });
+      socks.add(sock);
+      let buf = '';
+      const send = (n) => {
+        for (let i = 0; i < n; i++) sock.write(request);
+        result.requests += n;
+      };
+      sock.setNoDelay(true);
+      sock.on('connect', () => send(depth));
+      sock.on('data', (d) => {
+        buf += d.toString('latin1');
+        let answered = 0;
+        for (;;) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) break;
+          const head = buf.slice(0, end);
+          const len = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+          if (buf.length < end + 4 + len) break;
+          const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
+          result.statuses[status] = (result.statuses[status] ?? 0) + 1;
+          result.bodies[status] ??= buf.slice(end + 4, end + 4 + len);
+          buf = buf.slice(end + 4 + len);
+          answered++;
+        }
+        result.answered += answered;
+        if (over()) sock.destroy();
+        else if (answered) send(answered);
+      });
+      sock.on('error', () => {});
+      sock.on('close', () => {
+        socks.delete(sock);
+        live--;
+        setImmediate(open);  // not in a tight loop: one event-loop turn between attempts
+      });
+    };
+    // ends the flood even when the server answers nothing at all
+    const watch = setInterval(() => { if (over()) for (const s of socks) s.destroy(); }, 50);
+    for (let i = 0; i < connections; i++) open();
+  });
 }

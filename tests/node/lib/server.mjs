@@ -17,14 +17,19 @@ const READY_RE = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
 /**
  * Spawns the server on 127.0.0.1 with a free port and a fresh data dir.
  * Resolves to {port, url, proc, stop(), alive(), stderr()} once the ready line is printed.
+ * `nofile: N` starts it with RLIMIT_NOFILE N (soft and hard), through prlimit, which
+ * execs the server: proc.pid is the server's own pid.
  */
-export async function startServer(extraArgs = [], { readyTimeout = 10000, env } = {}) {
+export async function startServer(extraArgs = [], { readyTimeout = 10000, env, nofile } = {}) {
   if (!existsSync(serverBinary)) {
     throw new Error(`server binary not found: ${serverBinary} (set COMPEIT_SERVER)`);
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'compeit-test-'));
   const args = ['--bind', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extraArgs];
-  const proc = spawn(serverBinary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const [file, argv] = nofile === undefined
+    ? [serverBinary, args]
+    : ['prlimit', [`--nofile=${nofile}:${nofile}`, '--', serverBinary, ...args]];
+  const proc = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   const exited = new Promise((res) => proc.once('exit', (code, signal) => res({ code, signal })));
