@@ -190,7 +190,7 @@ export async function runField(target, r, f, values = VALUES) {
     if (problem) failures.push(`${f.name} = ${value.label}: ${problem}`);
     if (outcome.died) {
       await target.restart();
-      failures.push(`  ...server output before it died:\n${target.crashes.at(-1).stderr}`);
+      failures[failures.length - 1] += `\n  ...server output before it died:\n${target.crashes.at(-1).stderr}`;
       if (r.ensure) await r.ensure(target.ctx);
       continue;
     }
