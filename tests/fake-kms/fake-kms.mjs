@@ -47,8 +47,10 @@ export class FakeKms {
     this.violations = [];         // shape errors seen
     this.failures = [];           // injected error rules
     this.sockets = new Set();
-    this.connectionCount = 0;
+    this.connectionCount = 0;     // connections accepted
+    this.spokenMax = 0;           // the highest connection number that has sent a request
     this.connectionWaiters = [];
+    this.stateWaiters = new Set(); // until(): predicates checked after every message handled
     const handler = (req, res) => this.control(req, res);
     this.server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
     this.wss = new WebSocketServer({ server: this.server, path });
@@ -89,15 +91,53 @@ export class FakeKms {
   async up() { await this.listen(this.port); }
 
   /** Forgets every object and session (a restarted KMS). */
-  reset() { this.objects.clear(); this.subscriptions.clear(); this.sessions.clear(); }
+  reset() {
+    this.objects.clear();
+    this.subscriptions.clear();
+    this.sessions.clear();
+    this.stateChanged();
+  }
 
-  /** Resolves once `n` connections have been accepted in total. */
+  /**
+   * Resolves once connection #n (counting every connection accepted), or a later
+   * one, has sent its first request. Being accepted is not enough: the server's
+   * side opens when the upgrade answer arrives, a moment later, and a media
+   * request made before that fails as "not connected". The server pings as soon
+   * as it is open, so its first message is the sign.
+   */
   waitForConnections(n, timeout = 10000) {
-    if (this.connectionCount >= n) return Promise.resolve();
+    if (this.spokenMax >= n) return Promise.resolve();
     return new Promise((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`fake KMS: no connection #${n} within ${timeout} ms`)), timeout);
       this.connectionWaiters.push({ n, res: () => { clearTimeout(timer); res(); } });
     });
+  }
+
+  /**
+   * Resolves once pred() holds: checked at once and after every message the fake
+   * has handled, so a test waits for the server's requests (a release sent just
+   * before an answer to the browser) without polling. `what` (a string, or a
+   * function called on timeout) describes the wait in the error.
+   */
+  until(pred, what = 'a state of the fake KMS', timeout = 5000) {
+    if (pred()) return Promise.resolve();
+    return new Promise((res, rej) => {
+      const waiter = { pred, res: () => { clearTimeout(timer); res(); } };
+      const timer = setTimeout(() => {
+        this.stateWaiters.delete(waiter);
+        rej(new Error(`fake KMS: timed out after ${timeout} ms waiting for ${typeof what === 'function' ? what() : what}`));
+      }, timeout);
+      this.stateWaiters.add(waiter);
+    });
+  }
+
+  stateChanged() {
+    for (const w of [...this.stateWaiters]) {
+      if (w.pred()) {
+        this.stateWaiters.delete(w);
+        w.res();
+      }
+    }
   }
 
   /** Requests seen, filtered by method and (for invoke) operation. */
@@ -116,17 +156,26 @@ export class FakeKms {
   accept(ws) {
     this.sockets.add(ws);
     this.connectionCount += 1;
-    for (const w of this.connectionWaiters.filter((x) => this.connectionCount >= x.n)) {
-      this.connectionWaiters.splice(this.connectionWaiters.indexOf(w), 1);
-      w.res();
-    }
-    const conn = { ws, sessionId: null };
-    ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
+    const conn = { ws, sessionId: null, number: this.connectionCount, spoke: false };
+    ws.on('message', (data, isBinary) => {
+      if (!conn.spoke) this.spoke(conn);
+      this.onMessage(conn, data, isBinary);
+      this.stateChanged();
+    });
     ws.on('close', () => {
       this.sockets.delete(ws);
       if (conn.sessionId && this.sessions.get(conn.sessionId) === ws) this.sessions.set(conn.sessionId, null);
     });
     ws.on('error', () => {});
+  }
+
+  spoke(conn) {
+    conn.spoke = true;
+    this.spokenMax = Math.max(this.spokenMax, conn.number);
+    for (const w of this.connectionWaiters.filter((x) => this.spokenMax >= x.n)) {
+      this.connectionWaiters.splice(this.connectionWaiters.indexOf(w), 1);
+      w.res();
+    }
   }
 
   violation(conn, id, why) {
