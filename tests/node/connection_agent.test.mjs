@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { openAgentWs, openWs } from './lib/raw.mjs';
-import { parsePacket } from './lib/packet.mjs';
+import { parsePacket, NS } from './lib/packet.mjs';
 import { quietWindow } from './lib/wait.mjs';
 
 const MAX_DATA = 1000;
@@ -288,16 +288,29 @@ test('CA-5 fan-out: a room of 30 members, every message reaches all the others',
   }
 });
 
-test('LIM-1 a lone surrogate in data is either delivered or refused, and the connection goes on', async () => {
+// A \ud800 escape with no low half is valid JSON grammar (RFC 8259 allows it), so
+// data, relayed as sent (CA-9, docs/protocol.md: "data may be any JSON value"),
+// arrives unchanged. A chat text is a string the server must read: there it is
+// not a valid string and gets bad_request (CH-6), and nothing is stored or sent.
+test('LIM-1 / CA-9 a lone surrogate escape in data is relayed as sent; in a chat text it is refused', async () => {
   const room = freshRoom();
-  const a = await connect('A');
+  const { ws } = await openAgentWs(srv.port, { name: 'A' });
+  raws.push(ws);
+  ws.emit('join_room', [{ room }], { id: '1' });
+  assert.equal((await ws.nextAck('1')).room, room);
   const b = await connect('B');
-  await joinAll(room, a, b);
-  a.socket.socket.transport.websocket.send(`5:9+:/connection_agent:{"name":"room_message","args":[{"type":"game","data":"x\\ud800y"}]}`);
-  a.emit('room_message', { type: 'game', data: 'after' });
-  const got = await b.next('room_message', { filter: (m) => m.data === 'after' });
-  assert.equal(got.from, a.user.id);
-  assert.ok(b.count('room_message') <= 2);
+  await b.ack('join_room', { room });
+  ws.sendText(`5:9+:${NS}:{"name":"room_message","args":[{"type":"game","data":"x\\ud800y"}]}`);
+  assert.deepEqual(await ws.nextAck('9'), { ok: true });
+  assert.deepEqual(await b.next('room_message'), { from: ws.user.id, type: 'game', data: 'x\ud800y' });
+
+  ws.sendText(`5:10+:${NS}:{"name":"room_message","args":[{"type":"chat","data":{"text":"x\\ud800y"}}]}`);
+  assert.equal((await ws.nextAck('10')).error?.code, 'bad_request');
+  ws.emit('room_message', [{ type: 'game', data: 'after' }], { id: '11' });
+  assert.deepEqual(await ws.nextAck('11'), { ok: true });
+  assert.deepEqual(await b.next('room_message'), { from: ws.user.id, type: 'game', data: 'after' });
+  assert.equal(b.chat.all((e) => e.name === 'room_message' && e.args[0].data.text !== undefined).length, 0,
+    'the refused chat text reached nobody');
 });
 
 test('CA-5 room_message without data delivers data: null', async () => {
