@@ -24,6 +24,7 @@ import { judge, describe, oneOf, REFUSED, REFUSED_TEXT, TOO_LARGE } from './outc
 export const SERVER_ARGS = ['--rate', '1000000', '--burst', '1000000'];
 export const OTHER_ROOM = 424242;
 const ACK_TIMEOUT = Number(process.env.HOSTILE_ACK_TIMEOUT || 5000);
+const SANITIZER_RE = /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:/;
 
 /** A path into the event object {name, args:[arg]}: at('data', 'text') is args[0].data.text. */
 export const at = (...path) => ['args', 0, ...path];
@@ -146,9 +147,16 @@ export class Target {
     await this.start();
   }
 
-  /** Problems with the server as a whole: dead, or the other room no longer works. */
+  /** Sanitizer reports in the server's stderr (a build without sanitizers has none). */
+  sanitizerReports() {
+    return this.server.stderr().split('\n').filter((l) => SANITIZER_RE.test(l));
+  }
+
+  /** Problems with the server as a whole: dead, a sanitizer report, or the other room no longer works. */
   async health() {
     if (!this.alive()) return [`the server is dead:\n${this.stderrTail()}`];
+    const reports = this.sanitizerReports();
+    if (reports.length) return [`sanitizer reports in the server's stderr:\n${reports.slice(0, 10).join('\n')}`];
     const n = ++this.pings;
     const sent = await this.w1.request('room_message', { type: 'hostile-ping', data: n });
     const problem = judge(sent, { ok: true }, 'room_message');
@@ -231,10 +239,16 @@ export function hostileTests(target, requests, { values = VALUES, extraChecks } 
   }
 }
 
-/** The last test of a file: the server never died and another room still works. */
+/**
+ * The last test of a file: the server never died, another room still works,
+ * and the server stops cleanly (under ASan: no leak or other report at exit).
+ */
 export function finalCheck(target) {
-  test('finally: the server is alive and another room still works', async () => {
+  test('finally: the server is alive, another room still works, and it stops cleanly', async () => {
     assert.deepEqual(await target.health(), []);
+    const exit = await target.stop();
+    assert.deepEqual(target.sanitizerReports(), [], 'no sanitizer report, at exit included');
+    assert.equal(exit.code, 0, `a clean exit on SIGTERM (${JSON.stringify(exit)})`);
     assert.equal(target.crashes.length, 0, `the server died ${target.crashes.length} time(s) during this file:\n${
       target.crashes.map((c) => c.stderr).join('\n---\n')}`);
   });
