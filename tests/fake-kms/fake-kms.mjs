@@ -3,7 +3,8 @@
 // unsubscribe, release, onEvent) well enough to test the COMPEIT server's
 // `kurento` media backend without a media server (KMS has no Debian 12
 // package). It moves no media: processOffer returns a made-up but plausible
-// SDP answer and gatherCandidates raises two made-up IceCandidateFound events.
+// SDP answer and gatherCandidates raises two made-up IceCandidateFound events
+// (before its answer, as KMS may).
 //
 // What it is for:
 //   - checks the shape of every request (jsonrpc "2.0", an id, a method, params,
@@ -310,7 +311,9 @@ export class FakeKms {
         only('WebRtcEndpoint');
         if (o.gathering) return undefined;
         o.gathering = true;
-        setTimeout(() => this.raiseCandidates(o), 5);
+        // KMS may raise its first candidates before it answers gatherCandidates:
+        // the harsher order, so the server must hold them until its SDP answer is out.
+        this.raiseCandidates(o);
         return undefined;
       case 'addIceCandidate':
         only('WebRtcEndpoint');

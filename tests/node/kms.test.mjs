@@ -95,8 +95,10 @@ test('KU-2..KU-4: publish and subscribe through KMS, ICE trickled both ways', as
   const [pubEp] = kms.liveObjects('WebRtcEndpoint');
   assert.equal(pubEp.pipeline, pipeline.id);
   assert.equal(pubEp.offer, OFFER);
-  // KMS's candidates reach the publisher after its answer
+  // KMS's candidates reach the publisher after its answer (a browser cannot add them before)
   const c1 = await ku(a, 'ice_candidate', (d) => d.user === a.user.id);
+  const kuIndex = (c, action) => c.events.indexOf((e) => e.name === 'server_message' && e.args[0]?.data?.action === action);
+  assert.ok(kuIndex(a, 'published') < kuIndex(a, 'ice_candidate'), 'the SDP answer comes before the first candidate');
   assert.equal(c1.peer, undefined);
   assert.match(c1.candidate.candidate, /^candidate:/);
   assert.equal(c1.candidate.sdpMid, '0');
@@ -185,9 +187,12 @@ test('KU-6: filters sit between the publisher and its subscribers; recording', a
   // recording while the publisher leaves: everything goes
   assert.deepEqual(await send(a, { action: 'record_start' }), { ok: true });
   assert.deepEqual(await send(a, { action: 'set_filter', filter: 'ZBarFilter' }), { ok: true });
+  const [recording] = kms.liveObjects('RecorderEndpoint');
   a.disconnect();
   await kuRoom(b, 'stream_removed', (d) => d.user === a.user.id);
   await allReleased('publisher, subscribers, filter and recorder released when the publisher leaves');
+  assert.ok(kms.seen('invoke', 'stop').some((c) => c.params.object === recording.id),
+    'the recording was stopped (its file finalized) before the recorder was released');
 });
 
 test('leaving and disconnecting release every subscription and stream', async () => {

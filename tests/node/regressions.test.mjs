@@ -264,3 +264,30 @@ test('LIM-1: fragmented control frames are refused with close 1002 (and get no p
   assert.equal((await ws.waitClosed()).closeFrame?.code, 1002);
   assert.equal(ws.controls.all((f) => f.opcode === 10).length, 0);
 });
+
+// ---------------------------------------------------------------- rules with no end-to-end test before
+
+test('TR-4 / CA-10: message and json packets on /connection_agent get request_error bad_request; an id+ gets the error ack', async () => {
+  const { ws, peer } = await rawAndPeer();
+  ws.sendText(`3:7+:${NS}:hello`);
+  const ack = await ws.nextAck('7');
+  assert.equal(ack.error?.code, 'bad_request', JSON.stringify(ack));
+  const err = await ws.nextEvent('request_error');
+  assert.deepEqual([err.event, err.code], ['message', 'bad_request']);
+  ws.sendText(`4::${NS}:{"a":1}`);
+  assert.equal((await ws.nextEvent('request_error')).code, 'bad_request');
+  // nothing reached the room, and the connection goes on
+  ws.emit('room_message', [{ type: 'probe', data: 'after' }], { id: '8' });
+  assert.deepEqual(await ws.nextAck('8'), { ok: true });
+  assert.deepEqual(await peer.next('room_message'), { from: ws.user.id, type: 'probe', data: 'after' });
+  assert.equal(peer.count('message'), 0);
+});
+
+test('CH-4 / CA-10: a history request outside a room gets not_in_room', async () => {
+  const c = await Client.connect(srv.url, { name: 'Nomad' });
+  const ack = await c.ack('server_message', { type: 'chat', data: { action: 'history' } });
+  assert.equal(ack.error?.code, 'not_in_room', JSON.stringify(ack));
+  const err = await c.next('request_error', { filter: (e) => e.event === 'server_message' });
+  assert.equal(err.code, 'not_in_room');
+  assert.equal(c.chat.all((e) => e.args[0]?.data?.action === 'history').length, 0);
+});
