@@ -1,5 +1,8 @@
 #include "compeit/agents/chat_agent.hpp"
 
+#include <limits>
+
+#include "compeit/ca/input.hpp"
 #include "compeit/util/utf.hpp"
 
 namespace compeit::agents {
@@ -25,13 +28,12 @@ ChatAgent::ChatAgent(ChatStore& store, std::function<std::int64_t()> wall_ms, st
 void ChatAgent::attached(ca::Port port) { port_.emplace(std::move(port)); }
 
 std::optional<std::string> ChatAgent::valid_text(const ca::Request& r, const json& data) const {
-    if (!data.is_object() || !data.contains("text") || !data["text"].is_string()) {
-        port_->fail(r, ErrorCode::bad_request, "chat needs {text: <string>}");
-        return std::nullopt;
-    }
-    const auto& text = data["text"].get_ref<const std::string&>();
-    if (text.empty()) {
-        port_->fail(r, ErrorCode::bad_request, "empty text");
+    ca::Input in(data);
+    // The whole `data` is already bounded (LIM-3): the text is counted in code points below.
+    std::string text = in.string("text", std::numeric_limits<std::size_t>::max());
+    if (in && text.empty()) in.fail("text must be a non-empty string");
+    if (!in) {
+        port_->fail(r, ErrorCode::bad_request, in.error());
         return std::nullopt;
     }
     if (utf::code_points(text) > max_text_chars_) {
@@ -69,26 +71,19 @@ bool ChatAgent::on_user_message(const ca::Request& r, const ca::User& from, ca::
 }
 
 void ChatAgent::on_server_message(const ca::Request& r, const ca::User& from, json& data) {
-    if (data.is_object() && data.value("action", "") == "history") return history(r, from, data);
-    port_->fail(r, ErrorCode::bad_request, "chat server_message needs {action: \"history\"}");
+    ca::Input in(data);
+    const std::string action = in.string("action", 64);
+    if (in && action != "history") in.fail("action must be \"history\"");
+    const auto before = in.opt_integer("before", 1, ca::kMaxRoomId);
+    const auto limit = in.opt_integer("limit", 1, std::int64_t{kMaxHistory});
+    if (!in) return port_->fail(r, ErrorCode::bad_request, in.error());
+    history(r, from, before, limit ? static_cast<std::size_t>(*limit) : kJoinHistory);
 }
 
-void ChatAgent::history(const ca::Request& r, const ca::User& from, const json& data) {
+void ChatAgent::history(const ca::Request& r, const ca::User& from, std::optional<std::int64_t> before,
+                        std::size_t limit) {
     const auto room = port_->room_of(from.id);
     if (!room) return port_->fail(r, ErrorCode::not_in_room, "history is per room: join one first");
-    std::optional<std::int64_t> before;
-    if (data.contains("before")) {
-        if (!data["before"].is_number_integer() || data["before"].get<std::int64_t>() < 1)
-            return port_->fail(r, ErrorCode::bad_request, "before must be a message id");
-        before = data["before"].get<std::int64_t>();
-    }
-    std::size_t limit = kJoinHistory;
-    if (data.contains("limit")) {
-        const json& l = data["limit"];
-        if (!l.is_number_integer() || l.get<std::int64_t>() < 1 || l.get<std::int64_t>() > std::int64_t{kMaxHistory})
-            return port_->fail(r, ErrorCode::bad_request, "limit must be an integer from 1 to 200");
-        limit = l.get<std::size_t>();
-    }
     store_.history(*room, before, limit, [this, r, room = *room](Expected<std::vector<ChatMessage>, std::string> got) {
         if (!got) return port_->fail(r, ErrorCode::unavailable, "chat store: " + got.error());
         json messages = json::array();

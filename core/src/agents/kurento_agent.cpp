@@ -1,5 +1,7 @@
 #include "compeit/agents/kurento_agent.hpp"
 
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace compeit::agents {
@@ -7,16 +9,6 @@ namespace compeit::agents {
 using ca::ErrorCode;
 using ca::json;
 
-namespace {
-
-bool is_bool_or_absent(const json& data, const char* key) { return !data.contains(key) || data[key].is_boolean(); }
-
-std::optional<ca::UserId> user_field(const json& data, const char* key) {
-    if (!data.contains(key) || !data[key].is_number_integer()) return std::nullopt;
-    return data[key].get<ca::UserId>();
-}
-
-}  // namespace
 
 KurentoAgent::KurentoAgent(MediaBackend& backend, json ice_servers)
     : backend_(backend), ice_servers_(std::move(ice_servers)) {}
@@ -120,34 +112,35 @@ KurentoAgent::RoomMedia* KurentoAgent::room_of(const ca::Request& r, const ca::U
 }
 
 void KurentoAgent::on_server_message(const ca::Request& r, const ca::User& from, json& data) {
-    const std::string action = data.is_object() ? data.value("action", "") : "";
-    if (action == "publish") return publish(r, from, data);
-    if (action == "subscribe") return subscribe(r, from, data);
-    if (action == "subscribe_answer") return subscribe_answer(r, from, data);
-    if (action == "answer") return answer(r, from, data);
-    if (action == "ice_candidate") return ice_candidate(r, from, data);
-    if (action == "unpublish") return unpublish(r, from);
-    if (action == "unsubscribe") return unsubscribe(r, from, data);
-    if (action == "update_stream") return update_stream(r, from, data);
-    if (action == "set_filter" || action == "record_start" || action == "record_stop")
-        return media_operation(r, from, action, data);
-    port_->fail(r, ErrorCode::bad_request, "unknown kurento action");
+    auto request = kurento::parse_request(data);
+    if (!request) return port_->fail(r, ErrorCode::bad_request, request.error());
+    std::visit(
+        [&](const auto& q) {
+            using T = std::decay_t<decltype(q)>;
+            if constexpr (std::is_same_v<T, kurento::Publish>) publish(r, from, q);
+            else if constexpr (std::is_same_v<T, kurento::Subscribe>) subscribe(r, from, q);
+            else if constexpr (std::is_same_v<T, kurento::SubscribeAnswer>) subscribe_answer(r, from, q);
+            else if constexpr (std::is_same_v<T, kurento::Answer>) answer(r, from, q);
+            else if constexpr (std::is_same_v<T, kurento::IceCandidate>) ice_candidate(r, from, q);
+            else if constexpr (std::is_same_v<T, kurento::Unpublish>) unpublish(r, from);
+            else if constexpr (std::is_same_v<T, kurento::Unsubscribe>) unsubscribe(r, from, q);
+            else if constexpr (std::is_same_v<T, kurento::UpdateStream>) update_stream(r, from, q);
+            else if constexpr (std::is_same_v<T, kurento::SetFilter>) set_filter(r, from, q);
+            else record(r, from, q);
+        },
+        *request);
 }
 
-void KurentoAgent::publish(const ca::Request& r, const ca::User& from, const json& data) {
-    if (!is_bool_or_absent(data, "audio") || !is_bool_or_absent(data, "video") ||
-        (data.contains("sdp") && !data["sdp"].is_string() && !data["sdp"].is_null()))
-        return port_->fail(r, ErrorCode::bad_request, "publish needs {sdp, audio, video}");
+void KurentoAgent::publish(const ca::Request& r, const ca::User& from, const kurento::Publish& p) {
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     if (media->streams.count(from.id)) return port_->fail(r, ErrorCode::bad_request, "already publishing");
-    if (!backend_.peer_to_peer() && !data.contains("sdp"))
-        return port_->fail(r, ErrorCode::bad_request, "publish needs an SDP offer in sfu mode");
+    if (!backend_.peer_to_peer() && !p.sdp)
+        return port_->fail(r, ErrorCode::bad_request, "sdp: publish needs an SDP offer in sfu mode");
     const ca::RoomId room = *port_->room_of(from.id);
-    Stream s{data.value("audio", true), data.value("video", true), {}, false};
-    const std::string offer = data.contains("sdp") && data["sdp"].is_string() ? data["sdp"].get<std::string>() : "";
+    Stream s{p.audio, p.video, {}, false};
     media->publishing.insert(from.id);  // the browser's candidates are welcome from now on
-    backend_.publish(room, from.id, offer, [this, r, room, user = from.id, s](auto answer) {
+    backend_.publish(room, from.id, p.sdp.value_or(""), [this, r, room, user = from.id, s](auto answer) {
         if (const auto it = rooms_.find(room); it != rooms_.end()) it->second.publishing.erase(user);
         if (!answer) return port_->fail(r, answer.error().code, answer.error().message);
         if (port_->room_of(user) != room) return backend_.unpublish(room, user);  // left meanwhile
@@ -158,30 +151,23 @@ void KurentoAgent::publish(const ca::Request& r, const ca::User& from, const jso
     });
 }
 
-void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const json& data) {
-    const auto publisher = user_field(data, "user");
-    const bool has_sdp = data.contains("sdp") && data["sdp"].is_string();
-    if (!publisher || (data.contains("sdp") && !has_sdp && !data["sdp"].is_null()))
-        return port_->fail(r, ErrorCode::bad_request, "subscribe needs {user, sdp}");
-    if (backend_.server_offers() && has_sdp)
-        return port_->fail(r, ErrorCode::bad_request, "the media server makes the offer here: subscribe with {user} only");
-    if (!backend_.server_offers() && !has_sdp) return port_->fail(r, ErrorCode::bad_request, "subscribe needs {user, sdp}");
+void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const kurento::Subscribe& q) {
+    if (backend_.server_offers() && q.sdp)
+        return port_->fail(r, ErrorCode::bad_request, "sdp: the media server makes the offer here: subscribe with {user} only");
+    if (!backend_.server_offers() && !q.sdp) return port_->fail(r, ErrorCode::bad_request, "sdp must be a string");
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    if (!media->streams.count(*publisher))
+    if (!media->streams.count(q.user))
         return port_->fail(r, ErrorCode::bad_request, "that user does not publish in this room");
     const ca::RoomId room = *port_->room_of(from.id);
+    media->links.erase({from.id, q.user});
+    media->pending.insert({from.id, q.user});  // the browser's candidates are welcome from now on
     if (backend_.peer_to_peer()) {  // KU-3 mesh: the publisher answers
-        media->links.erase({from.id, *publisher});
-        media->pending.insert({from.id, *publisher});
-        port_->to_user(*publisher, json{{"action", "subscribe_request"}, {"user", from.id}, {"sdp", data["sdp"]}});
+        port_->to_user(q.user, json{{"action", "subscribe_request"}, {"user", from.id}, {"sdp", *q.sdp}});
         return port_->ok(r);
     }
-    media->links.erase({from.id, *publisher});
-    media->pending.insert({from.id, *publisher});  // the browser's candidates are welcome from now on
-    const std::string offer = has_sdp ? data["sdp"].get<std::string>() : std::string();
-    backend_.subscribe(room, from.id, *publisher, offer,
-                       [this, r, room, subscriber = from.id, pub = *publisher](auto sdp) {
+    backend_.subscribe(room, from.id, q.user, q.sdp.value_or(""),
+                       [this, r, room, subscriber = from.id, pub = q.user](auto sdp) {
                            if (const auto it = rooms_.find(room); it != rooms_.end())
                                it->second.pending.erase({subscriber, pub});
                            if (!sdp) return port_->fail(r, sdp.error().code, sdp.error().message);
@@ -198,67 +184,57 @@ void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const j
                        });
 }
 
-void KurentoAgent::subscribe_answer(const ca::Request& r, const ca::User& from, const json& data) {
+void KurentoAgent::subscribe_answer(const ca::Request& r, const ca::User& from, const kurento::SubscribeAnswer& a) {
     if (!backend_.peer_to_peer())
         return port_->fail(r, ErrorCode::not_supported, "the media server answers subscriptions in sfu mode");
-    const auto subscriber = user_field(data, "user");
-    if (!subscriber || !data.contains("sdp") || !data["sdp"].is_string())
-        return port_->fail(r, ErrorCode::bad_request, "subscribe_answer needs {user, sdp}");
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    if (!media->pending.erase({*subscriber, from.id}))
+    if (!media->pending.erase({a.user, from.id}))
         return port_->fail(r, ErrorCode::bad_request, "no subscribe request from that user is waiting");
-    media->links.insert({*subscriber, from.id});
-    port_->to_user(*subscriber, json{{"action", "subscribed"}, {"user", from.id}, {"sdp", data["sdp"]}});
+    media->links.insert({a.user, from.id});
+    port_->to_user(a.user, json{{"action", "subscribed"}, {"user", from.id}, {"sdp", a.sdp}});
     port_->ok(r);
 }
 
 // The subscriber's answer to the media server's offer (server_offers()).
-void KurentoAgent::answer(const ca::Request& r, const ca::User& from, const json& data) {
+void KurentoAgent::answer(const ca::Request& r, const ca::User& from, const kurento::Answer& a) {
     if (!backend_.server_offers())
         return port_->fail(r, ErrorCode::not_supported, "the subscriber makes the offer here: nothing to answer");
-    const auto publisher = user_field(data, "user");
-    if (!publisher || !data.contains("sdp") || !data["sdp"].is_string())
-        return port_->fail(r, ErrorCode::bad_request, "answer needs {user, sdp}");
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    if (!media->links.count({from.id, *publisher}))
+    if (!media->links.count({from.id, a.user}))
         return port_->fail(r, ErrorCode::bad_request, "no offer for that user's stream is waiting");
     const ca::RoomId room = *port_->room_of(from.id);
-    backend_.answer(room, from.id, *publisher, data["sdp"].get<std::string>(),
-                    [this, r, room, subscriber = from.id, pub = *publisher](auto done) {
-                        if (done) return port_->ok(r);
-                        // The media server refused it: the connection is gone.
-                        if (const auto it = rooms_.find(room); it != rooms_.end())
-                            it->second.links.erase({subscriber, pub});
-                        port_->fail(r, done.error().code, done.error().message);
-                    });
+    backend_.answer(room, from.id, a.user, a.sdp, [this, r, room, subscriber = from.id, pub = a.user](auto done) {
+        if (done) return port_->ok(r);
+        // The media server refused it: the connection is gone.
+        if (const auto it = rooms_.find(room); it != rooms_.end()) it->second.links.erase({subscriber, pub});
+        port_->fail(r, done.error().code, done.error().message);
+    });
 }
 
-void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, const json& data) {
-    const auto owner = user_field(data, "user");
-    if (!owner || !data.contains("candidate")) return port_->fail(r, ErrorCode::bad_request, "ice_candidate needs {user, candidate}");
+void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, const kurento::IceCandidate& c) {
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     const ca::RoomId room = *port_->room_of(from.id);
     if (!backend_.peer_to_peer()) {
         // Browsers trickle candidates before the answer: an operation under way counts.
-        const bool known = (*owner == from.id && (media->streams.count(from.id) || media->publishing.count(from.id))) ||
-                           media->links.count({from.id, *owner}) || media->pending.count({from.id, *owner});
+        const bool known = (c.user == from.id && (media->streams.count(from.id) || media->publishing.count(from.id))) ||
+                           media->links.count({from.id, c.user}) || media->pending.count({from.id, c.user});
         if (!known) return port_->fail(r, ErrorCode::bad_request, "no media connection for that stream");
-        backend_.add_candidate(room, from.id, *owner, data["candidate"]);
+        backend_.add_candidate(room, from.id, c.user, kurento::to_json(c.candidate));
         return port_->ok(r);
     }
     // KU-4 mesh: relay to the other end, with `peer` rewritten to the sender.
-    const auto peer = user_field(data, "peer");
-    if (!peer) return port_->fail(r, ErrorCode::bad_request, "ice_candidate needs peer in mesh mode");
+    if (!c.peer) return port_->fail(r, ErrorCode::bad_request, "peer must be a user id in mesh mode");
+    const ca::UserId peer = *c.peer;
     auto connected = [&](ca::UserId subscriber, ca::UserId publisher) {
         return media->links.count({subscriber, publisher}) || media->pending.count({subscriber, publisher});
     };
-    const bool ok = (*owner == from.id && connected(*peer, from.id)) || (*owner == *peer && connected(from.id, *peer));
+    const bool ok = (c.user == from.id && connected(peer, from.id)) || (c.user == peer && connected(from.id, peer));
     if (!ok) return port_->fail(r, ErrorCode::bad_request, "no peer connection with that user");
-    port_->to_user(*peer, json{{"action", "ice_candidate"}, {"user", *owner}, {"peer", from.id},
-                               {"candidate", data["candidate"]}});
+    port_->to_user(peer, json{{"action", "ice_candidate"}, {"user", c.user}, {"peer", from.id},
+                              {"candidate", kurento::to_json(c.candidate)}});
     port_->ok(r);
 }
 
@@ -270,55 +246,59 @@ void KurentoAgent::unpublish(const ca::Request& r, const ca::User& from) {
     port_->ok(r);
 }
 
-void KurentoAgent::unsubscribe(const ca::Request& r, const ca::User& from, const json& data) {
-    const auto publisher = user_field(data, "user");
-    if (!publisher) return port_->fail(r, ErrorCode::bad_request, "unsubscribe needs {user}");
+void KurentoAgent::unsubscribe(const ca::Request& r, const ca::User& from, const kurento::Unsubscribe& u) {
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    const bool had = media->links.erase({from.id, *publisher}) + media->pending.erase({from.id, *publisher});
+    const bool had = media->links.erase({from.id, u.user}) + media->pending.erase({from.id, u.user});
     if (!had) return port_->fail(r, ErrorCode::bad_request, "not subscribed to that user");
-    backend_.unsubscribe(*port_->room_of(from.id), from.id, *publisher);
-    if (backend_.peer_to_peer()) port_->to_user(*publisher, json{{"action", "unsubscribed"}, {"user", from.id}});
+    backend_.unsubscribe(*port_->room_of(from.id), from.id, u.user);
+    if (backend_.peer_to_peer()) port_->to_user(u.user, json{{"action", "unsubscribed"}, {"user", from.id}});
     port_->ok(r);
 }
 
-void KurentoAgent::update_stream(const ca::Request& r, const ca::User& from, const json& data) {
-    if (!is_bool_or_absent(data, "audio") || !is_bool_or_absent(data, "video"))
-        return port_->fail(r, ErrorCode::bad_request, "update_stream takes {audio, video} booleans");
+void KurentoAgent::update_stream(const ca::Request& r, const ca::User& from, const kurento::UpdateStream& u) {
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     const auto it = media->streams.find(from.id);
     if (it == media->streams.end()) return port_->fail(r, ErrorCode::bad_request, "not publishing");
-    it->second.audio = data.value("audio", it->second.audio);
-    it->second.video = data.value("video", it->second.video);
+    it->second.audio = u.audio.value_or(it->second.audio);
+    it->second.video = u.video.value_or(it->second.video);
     port_->to_room(*port_->room_of(from.id),
                    json{{"action", "stream_updated"}, {"stream", stream_json(from.id, it->second)}});
     port_->ok(r);
 }
 
-void KurentoAgent::media_operation(const ca::Request& r, const ca::User& from, const std::string& action,
-                                   const json& data) {
+void KurentoAgent::set_filter(const ca::Request& r, const ca::User& from, const kurento::SetFilter& f) {
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     if (!media->streams.count(from.id)) return port_->fail(r, ErrorCode::bad_request, "not publishing");
     const ca::RoomId room = *port_->room_of(from.id);
-    auto done = [this, r, room, user = from.id, action, filter = data.value("filter", std::string())](auto result) {
+    backend_.set_filter(room, from.id, f.filter,
+                        stream_change(r, room, from.id, [filter = f.filter](Stream& s) { s.filter = filter; }));
+}
+
+void KurentoAgent::record(const ca::Request& r, const ca::User& from, const kurento::Record& rec) {
+    RoomMedia* media = room_of(r, from);
+    if (!media) return;
+    if (!media->streams.count(from.id)) return port_->fail(r, ErrorCode::bad_request, "not publishing");
+    const ca::RoomId room = *port_->room_of(from.id);
+    backend_.record(room, from.id, rec.start,
+                    stream_change(r, room, from.id, [start = rec.start](Stream& s) { s.recording = start; }));
+}
+
+// Once the media server has done it: the stream changes and the room hears of it.
+MediaDone KurentoAgent::stream_change(const ca::Request& r, ca::RoomId room, ca::UserId user,
+                                      std::function<void(Stream&)> change) {
+    return [this, r, room, user, change = std::move(change)](auto result) {
         if (!result) return port_->fail(r, result.error().code, result.error().message);
         const auto it = rooms_.find(room);
         if (it == rooms_.end()) return;
         const auto s = it->second.streams.find(user);
         if (s == it->second.streams.end()) return;
-        if (action == "set_filter") s->second.filter = filter;
-        else s->second.recording = action == "record_start";
+        change(s->second);
         port_->to_room(room, json{{"action", "stream_updated"}, {"stream", stream_json(user, s->second)}});
         port_->ok(r);
     };
-    if (action == "set_filter") {
-        if (!data.contains("filter") || !data["filter"].is_string())
-            return port_->fail(r, ErrorCode::bad_request, "set_filter needs {filter: <string>}");
-        return backend_.set_filter(room, from.id, data["filter"].get<std::string>(), done);
-    }
-    backend_.record(room, from.id, action == "record_start", done);
 }
 
 }  // namespace compeit::agents

@@ -29,6 +29,27 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 Router::Router(Limits limits) : limits_(limits) {}
 
+// The last-resort barrier (LIM-1): whatever escapes router or agent code ends
+// here, not in std::terminate. Without exceptions (the WASM build) there is
+// nothing to catch.
+template <class F>
+bool Router::guarded(std::string_view event, std::string_view type, UserId user, F&& f) {
+#if defined(__cpp_exceptions)
+    try {
+        f();
+        return true;
+    } catch (const std::exception& e) {
+        if (on_fault_) on_fault_(Fault{event, type, user, e.what()});
+    } catch (...) {
+        if (on_fault_) on_fault_(Fault{event, type, user, "unknown exception"});
+    }
+    return false;
+#else
+    f();
+    return true;
+#endif
+}
+
 void Router::attach(sio::Engine& engine) { engine_ = &engine; }
 
 bool Router::register_agent(const std::string& type, ServerAgent& a) {
@@ -117,7 +138,8 @@ void Router::on_packet(sio::SessionId s, const sio::Packet& p, sio::Time now) {
     std::string_view arg = "null";
     if (args.front() != '[') arg = args;
     else if (auto first = util::json_first_element(args)) arg = *first;
-    dispatch(*m, req, arg);
+    if (!guarded(req.event, {}, req.user, [&] { dispatch(*m, req, arg); }))
+        fail(req, ErrorCode::internal, "the server failed on this request");
 }
 
 void Router::dispatch(Member& m, Request& req, std::string_view arg) {
@@ -153,7 +175,16 @@ void Router::join_room(Member& m, const Request& req, std::string_view arg) {
         return reply_joined(req, room);  // already there: nothing changes, nobody else hears of it
     }
     reply_joined(req, room);
-    for (auto& [type, a] : agents_) a->on_join(m.user, room);
+    membership(true, m.user, room);
+}
+
+// Every agent hears of a join or leave, each behind the barrier: one agent's
+// failure neither stops the others nor the membership change.
+void Router::membership(bool joined, const User& user, RoomId room) {
+    for (auto& [type, a] : agents_)
+        guarded(joined ? "join" : "leave", type, user.id, [&, agent = a] {
+            joined ? agent->on_join(user, room) : agent->on_leave(user, room);
+        });
 }
 
 void Router::reply_joined(const Request& req, RoomId room) {
@@ -182,7 +213,7 @@ void Router::leave_current(Member& m) {
     emit(m.session, "room_left", dump(json{{"room", room}}));
     const std::string left = dump(json{{"room", room}, {"user", to_json(m.user)}});
     broadcast(room, sio::make_frame(sio::encode_event(kNamespace, "user_left", "[" + left + "]")), m.session);
-    for (auto& [type, a] : agents_) a->on_leave(m.user, room);
+    membership(false, m.user, room);
     it = rooms_.find(room);  // agents may have touched the map
     if (it != rooms_.end() && it->second.sessions.empty()) rooms_.erase(it);
 }
@@ -230,7 +261,10 @@ void Router::server_message(Member& m, const Request& req, std::string_view arg)
         if (!target) return fail(req, ErrorCode::unknown_user, "no such user");
         if (ServerAgent* a = agent(e->type)) {
             json data = util::parse_json(e->data);
-            if (a->on_user_message(req, m.user, *to, data)) return;
+            bool taken = true;
+            if (!guarded(req.event, e->type, m.user.id, [&] { taken = a->on_user_message(req, m.user, *to, data); }))
+                return fail(req, ErrorCode::internal, "the server failed on this request");
+            if (taken) return;
         }
         emit(target->session, "user_message", message_json(m.user.id, e->type_json, e->data));
         return ack(req, R"({"ok":true})");
@@ -238,7 +272,8 @@ void Router::server_message(Member& m, const Request& req, std::string_view arg)
     ServerAgent* a = agent(e->type);
     if (!a) return fail(req, ErrorCode::unknown_type, "no server agent for this type");
     json data = util::parse_json(e->data);
-    a->on_server_message(req, m.user, data);
+    if (!guarded(req.event, e->type, m.user.id, [&] { a->on_server_message(req, m.user, data); }))
+        fail(req, ErrorCode::internal, "the server failed on this request");
 }
 
 void Router::room_message(Member& m, const Request& req, std::string_view arg) {
@@ -247,7 +282,10 @@ void Router::room_message(Member& m, const Request& req, std::string_view arg) {
     if (!m.room) return fail(req, ErrorCode::not_in_room, "not in a room");
     if (ServerAgent* a = agent(e->type)) {
         json data = util::parse_json(e->data);
-        if (a->on_room_message(req, m.user, *m.room, data)) return;
+        bool taken = true;
+        if (!guarded(req.event, e->type, m.user.id, [&] { taken = a->on_room_message(req, m.user, *m.room, data); }))
+            return fail(req, ErrorCode::internal, "the server failed on this request");
+        if (taken) return;
     }
     // Relayed as sent: the data bytes are copied once into the shared frame.
     const auto frame = sio::make_frame(sio::encode_event(

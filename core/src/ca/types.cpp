@@ -18,6 +18,7 @@ std::string_view to_string(ErrorCode c) {
         case ErrorCode::rate_limited: return "rate_limited";
         case ErrorCode::not_supported: return "not_supported";
         case ErrorCode::unavailable: return "unavailable";
+        case ErrorCode::internal: return "internal";
     }
     return "bad_request";
 }

@@ -48,7 +48,7 @@ private:
 
     // The text of a chat request, or the reason it is refused (CH-6).
     std::optional<std::string> valid_text(const ca::Request& r, const ca::json& data) const;
-    void history(const ca::Request& r, const ca::User& from, const ca::json& data);
+    void history(const ca::Request& r, const ca::User& from, std::optional<std::int64_t> before, std::size_t limit);
     void post_event(ca::RoomId room, const ca::User& user, const char* event);
     void send_history(ca::UserId to, ca::RoomId room, const std::deque<std::string>& messages);
     // A committed message as delivered; a room message also goes into its room's tail.

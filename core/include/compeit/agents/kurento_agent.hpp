@@ -6,6 +6,7 @@
 // same in both modes.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -13,6 +14,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "compeit/agents/kurento_requests.hpp"
 #include "compeit/agents/media_backend.hpp"
 #include "compeit/ca/agent.hpp"
 
@@ -57,15 +59,19 @@ private:
 
     static ca::json stream_json(ca::UserId user, const Stream& s);
     RoomMedia* room_of(const ca::Request& r, const ca::User& from);
-    void publish(const ca::Request& r, const ca::User& from, const ca::json& data);
-    void subscribe(const ca::Request& r, const ca::User& from, const ca::json& data);
-    void subscribe_answer(const ca::Request& r, const ca::User& from, const ca::json& data);
-    void answer(const ca::Request& r, const ca::User& from, const ca::json& data);
-    void ice_candidate(const ca::Request& r, const ca::User& from, const ca::json& data);
+    void publish(const ca::Request& r, const ca::User& from, const kurento::Publish& p);
+    void subscribe(const ca::Request& r, const ca::User& from, const kurento::Subscribe& s);
+    void subscribe_answer(const ca::Request& r, const ca::User& from, const kurento::SubscribeAnswer& a);
+    void answer(const ca::Request& r, const ca::User& from, const kurento::Answer& a);
+    void ice_candidate(const ca::Request& r, const ca::User& from, const kurento::IceCandidate& c);
     void unpublish(const ca::Request& r, const ca::User& from);
-    void unsubscribe(const ca::Request& r, const ca::User& from, const ca::json& data);
-    void update_stream(const ca::Request& r, const ca::User& from, const ca::json& data);
-    void media_operation(const ca::Request& r, const ca::User& from, const std::string& action, const ca::json& data);
+    void unsubscribe(const ca::Request& r, const ca::User& from, const kurento::Unsubscribe& u);
+    void update_stream(const ca::Request& r, const ca::User& from, const kurento::UpdateStream& u);
+    void set_filter(const ca::Request& r, const ca::User& from, const kurento::SetFilter& f);
+    void record(const ca::Request& r, const ca::User& from, const kurento::Record& rec);
+    // The completion of a set_filter or record operation on the media server.
+    MediaDone stream_change(const ca::Request& r, ca::RoomId room, ca::UserId user,
+                                     std::function<void(Stream&)> change);
     // Drops everything `user` published or received in `room`, telling those concerned.
     void release(ca::RoomId room, ca::UserId user);
     void drop_publication(ca::RoomId room, RoomMedia& media, ca::UserId user);

@@ -7,6 +7,7 @@
 // recipient.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +29,16 @@ public:
     void attach(sio::Engine& engine);
     // Registers a server agent under `type` (unique). The router does not own it.
     bool register_agent(const std::string& type, ServerAgent& agent);
+    // What the last-resort barrier caught: an exception out of router or
+    // agent code (a bug; validation should make it unreachable). The request
+    // gets request_error `internal`, the session goes on, and the host logs this.
+    struct Fault {
+        std::string_view event;  // the client's event, or "join"/"leave" for membership callbacks
+        std::string_view type;   // the agent's type; empty for the router itself
+        UserId user = 0;
+        std::string_view what;
+    };
+    void on_fault(std::function<void(const Fault&)> handler) { on_fault_ = std::move(handler); }
     // Keeps Port::now() current between client events (the server's timer calls this).
     void advance(sio::Time now) { now_ = now; }
 
@@ -68,6 +79,12 @@ private:
     std::unordered_map<UserId, sio::SessionId> sessions_by_user_;
     std::unordered_map<RoomId, Room> rooms_;
     std::map<std::string, ServerAgent*, std::less<>> agents_;
+    std::function<void(const Fault&)> on_fault_;
+
+    // Runs f behind the barrier; false when it threw (reported as a Fault).
+    template <class F>
+    bool guarded(std::string_view event, std::string_view type, UserId user, F&& f);
+    void membership(bool joined, const User& user, RoomId room);
 
     Member* member(sio::SessionId s);
     Member* member_by_user(UserId id);

@@ -34,6 +34,7 @@ enum class ErrorCode : std::uint8_t {
     rate_limited,
     not_supported,
     unavailable,  // a backing service (store, media server) failed
+    internal,     // the server failed on this request (a bug: logged, the session goes on)
 };
 std::string_view to_string(ErrorCode c);
 
