@@ -581,7 +581,7 @@ private:
         if (head->accept != compeit::ws::accept_key(c.ws_key)) return fail(c, "upgrade: wrong Sec-WebSocket-Accept");
         c.phase = Phase::open;
         c.milestones[1] = now_ns();
-        c.decoder.emplace(std::size_t{16} << 20);
+        c.decoder.emplace(std::size_t{16} << 20, compeit::ws::From::server);
         const std::string rest = c.http.substr(head->head_size);
         c.http.clear();
         c.http.shrink_to_fit();

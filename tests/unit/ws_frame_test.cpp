@@ -154,8 +154,8 @@ std::string hex(const std::array<std::uint8_t, 20>& d) {
 }  // namespace
 
 TEST_CASE("an unmasked text frame decodes (socket.io 0.9 accepts them)", "[ws]") {
-    check_one_message(frame(FIN | 0x1, "1::"), Opcode::text, "1::");
-    check_one_message(frame(FIN | 0x1, ""), Opcode::text, "");
+    check_one_message(frame(FIN | 0x1, "1::", kMask), Opcode::text, "1::");
+    check_one_message(frame(FIN | 0x1, "", kMask), Opcode::text, "");
 }
 
 TEST_CASE("a masked text frame is unmasked", "[ws]") {
@@ -176,7 +176,7 @@ TEST_CASE("16-bit and 64-bit payload lengths", "[ws]") {
     }
     SECTION("65536 bytes, 64-bit length") {
         const std::string p(65536, 'c');
-        check_one_message(frame(FIN | 0x1, p), Opcode::text, p);
+        check_one_message(frame(FIN | 0x1, p, kMask), Opcode::text, p);
     }
     SECTION("a short payload in the long forms is accepted too") {
         check_one_message(frame(FIN | 0x1, "hi", kMask, 126), Opcode::text, "hi");
@@ -205,8 +205,13 @@ TEST_CASE("encode_message output decodes back", "[ws]") {
     for (std::size_t n : {0u, 5u, 125u, 126u, 65535u, 65536u, 70000u}) {
         INFO("payload size " << n);
         const std::string p(n, 'x');
-        check_one_message(encode_message(Opcode::text, p), Opcode::text, p);
         check_one_message(encode_message(Opcode::text, p, kMask), Opcode::text, p);
+        Decoder client(1 << 20, From::server);  // a server's frames are not masked
+        client.feed(encode_message(Opcode::text, p));
+        const auto m = client.next();
+        REQUIRE(m.has_value());
+        REQUIRE(m->has_value());
+        CHECK((*m)->payload == p);
     }
     CHECK(encode_message(Opcode::text, "1::") == "\x81\x03" "1::");
     CHECK(encode_message(Opcode::text, "hi", kMask) == frame(FIN | 0x1, "hi", kMask));
@@ -269,7 +274,7 @@ TEST_CASE("a declared length over the limit fails before the payload arrives", "
         CHECK(r.error() == Error::too_big);
     }
     SECTION("the largest 64-bit length") {
-        CHECK(error_of(frame(FIN | 0x1, "", std::nullopt, 127, ~std::uint64_t{0})) == Error::too_big);
+        CHECK(error_of(frame(FIN | 0x1, "", kMask, 127, ~std::uint64_t{0})) == Error::too_big);
     }
     SECTION("exactly the limit is fine, one more is not") {
         check_one_message(frame(FIN | 0x1, std::string(100, 'a'), kMask), Opcode::text, std::string(100, 'a'));
@@ -295,6 +300,24 @@ TEST_CASE("protocol errors", "[ws]") {
     CHECK(error_of(frame(0x1, "a", kMask) + frame(FIN | 0x1, "b", kMask)) == Error::protocol_error);  // no continuation
 }
 
+TEST_CASE("a client's frames must be masked, a server's must not be (RFC 6455 5.1)", "[ws]") {
+    CHECK(error_of(frame(FIN | 0x1, "1::")) == Error::protocol_error);
+    CHECK(error_of(frame(FIN | 0x9, "ping")) == Error::protocol_error);
+    CHECK(error_of(frame(0x1, "a", kMask) + frame(FIN | 0x0, "b")) == Error::protocol_error);  // one unmasked fragment
+    SECTION("a client reading a server") {
+        Decoder d(1 << 20, From::server);
+        d.feed(frame(FIN | 0x1, "1::"));
+        const auto ok = d.next();
+        REQUIRE(ok.has_value());
+        REQUIRE(ok->has_value());
+        CHECK((*ok)->payload == "1::");
+        d.feed(frame(FIN | 0x1, "1::", kMask));
+        const auto masked = d.next();
+        REQUIRE_FALSE(masked.has_value());
+        CHECK(masked.error() == Error::protocol_error);
+    }
+}
+
 TEST_CASE("a text message that is not UTF-8 fails with bad_data", "[ws]") {
     CHECK(error_of(frame(FIN | 0x1, "\xFF", kMask)) == Error::bad_data);
     CHECK(error_of(frame(FIN | 0x1, "\xED\xA0\x80", kMask)) == Error::bad_data);  // a surrogate
@@ -315,7 +338,7 @@ TEST_CASE("a failed decoder stays failed", "[ws]") {
 
 TEST_CASE("several frames in one read all come out, in order", "[ws]") {
     std::string bytes;
-    for (int i = 0; i < 50; ++i) bytes += frame(FIN | 0x1, "m" + std::to_string(i), i % 2 ? std::optional<Mask>(kMask) : std::nullopt);
+    for (int i = 0; i < 50; ++i) bytes += frame(FIN | 0x1, "m" + std::to_string(i), kMask);
     const Result r = decode_three_ways(bytes);
     REQUIRE_FALSE(r.error);
     REQUIRE(r.messages.size() == 50);

@@ -50,6 +50,7 @@ Expected<std::optional<Message>, Error> Decoder::next() {
         if (!known_opcode(raw_op)) return fail(Error::protocol_error);
         const auto op = static_cast<Opcode>(raw_op);
         const bool masked = (p[1] & 0x80) != 0;
+        if (masked != (from_ == From::client)) return fail(Error::protocol_error);
         std::uint64_t len = p[1] & 0x7F;
         std::size_t header = 2;
         if (len == 126) {

@@ -1,7 +1,8 @@
 // RFC 6455 framing, sans I/O: bytes in, messages out; headers out for the
 // caller to gather-write in front of shared payloads. Used by the native
-// server (server side: accepts masked and, like socket.io 0.9, unmasked
-// frames) and by the load generator (client side: masks what it sends).
+// server (server side: a client's frames must be masked, RFC 6455 5.1) and
+// by the load generator (client side: masks what it sends, and a server's
+// frames must not be masked).
 #pragma once
 
 #include <array>
@@ -37,9 +38,13 @@ struct Message {
     std::string payload;
 };
 
+// Whose frames a decoder reads. A frame masked the wrong way fails the
+// connection with protocol_error (1002).
+enum class From : std::uint8_t { client, server };
+
 class Decoder {
 public:
-    explicit Decoder(std::size_t max_message) : max_message_(max_message) {}
+    explicit Decoder(std::size_t max_message, From from = From::client) : max_message_(max_message), from_(from) {}
 
     // Appends received bytes. The caller may read into `buffer_tail(n)` instead.
     void feed(std::string_view bytes);
@@ -54,6 +59,7 @@ public:
 
 private:
     std::size_t max_message_;
+    From from_;
     std::string buf_;
     std::size_t pos_ = 0;
     bool failed_ = false;
