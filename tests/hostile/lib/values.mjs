@@ -6,7 +6,8 @@
 // kind: null | bool | int | float | string | array | object | deep | missing
 //   int     `int` is its exact value as a BigInt (-0 is 0n)
 //   string  `str` is its value; `lone` marks a lone surrogate (valid JSON text,
-//           but not a Unicode string), `huge` one over the 64 KiB data limit
+//           but not a Unicode string), `overText` one over the chat text limit,
+//           `huge` one over the 64 KiB data limit
 //   deep    nested far past the server's bound of 64 levels
 // `unrepresentable`: valid JSON text with no value in the server's types (a
 // double past 1.8e308, a string that is not Unicode: RFC 8259 §6, §8.2); the
@@ -55,6 +56,7 @@ export const VALUES = [
   v('"\\ud800" (lone surrogate)', '"\\ud800"', 'string', { str: '\ud800', lone: true, unrepresentable: true }),
   v('"\\udc00x\\ud800" (swapped surrogates)', '"\\udc00x\\ud800"', 'string', { str: '\udc00x\ud800', lone: true, unrepresentable: true }),
   str(`${TEXT_LIMIT + 1} characters`, 'é'.repeat(TEXT_LIMIT + 1), { overText: true }),
+  str('60 KB string (under the data limit: reaches the agent, and the media server)', 'y'.repeat(60 * 1024), { overText: true }),
   str('70 KB string', 'x'.repeat(70 * 1024), { huge: true }),
   // structure
   v('array nested 40 deep (legal)', `${'['.repeat(40)}${']'.repeat(40)}`, 'array'),
