@@ -426,19 +426,19 @@ export async function pingFlood(ws, { payloadBytes = 125, durationMs = 10000, st
   const t0 = performance.now();
   let pings = 0;
   while (!ws.isClosed && !stop() && performance.now() - t0 < durationMs) {
-    const more = ws.sock.write(chunk);
-    pings += perChunk;
-    if (!more) {
-      // the kernel is full: wait (bounded) until it takes more, the socket closes or time is up
+    if (ws.sock.writableNeedDrain) {
+      // the kernel is full: wait (in steps, so stop() is heard) until it takes more or the socket closes
       await new Promise((res) => {
         const t = setTimeout(finish, 100);
         function finish() { clearTimeout(t); ws.sock.off('drain', finish); ws.sock.off('close', finish); res(); }
         ws.sock.once('drain', finish);
         ws.sock.once('close', finish);
       });
-    } else {
-      await nextTick();
+      continue;
     }
+    ws.sock.write(chunk);
+    pings += perChunk;
+    await nextTick();
   }
   return { pings, bytes: pings * one.length, closedByServer: ws.isClosed, ms: performance.now() - t0 };
 }
