@@ -20,6 +20,23 @@ CREATE TABLE IF NOT EXISTS chat_messages (
     event     TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chat_messages_room ON chat_messages(room, id);
+CREATE INDEX IF NOT EXISTS chat_messages_room_events ON chat_messages(room, id)
+    WHERE event IN ('user_joined', 'user_left');
+)sql";
+
+// A room's join and leave events beyond the newest ?2.
+constexpr const char* kPruneEvents = R"sql(
+DELETE FROM chat_messages WHERE room = ?1 AND event IN ('user_joined', 'user_left') AND id <= (
+    SELECT id FROM chat_messages WHERE room = ?1 AND event IN ('user_joined', 'user_left')
+    ORDER BY id DESC LIMIT 1 OFFSET ?2)
+)sql";
+
+// Everything before the first message stamped at or after ?1. Ids grow with
+// time, so the inner scan reads only the rows it deletes, plus one.
+constexpr const char* kPruneAge = R"sql(
+DELETE FROM chat_messages WHERE id < COALESCE(
+    (SELECT id FROM chat_messages WHERE ts >= ?1 ORDER BY id LIMIT 1),
+    (SELECT COALESCE(MAX(id), 0) + 1 FROM chat_messages))
 )sql";
 
 // The newest `limit` messages of a room below `before`, returned oldest first.
@@ -31,18 +48,20 @@ SELECT id, room, ts, user_id, user_name, to_user, text, event FROM (
 
 }  // namespace
 
-Expected<std::unique_ptr<ChatDb>, std::string> ChatDb::open(const std::string& path) {
+Expected<std::unique_ptr<ChatDb>, std::string> ChatDb::open(const std::string& path, Retention retention) {
     sqlite3* raw = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                    nullptr);
-    std::unique_ptr<ChatDb> db(new ChatDb(raw));
+    std::unique_ptr<ChatDb> db(new ChatDb(raw, retention));
     if (rc != SQLITE_OK) return unexpected("cannot open " + path + ": " + db->error());
     for (const char* sql : {"PRAGMA busy_timeout=5000", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", kSchema})
         if (auto r = db->exec(sql); !r) return unexpected(r.error());
     const char* insert = "INSERT INTO chat_messages (room, ts, user_id, user_name, to_user, text, event) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
     if (sqlite3_prepare_v2(db->db_, insert, -1, &db->insert_, nullptr) != SQLITE_OK ||
-        sqlite3_prepare_v2(db->db_, kHistory, -1, &db->history_, nullptr) != SQLITE_OK)
+        sqlite3_prepare_v2(db->db_, kHistory, -1, &db->history_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db->db_, kPruneEvents, -1, &db->prune_events_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db->db_, kPruneAge, -1, &db->prune_age_, nullptr) != SQLITE_OK)
         return unexpected(db->error());
     return db;
 }
@@ -50,6 +69,8 @@ Expected<std::unique_ptr<ChatDb>, std::string> ChatDb::open(const std::string& p
 ChatDb::~ChatDb() {
     sqlite3_finalize(insert_);
     sqlite3_finalize(history_);
+    sqlite3_finalize(prune_events_);
+    sqlite3_finalize(prune_age_);
     sqlite3_close(db_);
 }
 
@@ -82,7 +103,24 @@ Expected<agents::ChatMessage, std::string> ChatDb::insert(agents::ChatMessage m)
     sqlite3_bind_text(insert_, 7, m.event.data(), static_cast<int>(m.event.size()), SQLITE_TRANSIENT);
     if (sqlite3_step(insert_) != SQLITE_DONE) return unexpected(error());
     m.id = sqlite3_last_insert_rowid(db_);
+    if (auto pruned = prune(m); !pruned) return unexpected(pruned.error());
     return m;
+}
+
+// In the insert's transaction: a failure undoes the insert too.
+Expected<bool, std::string> ChatDb::prune(const agents::ChatMessage& m) {
+    if (m.room && (m.event == "user_joined" || m.event == "user_left")) {
+        sqlite3_reset(prune_events_);
+        sqlite3_bind_int64(prune_events_, 1, *m.room);
+        sqlite3_bind_int64(prune_events_, 2, static_cast<sqlite3_int64>(retention_.events_per_room));
+        if (sqlite3_step(prune_events_) != SQLITE_DONE) return unexpected(error());
+    }
+    if (retention_.max_age_ms > 0 && ++inserts_ % kAgePruneEvery == 1) {  // the first insert, then every kAgePruneEvery
+        sqlite3_reset(prune_age_);
+        sqlite3_bind_int64(prune_age_, 1, m.ts - retention_.max_age_ms);
+        if (sqlite3_step(prune_age_) != SQLITE_DONE) return unexpected(error());
+    }
+    return true;
 }
 
 Expected<std::vector<agents::ChatMessage>, std::string> ChatDb::history(ca::RoomId room,

@@ -16,10 +16,21 @@ struct sqlite3_stmt;
 
 namespace compeit::native {
 
+// How much history is kept, so that the database cannot be grown without
+// bound by churn: join and leave events are pruned per room as new ones are
+// written; with max_age_ms, everything older is deleted (checked every
+// kAgePruneEvery inserts, against the newest message's time stamp).
+struct Retention {
+    std::size_t events_per_room = 200;
+    std::int64_t max_age_ms = 0;  // 0: forever
+};
+
 class ChatDb {
 public:
+    static constexpr std::uint32_t kAgePruneEvery = 1024;
+
     // `path` may be ":memory:". Creates the schema when missing.
-    static Expected<std::unique_ptr<ChatDb>, std::string> open(const std::string& path);
+    static Expected<std::unique_ptr<ChatDb>, std::string> open(const std::string& path, Retention retention = {});
     ~ChatDb();
     ChatDb(const ChatDb&) = delete;
     ChatDb& operator=(const ChatDb&) = delete;
@@ -33,10 +44,15 @@ public:
                                                                    std::size_t limit);
 
 private:
-    explicit ChatDb(sqlite3* db) : db_(db) {}
+    ChatDb(sqlite3* db, Retention retention) : db_(db), retention_(retention) {}
     sqlite3* db_;
+    Retention retention_;
+    std::uint32_t inserts_ = 0;
     sqlite3_stmt* insert_ = nullptr;
     sqlite3_stmt* history_ = nullptr;
+    sqlite3_stmt* prune_events_ = nullptr;
+    sqlite3_stmt* prune_age_ = nullptr;
+    Expected<bool, std::string> prune(const agents::ChatMessage& inserted);
     std::string error() const;
     Expected<bool, std::string> exec(const char* sql);
 };

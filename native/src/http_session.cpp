@@ -10,6 +10,7 @@
 #include "compeit/util/url.hpp"
 #include "compeit/util/utf.hpp"
 #include "log.hpp"
+#include "secrets.hpp"
 #include "server.hpp"
 #include "static_files.hpp"
 #include "ws_session.hpp"
@@ -58,10 +59,14 @@ std::optional<SioPath> parse_sio_path(std::string_view path) {
 
 class Session final : public HttpSession, public std::enable_shared_from_this<Session> {
 public:
-    Session(asio::ip::tcp::socket socket, Server& server) : stream_(std::move(socket)), server_(server) {
+    Session(asio::ip::tcp::socket socket, Server& server, AddressSlots::Slot slot)
+        : stream_(std::move(socket)), server_(server), slot_(std::move(slot)) {
         boost::system::error_code ec;
         const auto ep = stream_.socket().remote_endpoint(ec);
-        if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+        if (!ec) {
+            address_ = ep.address().to_string();
+            peer_ = address_ + ":" + std::to_string(ep.port());
+        }
     }
 
     void start() override { read(); }
@@ -82,7 +87,9 @@ private:
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     Server& server_;
-    std::string peer_;
+    AddressSlots::Slot slot_;
+    std::string address_;  // the client's address: a session's sid is bound to it
+    std::string peer_;     // address:port, for the log
     bool reading_ = false;
     bool closed_ = false;
     std::optional<Request> stashed_;  // a request that arrived while a long-poll was held
@@ -168,7 +175,7 @@ private:
         if (p.protocol != "1") return text(http::status::internal_server_error, "Protocol version not supported.", "");
         if (p.sid.empty()) return handshake(query);
         if (url::query_param(query, "disconnect")) {
-            if (const auto id = engine.find(p.sid)) engine.disconnect(id, sio::CloseReason::forced, server_.now());
+            if (const auto id = engine.find(p.sid, address_)) engine.disconnect(id, sio::CloseReason::forced, server_.now());
             return text(http::status::ok, "", "");
         }
         const auto transport = sio::parse_transport(p.transport);
@@ -184,9 +191,9 @@ private:
 
     void handshake(std::string_view query) {
         auto& engine = server_.engine();
-        std::string q(query);
-        const auto hs = engine.handshake(server_.now(), server_.random_bytes(12), q);
-        log(LogLevel::info, "session ", hs.sid, " handshake from ", peer_);
+        const auto hs = engine.handshake(server_.now(), random_bytes(sio::Engine::kSidRandomBytes), query, address_);
+        if (!hs) return refuse_handshake(hs.refused);
+        log(LogLevel::info, "session ", sid_tag(hs.sid), " handshake from ", peer_);
         if (const auto jsonp = url::query_param(query, "jsonp"); jsonp && all_digits(*jsonp)) {
             Response res = make(http::status::ok, "application/javascript");
             res.body() = sio::jsonp_wrap(*jsonp, hs.body);
@@ -198,9 +205,26 @@ private:
         send(std::move(res));
     }
 
+    // socket.io 0.9 answers a failed handshake with an HTTP error and a
+    // plain-text reason; the 0.9.6 client reports it as an `error`.
+    void refuse_handshake(sio::Engine::Refusal why) {
+        using R = sio::Engine::Refusal;
+        switch (why) {
+            case R::query_too_long:
+                return text(http::status::uri_too_long, "handshake query too long", "text/plain");
+            case R::too_many_pending:
+            case R::too_many_from_peer:
+                log(LogLevel::warn, "handshake refused from ", peer_, ": too many pending handshakes");
+                return text(http::status::service_unavailable, "too many pending handshakes", "text/plain");
+            default:
+                log(LogLevel::error, "handshake refused: the random source repeated itself");
+                return text(http::status::internal_server_error, "handshake failed", "text/plain");
+        }
+    }
+
     void poll(std::string_view sid) {
         auto& engine = server_.engine();
-        const sio::SessionId id = engine.find(sid);
+        const sio::SessionId id = engine.find(sid, address_);
         const auto result = id ? engine.on_poll(id, held_kind_, server_.now()) : std::nullopt;
         if (!result) return respond_poll(engine.refusal(id));
         if (result->release_previous) server_.poll_respond(id, "8::");
@@ -212,10 +236,10 @@ private:
 
     void post(const Request& req, std::string_view sid) {
         auto& engine = server_.engine();
-        if (const sio::SessionId id = engine.find(sid)) {
+        if (const sio::SessionId id = engine.find(sid, address_)) {
             std::string body = req.body();
             if (held_kind_ == sio::Transport::jsonp_polling) body = jsonp_form_payload(body);
-            engine.on_post(id, body, server_.now());
+            engine.on_post(id, held_kind_, body, server_.now());
         }
         Response res = make(http::status::ok, "text/plain; charset=UTF-8");
         cors(res);
@@ -256,19 +280,24 @@ private:
         std::string leftover(static_cast<const char*>(data.data()), data.size());
         closed_ = true;  // the socket now belongs to the websocket session
         stream_.expires_never();
-        auto ws = std::make_shared<WsSession>(stream_.release_socket(), server_, std::move(leftover));
-        ws->start(key, std::string(sid), peer_);
+        auto ws = std::make_shared<WsSession>(stream_.release_socket(), server_, std::move(leftover), std::move(slot_));
+        ws->start(key, std::string(sid), address_, peer_);
     }
 
     // --- admin interface -----------------------------------------------------
 
     // POST /admin/rooms/<room>/announce {"text": "..."} with `Authorization: Bearer <token>`.
     void admin(const Request& req, std::string_view path) {
-        if (!server_.admin_authorized(req[http::field::authorization])) {
-            Response res = make(http::status::unauthorized, "application/json");
-            res.set(http::field::www_authenticate, "Bearer");
-            res.body() = R"({"error":"unauthorized"})";
-            return send(std::move(res));
+        switch (server_.admin_authorize(req[http::field::authorization], address_)) {
+            case Server::AdminAuth::ok: break;
+            case Server::AdminAuth::throttled:
+                return json_error(http::status::too_many_requests, "too many failed authorisations: try again later");
+            case Server::AdminAuth::refused: {
+                Response res = make(http::status::unauthorized, "application/json");
+                res.set(http::field::www_authenticate, "Bearer");
+                res.body() = R"({"error":"unauthorized"})";
+                return send(std::move(res));
+            }
         }
         constexpr std::string_view prefix = "/admin/rooms/", suffix = "/announce";
         std::string_view room_text;
@@ -378,8 +407,8 @@ private:
 
 }  // namespace
 
-std::shared_ptr<HttpSession> make_http_session(asio::ip::tcp::socket socket, Server& server) {
-    return std::make_shared<Session>(std::move(socket), server);
+std::shared_ptr<HttpSession> make_http_session(asio::ip::tcp::socket socket, Server& server, AddressSlots::Slot slot) {
+    return std::make_shared<Session>(std::move(socket), server, std::move(slot));
 }
 
 }  // namespace compeit::native

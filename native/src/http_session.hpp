@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "address_limits.hpp"
+
 namespace compeit::native {
 
 class Server;
@@ -22,6 +24,9 @@ public:
     virtual void abort() = 0;
 };
 
-std::shared_ptr<HttpSession> make_http_session(boost::asio::ip::tcp::socket socket, Server& server);
+// `slot` is the connection's place in --max-connections-per-address; it
+// moves to the websocket session on an upgrade and is freed with the socket.
+std::shared_ptr<HttpSession> make_http_session(boost::asio::ip::tcp::socket socket, Server& server,
+                                               AddressSlots::Slot slot);
 
 }  // namespace compeit::native

@@ -1,8 +1,11 @@
 // compeit-server: flags in, one io_context thread, clean exit on SIGINT/SIGTERM.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
+#include <exception>
 
 #include "log.hpp"
 #include "options.hpp"
@@ -19,6 +22,10 @@ int main(int argc, char** argv) {
     if (parsed.exit_now) return 0;
     set_log_level(options.log_level);
     std::signal(SIGPIPE, SIG_IGN);
+    // Buffers of 256 KiB and more get pages of their own, returned to the
+    // system when freed (glibc would otherwise raise this threshold as large
+    // blocks come and go, and keep a burst's memory in its heap).
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
     boost::asio::io_context ioc{1};
     Server server(ioc, options);
@@ -35,7 +42,16 @@ int main(int argc, char** argv) {
     std::printf("listening on http://%s:%u\n", options.bind.c_str(), static_cast<unsigned>(server.port()));
     std::fflush(stdout);
     log(LogLevel::info, "serving ", options.web_root, " at /, socket.io 0.9 at /socket.io/1/");
-    ioc.run();
+    // The last barrier: an exception out of a completion handler (a bug; the
+    // router has its own barrier per request) is logged and the loop goes on.
+    for (;;) {
+        try {
+            ioc.run();
+            break;
+        } catch (const std::exception& e) {
+            log(LogLevel::error, "internal error in an event handler: ", e.what());
+        }
+    }
     log(LogLevel::info, "stopped");
     return 0;
 }

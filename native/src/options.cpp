@@ -87,6 +87,21 @@ const std::vector<Flag>& flags() {
          [](const std::string& v, Options& o) { return to_double(v, o.limits.rate_burst) && o.limits.rate_burst >= 1; }},
         {"--max-write-queue", "BYTES", "bytes queued for a websocket reader that takes nothing for 5 s before it is dropped; 8x this drops any reader (default 8388608)",
          [](const std::string& v, Options& o) { return to_size(v, o.max_write_queue_bytes) && o.max_write_queue_bytes > 0; }},
+        {"--max-pending-handshakes", "N", "handshakes not yet used by a transport, from all addresses; more get 503 (default 10000)",
+         [](const std::string& v, Options& o) { return to_size(v, o.engine.max_pending_handshakes) && o.engine.max_pending_handshakes > 0; }},
+        {"--max-handshakes-per-address", "N", "handshakes not yet used, from one client address (default 64)",
+         [](const std::string& v, Options& o) { return to_size(v, o.engine.max_pending_per_peer) && o.engine.max_pending_per_peer > 0; }},
+        {"--max-connections-per-address", "N", "open TCP connections from one client address; 0: no limit (default 256)",
+         [](const std::string& v, Options& o) { return to_size(v, o.max_connections_per_address); }},
+        {"--sid-address-check", "on|off", "refuse a session's sid presented from an address other than the one it handshook from (default on)",
+         [](const std::string& v, Options& o) {
+             o.engine.bind_sid_to_peer = v == "on";
+             return v == "on" || v == "off";
+         }},
+        {"--history-event-retention", "N", "join and leave events kept per room in the chat history; older ones are deleted (default 200)",
+         [](const std::string& v, Options& o) { return to_size(v, o.history_event_retention) && o.history_event_retention > 0; }},
+        {"--history-retention-days", "DAYS", "chat history older than this is deleted; 0 keeps it forever (default 0)",
+         [](const std::string& v, Options& o) { return to_double(v, o.history_retention_days) && o.history_retention_days >= 0; }},
         {"--admin-token", "TOKEN", "bearer token for the admin HTTP interface (or env COMPEIT_ADMIN_TOKEN); none: disabled",
          [](const std::string& v, Options& o) { o.admin_token = v; return true; }},
         {"--media", "MODE", "Kurento Agent media mode: mesh (browsers peer to peer; the default) kurento (through Kurento Media Server) or janus (through the Janus VideoRoom)",

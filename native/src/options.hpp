@@ -21,7 +21,10 @@ struct Options {
     ca::Limits limits;
     std::size_t max_frame_bytes = 1u << 20;   // LIM-2: WS message / POST body
     double request_timeout_s = 10;            // LIM-4: unfinished HTTP requests
-    std::size_t max_write_queue_bytes = 8u << 20;
+    std::size_t max_write_queue_bytes = 8u << 20;  // every byte queued for one websocket
+    std::size_t max_connections_per_address = 256; // 0: no limit
+    std::size_t history_event_retention = 200;     // join/leave events kept per room
+    double history_retention_days = 0;             // 0: chat history is kept forever
     std::string admin_token;                  // empty: admin interface disabled
     std::string media = "mesh";               // Kurento Agent media mode
     std::string kms_url = "ws://127.0.0.1:8888/kurento";  // --media kurento

@@ -3,12 +3,19 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <utility>
 
 #include "http_session.hpp"
 #include "threaded_chat_store.hpp"
 #include "log.hpp"
+#include "secrets.hpp"
 #include "ws_session.hpp"
 
 namespace compeit::native {
@@ -26,6 +33,10 @@ std::chrono::milliseconds tick_period(const sio::EngineConfig& c) {
     return std::clamp(shortest / 10, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
 }
 
+constexpr unsigned kAdminFailures = 5;  // wrong admin tokens per address...
+constexpr std::chrono::seconds kAdminWindow{60};  // ...per minute, then 429 until the minute ends
+constexpr sio::Time kTrimPeriod{5'000};
+
 }  // namespace
 
 Server::Server(asio::io_context& ioc, Options options)
@@ -35,29 +46,32 @@ Server::Server(asio::io_context& ioc, Options options)
       engine_(options_.engine, *this, router_),
       acceptor_(ioc),
       tick_timer_(ioc),
+      accept_timer_(ioc),
       start_(std::chrono::steady_clock::now()),
-      rng_(std::random_device{}()) {
+      connection_slots_(options_.max_connections_per_address),
+      admin_failures_(kAdminFailures, kAdminWindow) {
     engine_.add_namespace(std::string(ca::kNamespace));
     router_.attach(engine_);
+    router_.on_fault([](const ca::Router::Fault& f) {
+        log(LogLevel::error, "internal error on ", f.event, f.type.empty() ? "" : " of type ", f.type, " from user ",
+            f.user, ": ", f.what);
+    });
 }
 
-Server::~Server() = default;
+Server::~Server() {
+    if (reserve_fd_ >= 0) ::close(reserve_fd_);
+}
 
 sio::Time Server::now() const {
     return std::chrono::duration_cast<sio::Time>(std::chrono::steady_clock::now() - start_);
-}
-
-std::string Server::random_bytes(std::size_t n) {
-    std::string out(n, '\0');
-    for (auto& c : out) c = static_cast<char>(rng_() & 0xFF);
-    return out;
 }
 
 bool Server::open_agents() {
     std::error_code fs_ec;
     std::filesystem::create_directories(options_.data_dir, fs_ec);
     const std::string path = (std::filesystem::path(options_.data_dir) / "chat.sqlite3").string();
-    auto db = ChatDb::open(path);
+    auto db = ChatDb::open(path, Retention{options_.history_event_retention,
+                                           static_cast<std::int64_t>(options_.history_retention_days * 86'400'000)});
     if (!db) {
         log(LogLevel::error, "chat store: ", db.error());
         return false;
@@ -97,15 +111,15 @@ bool Server::open_agents() {
     return true;
 }
 
-bool Server::admin_authorized(std::string_view authorization) const {
-    if (options_.admin_token.empty()) return false;
-    const std::string expected = "Bearer " + options_.admin_token;
-    // Compare in constant time: the token is a secret.
-    if (authorization.size() != expected.size()) return false;
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < expected.size(); ++i)
-        diff |= static_cast<unsigned char>(authorization[i] ^ expected[i]);
-    return diff == 0;
+Server::AdminAuth Server::admin_authorize(std::string_view authorization, const std::string& address) {
+    const auto now = std::chrono::steady_clock::now();
+    if (admin_failures_.blocked(address, now)) return AdminAuth::throttled;
+    // Hashed, then compared in constant time: neither the token nor its length shows in the timing.
+    if (!options_.admin_token.empty() && secrets_equal(authorization, "Bearer " + options_.admin_token))
+        return AdminAuth::ok;
+    admin_failures_.failed(address, now);
+    log(LogLevel::warn, "admin: refused authorisation from ", address);
+    return AdminAuth::refused;
 }
 
 bool Server::listen() {
@@ -126,6 +140,8 @@ bool Server::listen() {
         return false;
     }
     port_ = acceptor_.local_endpoint().port();
+    acceptor_.non_blocking(true, ec);  // the reserve-descriptor accept must not block
+    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     accept();
     arm_tick();
     return true;
@@ -133,14 +149,57 @@ bool Server::listen() {
 
 void Server::accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
-        if (ec) {
-            if (ec != asio::error::operation_aborted) log(LogLevel::warn, "accept: ", ec.message());
-            if (stopped_) return;
-        } else {
-            socket.set_option(tcp::no_delay(true), ec);
-            make_http_session(std::move(socket), *this)->start();
-        }
-        if (!stopped_) accept();
+        if (stopped_ || ec == asio::error::operation_aborted) return;
+        if (ec) return accept_failed(ec);
+        accept_backoff_ = std::chrono::milliseconds(0);
+        accepted(std::move(socket));
+        accept();
+    });
+}
+
+void Server::accepted(tcp::socket socket) {
+    boost::system::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) return;  // gone already
+    auto slot = connection_slots_.claim(remote.address().to_string());
+    if (!slot) {
+        // Over --max-connections-per-address: a short answer, then close.
+        static constexpr std::string_view refusal =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 21\r\nConnection: close\r\n\r\n"
+            "too many connections\n";
+        socket.non_blocking(true, ec);
+        socket.write_some(asio::buffer(refusal.data(), refusal.size()), ec);
+        socket.close(ec);
+        return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    make_http_session(std::move(socket), *this, std::move(slot))->start();
+}
+
+// accept() fails mostly when descriptors run out (EMFILE, ENFILE) or the
+// kernel is short of memory: retrying at once would spin. One pending
+// connection is accepted and closed with the reserve descriptor, so its
+// client hears "no" instead of waiting, and accepting resumes after a
+// backoff (10 ms doubling to 1 s). The log says so at most once a second.
+void Server::accept_failed(const boost::system::error_code& ec) {
+    ++accept_failures_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - accept_logged_ >= std::chrono::seconds(1)) {
+        log(LogLevel::warn, "accept: ", ec.message(), " (", accept_failures_, " times since the last report)");
+        accept_failures_ = 0;
+        accept_logged_ = now;
+    }
+    const int err = ec.value();
+    if (ec.category() == boost::system::system_category() && (err == EMFILE || err == ENFILE) && reserve_fd_ >= 0) {
+        ::close(reserve_fd_);
+        const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) ::close(fd);
+        reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    accept_backoff_ = std::clamp(accept_backoff_ * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    accept_timer_.expires_after(accept_backoff_);
+    accept_timer_.async_wait([this](boost::system::error_code wec) {
+        if (!wec && !stopped_) accept();
     });
 }
 
@@ -151,6 +210,12 @@ void Server::arm_tick() {
         const auto t = now();
         router_.advance(t);
         engine_.tick(t);
+        // Memory freed after a burst goes back to the system (glibc keeps
+        // freed pages in its heaps otherwise).
+        if (t - last_trim_ >= kTrimPeriod) {
+            last_trim_ = t;
+            malloc_trim(0);
+        }
         arm_tick();
     });
 }
@@ -161,6 +226,7 @@ void Server::stop() {
     boost::system::error_code ec;
     acceptor_.close(ec);
     tick_timer_.cancel();
+    accept_timer_.cancel();
     if (kms_) kms_->stop();
     if (janus_) janus_->stop();
     // Aborting detaches from these maps: iterate over copies.
@@ -205,12 +271,12 @@ void Server::end(sio::SessionId id) {
 }
 
 void Server::opened(sio::SessionId, std::string_view sid, sio::Transport transport) {
-    log(LogLevel::info, "session ", sid, " open ", sio::transport_name(transport));
+    log(LogLevel::info, "session ", sid_tag(sid), " open ", sio::transport_name(transport));
 }
 
 void Server::closed(sio::SessionId, std::string_view sid, sio::CloseReason reason) {
     // Expected closes are not failures: info, like the opens.
-    log(LogLevel::info, "session ", sid, " closed: ", sio::to_string(reason));
+    log(LogLevel::info, "session ", sid_tag(sid), " closed: ", sio::to_string(reason));
 }
 
 void Server::schedule_flush() {

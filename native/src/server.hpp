@@ -9,13 +9,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
-#include <random>
 #include <unordered_map>
 
 #include "compeit/agents/chat_agent.hpp"
 #include "compeit/agents/kurento_agent.hpp"
 #include "compeit/ca/router.hpp"
 #include "compeit/sio/engine.hpp"
+#include "address_limits.hpp"
 #include "janus_client.hpp"
 #include "kms_client.hpp"
 #include "options.hpp"
@@ -44,10 +44,10 @@ public:
     ca::Router& router() { return router_; }
     agents::ChatAgent& chat() { return *chat_; }
     StaticCache& static_files() { return static_files_; }
-    // True when `authorization` is `Bearer <the configured admin token>`.
-    bool admin_authorized(std::string_view authorization) const;
+    // The admin interface's answer to `authorization` from `address`.
+    enum class AdminAuth { ok, refused, throttled };
+    AdminAuth admin_authorize(std::string_view authorization, const std::string& address);
     sio::Time now() const;
-    std::string random_bytes(std::size_t n);
 
     // The transports currently carrying sessions.
     void attach_ws(sio::SessionId id, const std::shared_ptr<WsSession>& ws);
@@ -76,9 +76,16 @@ private:
     std::unique_ptr<agents::KurentoAgent> kurento_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer tick_timer_;
+    boost::asio::steady_timer accept_timer_;  // backing off while descriptors are exhausted
     std::chrono::steady_clock::time_point start_;
-    std::mt19937_64 rng_;
     std::uint16_t port_ = 0;
+    AddressSlots connection_slots_;
+    FailureThrottle admin_failures_;
+    int reserve_fd_ = -1;  // given up to accept-and-close one connection when descriptors run out
+    std::chrono::milliseconds accept_backoff_{0};
+    std::uint64_t accept_failures_ = 0;  // since the last log line about them
+    std::chrono::steady_clock::time_point accept_logged_{};
+    sio::Time last_trim_{};
     bool flush_scheduled_ = false;
     bool stopped_ = false;
     std::unordered_map<sio::SessionId, std::weak_ptr<WsSession>> websockets_;
@@ -87,6 +94,8 @@ private:
 
     bool open_agents();
     void accept();
+    void accepted(boost::asio::ip::tcp::socket socket);
+    void accept_failed(const boost::system::error_code& ec);
     void arm_tick();
 };
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <utility>
 
 #include "compeit/util/url.hpp"
@@ -14,15 +15,25 @@ namespace compeit::native {
 std::optional<std::string> resolve_static(const std::string& root, std::string_view url_path) {
     const std::string path = url::decode_component(url_path);
     if (path.empty() || path.front() != '/') return std::nullopt;
-    // Refuse anything that could climb out of the root or is not plain text.
+    // Refuse anything that could climb out of the root, and dotfiles
+    // (.git, .env, ...): no path segment may start with a dot.
     for (std::size_t i = 0; i < path.size(); ++i) {
         const char c = path[i];
         if (c == '\0' || c == '\\') return std::nullopt;
-        if (c == '.' && i > 0 && path[i - 1] == '/' && i + 1 < path.size() && path[i + 1] == '.') return std::nullopt;
+        if (c == '.' && path[i - 1] == '/') return std::nullopt;
     }
     std::string file = root + path;
     if (file.back() == '/') file += "index.html";
-    return file;
+    // A symbolic link may point anywhere: the file's real path must still be
+    // inside the root's.
+    std::error_code ec;
+    const auto real_root = std::filesystem::canonical(root, ec);
+    if (ec) return std::nullopt;
+    const auto real_file = std::filesystem::canonical(file, ec);
+    if (ec) return std::nullopt;
+    const auto rel = real_file.lexically_relative(real_root);
+    if (rel.empty() || *rel.begin() == "..") return std::nullopt;
+    return real_file.string();
 }
 
 std::string_view content_type(std::string_view path) {

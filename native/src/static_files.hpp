@@ -12,7 +12,8 @@
 
 namespace compeit::native {
 
-// The file for a URL path, or nullopt when the path escapes the root or is
+// The file for a URL path, or nullopt when the path escapes the root (also
+// through a symbolic link), names a dotfile or a missing file, or is
 // malformed. "/" and folder paths map to index.html.
 std::optional<std::string> resolve_static(const std::string& root, std::string_view url_path);
 

@@ -5,6 +5,7 @@
 
 #include "compeit/ws/handshake.hpp"
 #include "log.hpp"
+#include "secrets.hpp"
 #include "server.hpp"
 
 namespace compeit::native {
@@ -21,19 +22,23 @@ constexpr std::size_t kMaxGather = 64;  // entries per write (two buffers each)
 constexpr sio::Time kStallTime{5'000};  // no progress this long, over the queue limit: dropped
 }  // namespace
 
-WsSession::WsSession(asio::ip::tcp::socket socket, Server& server, std::string leftover)
-    : socket_(std::move(socket)), server_(server), decoder_(server.options().max_frame_bytes) {
+WsSession::WsSession(asio::ip::tcp::socket socket, Server& server, std::string leftover, AddressSlots::Slot slot)
+    : socket_(std::move(socket)),
+      server_(server),
+      slot_(std::move(slot)),
+      decoder_(server.options().max_frame_bytes, ws::From::client) {
     if (!leftover.empty()) decoder_.feed(leftover);
 }
 
-void WsSession::start(const std::string& client_key, const std::string& sid, const std::string& peer) {
+void WsSession::start(const std::string& client_key, const std::string& sid, const std::string& address,
+                      const std::string& peer) {
     peer_ = peer;
     boost::system::error_code ec;
     socket_.non_blocking(true, ec);  // reads and writes are attempted directly
     push_raw("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Accept: " + ws::accept_key(client_key) + "\r\n\r\n");
     auto& engine = server_.engine();
-    const sio::SessionId id = engine.find(sid);
+    const sio::SessionId id = engine.find(sid, address);
     if (id != 0) {
         server_.attach_ws(id, shared_from_this());
         session_ = id;
@@ -45,13 +50,17 @@ void WsSession::start(const std::string& client_key, const std::string& sid, con
         server_.detach_ws(id);
         session_ = 0;
     }
-    log(LogLevel::info, "websocket refused for sid ", sid, " from ", peer_);
+    log(LogLevel::info, "websocket refused for session ", sid_tag(sid), " from ", peer_);
     push_control(ws::Opcode::text, engine.refusal(id));
     finish();
 }
 
 void WsSession::read() {
     if (closed_) return;
+    if (over_limit()) {  // backpressure: read again once the client has taken its queue
+        read_paused_ = true;
+        return watch();
+    }
     // Wait for readability, then read once into the shared buffer (see
     // g_read_buffer). One read per wake-up, so a flooding sender cannot keep
     // the loop from writing to everyone else.
@@ -115,35 +124,56 @@ void WsSession::detach(bool transport_lost) {
 
 void WsSession::send(std::vector<sio::Frame>&& frames) {
     if (closed_ || closing_) return;
-    if (queue_.empty()) last_progress_ = server_.now();  // the stall clock runs only while something waits
     for (auto& f : frames) {
-        queued_bytes_ += f->size();
         const auto header = ws::make_header(ws::Opcode::text, f->size());
-        queue_.push_back(Out{std::move(f), header});
+        enqueue(Out{std::move(f), header});
     }
-    if (stalled()) {
-        // Dropped; deferred so the engine is not re-entered mid-flush.
-        log(LogLevel::warn, "websocket ", peer_, " does not read: dropped with ", queued_bytes_, " bytes queued");
-        closing_ = true;
-        asio::post(socket_.get_executor(), [self = shared_from_this()] {
-            self->detach(true);
-            self->close_socket();
-        });
-        return;
-    }
+    if (stalled()) return drop("does not read");
     write();
 }
 
-void WsSession::push_raw(std::string bytes) {
-    queued_bytes_ += bytes.size();
-    queue_.push_back(Out{sio::make_frame(std::move(bytes)), ws::Header{}});
-}
+void WsSession::push_raw(std::string bytes) { enqueue(Out{sio::make_frame(std::move(bytes)), ws::Header{}}); }
 
 void WsSession::push_control(ws::Opcode op, std::string payload) {
     const auto header = ws::make_header(op, payload.size());
-    queued_bytes_ += payload.size();
-    queue_.push_back(Out{sio::make_frame(std::move(payload)), header});
+    enqueue(Out{sio::make_frame(std::move(payload)), header});
+    if (stalled()) return drop("does not read");
     write();
+}
+
+// Every byte that waits for the client is counted here, and nowhere else.
+void WsSession::enqueue(Out out) {
+    if (queue_.empty()) last_progress_ = server_.now();  // the stall clock runs only while something waits
+    queued_bytes_ += out.header.size + out.data->size();
+    queue_.push_back(std::move(out));
+}
+
+// Dropped; deferred so the engine is not re-entered mid-flush.
+void WsSession::drop(const char* why) {
+    if (closed_) return;
+    log(LogLevel::warn, "websocket ", peer_, " ", why, ": dropped with ", queued_bytes_, " bytes queued");
+    closing_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        self->detach(true);
+        self->close_socket();
+    });
+}
+
+// While over the limit or closing with bytes queued, checks every second
+// whether the client has made progress.
+void WsSession::watch() {
+    if (deadline_ || closed_) return;
+    deadline_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+    deadline_->expires_after(std::chrono::seconds(1));
+    deadline_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        self->deadline_.reset();
+        if (ec || self->closed_) return;
+        const bool waiting = self->read_paused_ || (self->closing_ && !self->queue_.empty());
+        if (!waiting) return;
+        if (self->server_.now() - self->last_progress_ >= kStallTime)
+            return self->drop(self->closing_ ? "takes nothing while closing" : "does not read");
+        self->watch();
+    });
 }
 
 void WsSession::finish() {
@@ -194,6 +224,7 @@ void WsSession::write() {
         consume(ec ? 0 : written);
         if (ec || !queue_.empty()) {
             if (!ec && n == kMaxGather && front_written_ == 0) continue;  // more than one gather's worth
+            if (closing_) watch();  // a client that takes nothing cannot keep a closing socket open
             waiting_writable_ = true;
             socket_.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code wec) {
                 self->waiting_writable_ = false;
@@ -216,13 +247,15 @@ void WsSession::write() {
     if (closing_) close_socket();
 }
 
+bool WsSession::over_limit() const { return queued_bytes_ > server_.options().max_write_queue_bytes; }
+
 // A reader is dropped when more than --max-write-queue bytes wait for it and
 // it has taken nothing for kStallTime (it stopped reading), or when eight
 // times that much waits (it reads, but far slower than it is sent to).
 bool WsSession::stalled() const {
-    const std::size_t limit = server_.options().max_write_queue_bytes;
-    if (queued_bytes_ <= limit) return false;
-    return queued_bytes_ > 8 * limit || server_.now() - last_progress_ >= kStallTime;
+    if (!over_limit()) return false;
+    return queued_bytes_ > 8 * server_.options().max_write_queue_bytes ||
+           server_.now() - last_progress_ >= kStallTime;
 }
 
 // Drops what the kernel took: whole entries, and a prefix of the next one.
@@ -238,15 +271,21 @@ void WsSession::consume(std::size_t written) {
         }
         written -= size;
         front_written_ = 0;
-        queued_bytes_ -= o.data->size();
+        queued_bytes_ -= o.header.size + o.data->size();
         ++done;
     }
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
+    if (read_paused_ && !over_limit() && !closing_) {
+        read_paused_ = false;
+        read();
+    }
 }
 
 void WsSession::close_socket() {
     if (closed_) return;
     closed_ = true;
+    deadline_.reset();
+    slot_ = {};
     boost::system::error_code ec;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     socket_.close(ec);  // a write in flight completes with an error and releases the queue

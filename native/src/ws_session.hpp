@@ -2,14 +2,23 @@
 // the core's (compeit::ws), so frames queued while a write is in flight go
 // out together in one gather write, and a broadcast's payload is shared by
 // every recipient; only the 2-10 byte header is per socket.
+//
+// Memory per connection is bounded by construction: every byte queued for
+// the client (data, pongs, the close frame, the 101 answer) counts against
+// --max-write-queue; while a client is over it, nothing more is read from it
+// (so its pings and requests stop producing answers), and it is dropped if
+// it stays over for kStallTime or goes over 8x the limit. A closing
+// connection whose client takes nothing is cut after kStallTime too.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "compeit/sio/engine.hpp"
+#include "address_limits.hpp"
 #include "compeit/ws/frame.hpp"
 
 namespace compeit::native {
@@ -18,11 +27,13 @@ class Server;
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
 public:
-    WsSession(boost::asio::ip::tcp::socket socket, Server& server, std::string leftover);
+    WsSession(boost::asio::ip::tcp::socket socket, Server& server, std::string leftover, AddressSlots::Slot slot);
 
     // Sends the 101 answer for `client_key` and attaches the socket.io session
-    // `sid` (or refuses it with an error packet and closes).
-    void start(const std::string& client_key, const std::string& sid, const std::string& peer);
+    // `sid` as presented from `address` (or refuses it with an error packet
+    // and closes). `peer` (address:port) is for the log.
+    void start(const std::string& client_key, const std::string& sid, const std::string& address,
+               const std::string& peer);
 
     // Queues socket.io packets, one text frame each.
     void send(std::vector<sio::Frame>&& frames);
@@ -39,25 +50,34 @@ private:
 
     boost::asio::ip::tcp::socket socket_;
     Server& server_;
+    AddressSlots::Slot slot_;
     ws::Decoder decoder_;
     std::string peer_;
     sio::SessionId session_ = 0;  // 0: not (or no longer) attached to the engine
     std::vector<Out> queue_;  // a vector: an idle connection holds no node (deque always did)
     std::vector<boost::asio::const_buffer> gather_;  // reused for every gathered write
-    std::size_t queued_bytes_ = 0;
+    std::size_t queued_bytes_ = 0;   // headers and payloads, everything in queue_
     std::size_t front_written_ = 0;   // bytes of queue_.front() the kernel already took
     bool waiting_writable_ = false;   // the kernel's buffer was full: waiting to write the rest
     sio::Time last_progress_{};       // when the kernel last took bytes
     bool closing_ = false;       // close once the queue is empty
     bool closed_ = false;
+    bool read_paused_ = false;   // over the queue limit: not reading until it drains
+    // Made only while needed (over the limit, or closing with bytes queued):
+    // an idle connection holds no timer.
+    std::unique_ptr<boost::asio::steady_timer> deadline_;
 
     void read();
     void on_bytes(std::string_view bytes);
     void push_raw(std::string bytes);
     void push_control(ws::Opcode op, std::string payload);
+    void enqueue(Out out);
     void write();
     void consume(std::size_t written);
+    bool over_limit() const;
     bool stalled() const;
+    void drop(const char* why);
+    void watch();
     void fail(ws::Error error);
     void detach(bool transport_lost);
     void close_socket();

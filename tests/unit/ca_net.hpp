@@ -49,7 +49,7 @@ public:
 
     // A websocket session, not yet on /connection_agent.
     SessionId open(std::string_view handshake_query = {}) {
-        const SessionId id = engine.handshake(now, "0123456789ab", handshake_query).id;
+        const SessionId id = engine.handshake(now, test_random(), handshake_query, "127.0.0.1").id;
         REQUIRE(engine.open_websocket(id, now));
         return id;
     }

@@ -8,6 +8,7 @@
 
 #include "compeit/sio/engine.hpp"
 #include "compeit/util/utf.hpp"
+#include "compeit/ws/handshake.hpp"
 #include "fake_host.hpp"
 #include "sio_print.hpp"
 
@@ -15,6 +16,7 @@ using namespace compeit::sio;
 using compeit::test::AppCall;
 using compeit::test::FakeApp;
 using compeit::test::FakeHost;
+using compeit::test::test_random;
 using namespace std::chrono_literals;
 
 namespace Catch {
@@ -43,7 +45,7 @@ struct Rig {
     explicit Rig(EngineConfig config = {}) : engine(std::move(config), host, app) { engine.add_namespace(kNs); }
 
     SessionId handshake(Time now = 0ms, std::string_view query = {}) {
-        return engine.handshake(now, "0123456789ab", query).id;
+        return engine.handshake(now, test_random(), query, "127.0.0.1").id;
     }
     // A session with an open websocket, its `1::` already taken.
     SessionId websocket(Time now = 0ms) {
@@ -67,7 +69,7 @@ struct Rig {
         engine.flush(now);
     }
     void post(SessionId id, std::string_view body, Time now = 0ms) {
-        engine.on_post(id, body, now);
+        engine.on_post(id, Transport::xhr_polling, body, now);
         engine.flush(now);
     }
     void tick(Time now) {
@@ -93,11 +95,11 @@ std::string reason_entry(const std::string& endpoint, CloseReason r) {
 
 TEST_CASE("handshake body is sid:heartbeat:close:transports", "[engine][handshake]") {
     Rig rig;
-    const auto h = rig.engine.handshake(0ms, "0123456789ab", "name=Alice&t=1");
-    CHECK(std::regex_match(h.body, std::regex("^[A-Za-z0-9_-]{20}:60:60:websocket,xhr-polling,jsonp-polling$")));
-    CHECK(h.body.substr(0, 21) == h.sid + ":");
+    const auto h = rig.engine.handshake(0ms, test_random(), "name=Alice&t=1", "127.0.0.1");
+    CHECK(std::regex_match(h.body, std::regex("^[A-Za-z0-9_-]{22}:60:60:websocket,xhr-polling,jsonp-polling$")));
+    CHECK(h.body.substr(0, 23) == h.sid + ":");
     CHECK(h.id != 0);
-    CHECK(rig.engine.find(h.sid) == h.id);
+    CHECK(rig.engine.find(h.sid, "127.0.0.1") == h.id);
     CHECK(rig.engine.alive(h.id));
     CHECK(rig.engine.query(h.id) == "name=Alice&t=1");
     // A handshake alone opens nothing and tells the application nothing.
@@ -111,7 +113,7 @@ TEST_CASE("handshake fields follow the configuration", "[engine][handshake]") {
     c.close_timeout = 7s;
     c.transports = {Transport::xhr_polling, Transport::websocket};
     Rig rig(c);
-    const auto h = rig.engine.handshake(0ms, "0123456789ab", "");
+    const auto h = rig.engine.handshake(0ms, test_random(), "", "127.0.0.1");
     CHECK(h.body == h.sid + ":5:7:xhr-polling,websocket");
     CHECK(rig.engine.is_transport_allowed(Transport::websocket));
     CHECK_FALSE(rig.engine.is_transport_allowed(Transport::jsonp_polling));
@@ -124,7 +126,7 @@ TEST_CASE("sub-second timeouts are advertised with decimals, never as 0", "[engi
         c.close_timeout = close;
         c.transports = {Transport::websocket};
         Rig rig(c);
-        const auto h = rig.engine.handshake(0ms, "0123456789ab", "");
+        const auto h = rig.engine.handshake(0ms, test_random(), "", "127.0.0.1");
         return h.body.substr(h.sid.size());
     };
     CHECK(fields(600ms, 1500ms) == ":0.6:1.5:websocket");
@@ -132,17 +134,59 @@ TEST_CASE("sub-second timeouts are advertised with decimals, never as 0", "[engi
     CHECK(fields(60s, 2s) == ":60:2:websocket");
 }
 
-TEST_CASE("session ids are unique even with the same randomness", "[engine][handshake]") {
+TEST_CASE("a sid is the caller's 128 random bits and nothing else", "[engine][handshake]") {
     Rig rig;
-    const auto a = rig.engine.handshake(0ms, "same-random!", "");
-    const auto b = rig.engine.handshake(0ms, "same-random!", "");
-    CHECK(a.sid != b.sid);
-    CHECK(a.id != b.id);
-    CHECK(rig.engine.find(a.sid) == a.id);
-    CHECK(rig.engine.find(b.sid) == b.id);
-    // Too little randomness is padded, not read past.
-    const auto c = rig.engine.handshake(0ms, "x", "");
-    CHECK(c.sid.size() == 20);
+    const std::string random = test_random();
+    const auto a = rig.engine.handshake(0ms, random, "", "127.0.0.1");
+    REQUIRE(a);
+    CHECK(a.sid == compeit::ws::base64url_encode(random));
+    // A repeat of a live sid, or too few bytes, means the random source is
+    // broken: refused, never patched up with a counter.
+    const auto again = rig.engine.handshake(0ms, random, "", "127.0.0.1");
+    CHECK_FALSE(again);
+    CHECK(again.refused == Engine::Refusal::bad_random);
+    const auto short_random = rig.engine.handshake(0ms, "fifteen bytes!!", "", "127.0.0.1");
+    CHECK(short_random.refused == Engine::Refusal::bad_random);
+    CHECK(rig.engine.session_count() == 1);
+}
+
+TEST_CASE("a sid presented from another address is unknown there", "[engine][handshake]") {
+    Rig rig;
+    const auto h = rig.engine.handshake(0ms, test_random(), "", "10.0.0.1");
+    CHECK(rig.engine.find(h.sid, "10.0.0.1") == h.id);
+    CHECK(rig.engine.find(h.sid, "10.0.0.2") == 0);
+    CHECK(rig.engine.find(h.sid, "") == 0);
+    EngineConfig unbound;
+    unbound.bind_sid_to_peer = false;
+    Rig open(unbound);
+    const auto u = open.engine.handshake(0ms, test_random(), "", "10.0.0.1");
+    CHECK(open.engine.find(u.sid, "10.0.0.2") == u.id);
+}
+
+TEST_CASE("unused handshakes are capped globally and per address; their query is bounded", "[engine][handshake]") {
+    EngineConfig c;
+    c.max_pending_handshakes = 5;
+    c.max_pending_per_peer = 3;
+    c.max_query_bytes = 10;
+    Rig rig(c);
+    std::vector<SessionId> a;
+    for (int i = 0; i < 3; ++i) a.push_back(rig.engine.handshake(0ms, test_random(), "", "a").id);
+    CHECK(rig.engine.handshake(0ms, test_random(), "", "a").refused == Engine::Refusal::too_many_from_peer);
+    CHECK(rig.engine.handshake(0ms, test_random(), "", "b"));
+    CHECK(rig.engine.handshake(0ms, test_random(), "", "b"));
+    CHECK(rig.engine.handshake(0ms, test_random(), "", "c").refused == Engine::Refusal::too_many_pending);
+    CHECK(rig.engine.pending_handshakes() == 5);
+    // Opening a session frees its place; so does expiry.
+    REQUIRE(rig.engine.open_websocket(a[0], 0ms));
+    CHECK(rig.engine.pending_handshakes() == 4);
+    CHECK(rig.engine.handshake(0ms, test_random(), "", "a"));
+    rig.tick(31'000ms);
+    CHECK(rig.engine.pending_handshakes() == 0);
+    CHECK(rig.engine.session_count() == 1);
+    for (int i = 0; i < 3; ++i) CHECK(rig.engine.handshake(31'000ms, test_random(), "", "a"));
+    CHECK(rig.engine.handshake(31'000ms, test_random(), "0123456789a", "d").refused ==
+          Engine::Refusal::query_too_long);
+    CHECK(rig.engine.handshake(31'000ms, test_random(), "0123456789", "d"));
 }
 
 TEST_CASE("transport names", "[engine]") {
@@ -157,12 +201,12 @@ TEST_CASE("transport names", "[engine]") {
 
 TEST_CASE("an unknown sid is refused with 7:::1+0", "[engine]") {
     Rig rig;
-    CHECK(rig.engine.find("NOPE") == 0);
-    CHECK(rig.engine.find("") == 0);
+    CHECK(rig.engine.find("NOPE", "127.0.0.1") == 0);
+    CHECK(rig.engine.find("", "127.0.0.1") == 0);
     CHECK(rig.engine.refusal(0) == "7:::1+0");
     CHECK_FALSE(rig.engine.open_websocket(0, 0ms));
     CHECK_FALSE(rig.engine.on_poll(0, Transport::xhr_polling, 0ms).has_value());
-    rig.engine.on_post(0, "5:::{\"name\":\"echo\"}", 0ms);  // dropped
+    rig.engine.on_post(0, Transport::xhr_polling, "5:::{\"name\":\"echo\"}", 0ms);  // dropped
     rig.engine.on_ws_text(12345, "2::", 0ms);
     rig.engine.on_transport_closed(12345, 0ms);
     CHECK(rig.app.calls.empty());
@@ -170,12 +214,12 @@ TEST_CASE("an unknown sid is refused with 7:::1+0", "[engine]") {
 
 TEST_CASE("a handshake never used expires after handshake_timeout", "[engine][timers]") {
     Rig rig;
-    const auto h = rig.engine.handshake(1000ms, "0123456789ab", "");
+    const auto h = rig.engine.handshake(1000ms, test_random(), "", "127.0.0.1");
     rig.tick(30'999ms);
     CHECK(rig.engine.alive(h.id));
     rig.tick(31'000ms);
     CHECK_FALSE(rig.engine.alive(h.id));
-    CHECK(rig.engine.find(h.sid) == 0);
+    CHECK(rig.engine.find(h.sid, "127.0.0.1") == 0);
     CHECK(rig.engine.refusal(h.id) == "7:::1+0");
     CHECK(rig.host.times_ended(h.id) == 1);
     CHECK(rig.disconnects(h.id) == Strings{reason_entry("", CloseReason::handshake_timeout)});
@@ -641,6 +685,16 @@ TEST_CASE("a polling session refuses other transports with 7:::0", "[engine][pol
     // Websocket text for it is ignored.
     rig.ws(id, "1::" + kNs);
     CHECK(rig.app.calls.empty());
+}
+
+TEST_CASE("a polling session takes POSTs only from the transport it opened with", "[engine][polling]") {
+    Rig rig;
+    const SessionId id = rig.polling();
+    rig.engine.on_post(id, Transport::jsonp_polling, "1::" + kNs, 0ms);
+    rig.engine.on_post(id, Transport::websocket, "1::" + kNs, 0ms);
+    CHECK(rig.app.calls.empty());
+    rig.post(id, "1::" + kNs);
+    CHECK(rig.app.of_kind(AppCall::kConnect).size() == 1);
 }
 
 TEST_CASE("jsonp-polling works like xhr-polling", "[engine][polling]") {

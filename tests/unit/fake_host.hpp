@@ -15,6 +15,15 @@ namespace compeit::test {
 
 using sio::SessionId;
 
+// Distinct "random" bytes for each handshake, as the engine requires
+// (Engine::kSidRandomBytes of them; a repeat is refused).
+inline std::string test_random() {
+    static std::uint64_t n = 0;
+    std::string out(sio::Engine::kSidRandomBytes, 'r');
+    for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((++n >> (8 * i)) & 0xFF);
+    return out;
+}
+
 class FakeHost : public sio::TransportHost {
 public:
     std::map<SessionId, std::vector<std::string>> ws_frames;   // every ws_write, packet by packet

@@ -107,7 +107,7 @@ struct Wire {
         switch (o.kind) {
             case Kind::http_get: {
                 const auto q = o.text.find('?');
-                const auto hs = engine.handshake(now, "0123456789ab", o.text.substr(q + 1));
+                const auto hs = engine.handshake(now, test_random(), o.text.substr(q + 1), "127.0.0.1");
                 p.session = hs.id;
                 p.client->on_http(200, hs.body, now);
                 break;

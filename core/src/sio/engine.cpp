@@ -10,6 +10,7 @@ struct Engine::Session {
     SessionId id = 0;
     std::string sid;
     std::string query;
+    std::string peer;
     Time created{};
     bool opened = false;             // a transport connected: `1::` was (or is being) sent
     std::optional<Transport> transport;
@@ -106,22 +107,35 @@ bool Engine::is_transport_allowed(Transport t) const {
     return std::find(config_.transports.begin(), config_.transports.end(), t) != config_.transports.end();
 }
 
-Engine::Handshake Engine::handshake(Time now, std::string_view random, std::string_view query) {
-    // 12 random bytes and a 3-byte counter: 20 base64url characters, like socket.io 0.9.19.
-    std::string raw(random.substr(0, 12));
-    raw.resize(12, '\0');
-    ++counter_;
-    raw += static_cast<char>(counter_ >> 16);
-    raw += static_cast<char>(counter_ >> 8);
-    raw += static_cast<char>(counter_);
+Engine::Handshake Engine::handshake(Time now, std::string_view random, std::string_view query,
+                                    std::string_view peer) {
+    Handshake h;
+    if (query.size() > config_.max_query_bytes) h.refused = Refusal::query_too_long;
+    else if (pending_ >= config_.max_pending_handshakes) h.refused = Refusal::too_many_pending;
+    else if (const auto it = pending_by_peer_.find(std::string(peer));
+             it != pending_by_peer_.end() && it->second >= config_.max_pending_per_peer)
+        h.refused = Refusal::too_many_from_peer;
+    if (h.refused != Refusal::none) return h;
 
+    // The random bytes alone, base64url: 22 characters for 128 bits.
+    std::string sid = random.size() >= kSidRandomBytes
+                          ? ws::base64url_encode(random.substr(0, kSidRandomBytes))
+                          : std::string();
+    if (sid.empty() || by_sid_.count(sid)) {
+        h.refused = Refusal::bad_random;
+        return h;
+    }
     auto s = std::make_unique<Session>();
     s->id = next_id_++;
-    s->sid = ws::base64url_encode(raw);
+    s->sid = std::move(sid);
     s->query = std::string(query);
+    s->peer = std::string(peer);
     s->created = now;
+    ++pending_;
+    ++pending_by_peer_[s->peer];
 
-    Handshake h{s->id, s->sid, {}};
+    h.id = s->id;
+    h.sid = s->sid;
     h.body = s->sid + ':' + seconds_field(config_.heartbeat_timeout) + ':' + seconds_field(config_.close_timeout) + ':';
     for (std::size_t i = 0; i < config_.transports.size(); ++i) {
         if (i) h.body += ',';
@@ -132,14 +146,22 @@ Engine::Handshake Engine::handshake(Time now, std::string_view random, std::stri
     return h;
 }
 
+void Engine::forget_pending(const Session& s) {
+    --pending_;
+    const auto it = pending_by_peer_.find(s.peer);
+    if (it != pending_by_peer_.end() && --it->second == 0) pending_by_peer_.erase(it);
+}
+
 Engine::Session* Engine::get(SessionId id) const {
     const auto it = sessions_.find(id);
     return it == sessions_.end() ? nullptr : it->second.get();
 }
 
-SessionId Engine::find(std::string_view sid) const {
+SessionId Engine::find(std::string_view sid, std::string_view peer) const {
     const auto it = by_sid_.find(std::string(sid));
-    return it == by_sid_.end() ? 0 : it->second;
+    if (it == by_sid_.end()) return 0;
+    if (config_.bind_sid_to_peer && get(it->second)->peer != peer) return 0;
+    return it->second;
 }
 
 std::string_view Engine::query(SessionId id) const {
@@ -157,6 +179,7 @@ void Engine::open(Session& s, Transport t, Time now) {
     s.transport = t;
     if (s.opened) return;
     s.opened = true;
+    forget_pending(s);
     host_.opened(s.id, s.sid, t);
     s.outbox.insert(s.outbox.begin(), connect_frame());
     s.outbox_bytes += connect_frame()->size();
@@ -207,9 +230,11 @@ void Engine::on_poll_aborted(SessionId id, Time now) {
     s->close_deadline = now + config_.close_timeout;
 }
 
-void Engine::on_post(SessionId id, std::string_view body, Time now) {
+void Engine::on_post(SessionId id, Transport kind, std::string_view body, Time now) {
     Session* s = get(id);
-    if (!s || (s->transport && !is_polling(*s->transport))) return;
+    // Before the first GET a POST is taken (some clients send first, X9);
+    // after it, only from the transport the session opened with.
+    if (!s || !is_polling(kind) || (s->transport && *s->transport != kind)) return;
     const auto packets = decode_payload(body);
     if (!packets) {  // a broken payload counts like a broken packet
         if (++s->bad_packets > config_.max_bad_packets) end(*s, CloseReason::garbage, now, true);
@@ -347,6 +372,7 @@ void Engine::end(Session& s, CloseReason reason, Time now, bool say_goodbye) {
     app_.on_namespace_disconnect(id, "", reason, now);
 
     host_.closed(id, s.sid, reason);
+    if (!s.opened) forget_pending(s);
     by_sid_.erase(s.sid);
     sessions_.erase(id);  // `s` is gone from here on
     host_.end(id);

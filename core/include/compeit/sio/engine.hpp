@@ -9,7 +9,16 @@
 // Lifecycle of a session:
 //   handshaken --first GET or upgrade--> open --0::, timeout, transport loss--> gone
 // A handshaken session that no transport opens within handshake_timeout is
-// gone too. Once open, a session keeps the transport family it opened with.
+// gone too. Once open, a session keeps the transport it opened with: a
+// request of another transport (websocket, xhr-polling, jsonp-polling) for
+// its sid is refused.
+//
+// The sid is the only credential of a polling client, so it is 128 bits from
+// the caller's cryptographic source and nothing else (no counter), and a
+// session is bound to the address it handshook from (`peer`): a request for
+// its sid from elsewhere is refused as if the sid were unknown. Handshakes
+// not yet used are capped, globally and per address, and their query is
+// bounded: unused handshakes cannot grow memory.
 #pragma once
 
 #include <chrono>
@@ -56,6 +65,10 @@ struct EngineConfig {
     Time polling_duration{20'000};
     Time handshake_timeout{30'000};
     std::size_t max_buffered_bytes = 4u << 20;  // per polling session
+    std::size_t max_pending_handshakes = 10'000;  // handshaken, not yet opened: all addresses
+    std::size_t max_pending_per_peer = 64;        // ...from one address
+    std::size_t max_query_bytes = 4096;           // the handshake's query string, kept for the session
+    bool bind_sid_to_peer = true;                 // refuse a sid presented from another address
     unsigned max_bad_packets = 50;              // in a row, before the session is closed
     std::vector<Transport> transports{Transport::websocket, Transport::xhr_polling,
                                       Transport::jsonp_polling};
@@ -102,16 +115,23 @@ public:
     void add_namespace(std::string endpoint);
     const EngineConfig& config() const { return config_; }
 
+    enum class Refusal : std::uint8_t { none, too_many_pending, too_many_from_peer, query_too_long, bad_random };
     struct Handshake {
-        SessionId id;
+        SessionId id = 0;  // 0: refused, see `refused`
         std::string sid;
         std::string body;  // `sid:heartbeat:close:transports`
+        Refusal refused = Refusal::none;
+        explicit operator bool() const { return id != 0; }
     };
-    // `random` is at least 12 bytes of randomness from the caller.
-    Handshake handshake(Time now, std::string_view random, std::string_view query);
+    static constexpr std::size_t kSidRandomBytes = 16;
+    // `random`: kSidRandomBytes from a cryptographic source (a repeat of a
+    // live sid, or fewer bytes, is refused as bad_random). `peer`: the
+    // client's address, without the port.
+    Handshake handshake(Time now, std::string_view random, std::string_view query, std::string_view peer);
 
-    // 0 when the sid is unknown or gone.
-    SessionId find(std::string_view sid) const;
+    // The session of `sid` as presented from `peer`; 0 when the sid is
+    // unknown, gone, or bound to another address.
+    SessionId find(std::string_view sid, std::string_view peer) const;
     bool alive(SessionId id) const { return sessions_.count(id) != 0; }
     // The handshake's query string (without '?'), for the application.
     std::string_view query(SessionId id) const;
@@ -134,8 +154,9 @@ public:
     std::optional<PollResult> on_poll(SessionId, Transport kind, Time now);
     // The held GET's connection went away before it was answered.
     void on_poll_aborted(SessionId, Time now);
-    // A POST body: one packet or a framed payload.
-    void on_post(SessionId, std::string_view body, Time now);
+    // A POST body of a `kind` request: one packet or a framed payload.
+    // Ignored when the session was opened by another transport.
+    void on_post(SessionId, Transport kind, std::string_view body, Time now);
 
     // The error packet to send when a transport request cannot be attached.
     std::string refusal(SessionId id) const;
@@ -151,6 +172,7 @@ public:
     void tick(Time now);
 
     std::size_t session_count() const { return sessions_.size(); }
+    std::size_t pending_handshakes() const { return pending_; }
 
 private:
     struct Session;
@@ -162,10 +184,12 @@ private:
     std::unordered_map<std::string, SessionId> by_sid_;
     std::vector<SessionId> dirty_;
     SessionId next_id_ = 1;
-    std::uint32_t counter_ = 0;
+    std::size_t pending_ = 0;  // sessions not yet opened
+    std::unordered_map<std::string, std::size_t> pending_by_peer_;  // only addresses with some
 
     Session* get(SessionId id) const;
     void open(Session& s, Transport t, Time now);
+    void forget_pending(const Session& s);
     void on_packet_text(Session& s, std::string_view text, Time now);
     void handle(Session& s, Packet&& p, Time now);
     void push(Session& s, Frame f);
