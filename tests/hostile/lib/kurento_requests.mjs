@@ -110,7 +110,7 @@ export function kurentoRequests(mode) {
       fields: [
         field('user', at('data', 'user'), alwaysBad('user')),
         // mesh: the other end, required; sfu: not used
-        field('peer', at('data', 'peer'), sfu ? regardless('peer', OK) : alwaysBad('peer')),
+        field('peer', at('data', 'peer'), sfu ? optional('peer', regardless('peer', OK)) : alwaysBad('peer')),
         // an RTCIceCandidateInit object (null: the end of candidates)
         field('candidate', at('data', 'candidate'), (v) => {
           if (v.kind === 'object') return OK;

@@ -35,5 +35,10 @@ export const anything = (ok = OK) => () => ok;
 /** The field is refused whatever it holds (no hostile value is the one right value). */
 export const alwaysBad = (name) => () => bad(name);
 
-/** The value decides nothing: the request gets `outcome` anyway (or a refusal naming the field). */
-export const regardless = (name, outcome) => (v) => (v.kind === 'missing' ? outcome : oneOf(outcome, bad(name)));
+/**
+ * The value decides nothing (the action is not supported here, or the field is
+ * not used): the request gets `outcome` anyway, or a refusal naming the field
+ * if the server checks the request's shape first. Wrap in optional() for a
+ * field that may be left out.
+ */
+export const regardless = (name, outcome) => () => oneOf(outcome, bad(name));
