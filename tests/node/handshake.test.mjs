@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { httpRequest, handshake, RawWs, tcpExchange } from './lib/raw.mjs';
 
-const HS_RE = /^[A-Za-z0-9_-]{20}:60:60:websocket,xhr-polling,jsonp-polling$/;
+const HS_RE = /^[A-Za-z0-9_-]{22}:60:60:websocket,xhr-polling,jsonp-polling$/;
 let srv;
 
 before(async () => { srv = await startServer(); });
@@ -114,7 +114,7 @@ test('TR-2 the handshake advertises the configured heartbeat and close timeouts'
   const other = await startServer(['--heartbeat-timeout', '7', '--close-timeout', '9']);
   try {
     const res = await httpRequest(other.port, { path: '/socket.io/1/' });
-    assert.match(res.body, /^[A-Za-z0-9_-]{20}:7:9:websocket,xhr-polling,jsonp-polling$/);
+    assert.match(res.body, /^[A-Za-z0-9_-]{22}:7:9:websocket,xhr-polling,jsonp-polling$/);
   } finally {
     await other.stop();
   }

@@ -163,7 +163,7 @@ test('LIM-1 frames and requests trickled byte by byte are decoded', async () => 
       }
     });
     let got = '';
-    sock.on('data', (d) => { got += d; if (/\r\n\r\n[A-Za-z0-9_-]{20}:/.test(got)) { sock.destroy(); resolve(got); } });
+    sock.on('data', (d) => { got += d; if (/\r\n\r\n[A-Za-z0-9_-]{22}:/.test(got)) { sock.destroy(); resolve(got); } });
     sock.on('close', () => resolve(got));
   });
   assert.match(res, /^HTTP\/1\.1 200 /);
