@@ -57,8 +57,9 @@ export class Peer {
     Object.assign(this, { target, ws, user, nextId: 0, mark: 0 });
   }
 
-  static async open(target, name) {
-    const { ws, user } = await openAgentWs(target.server.port, { name });
+  /** `connectData`: the query of the namespace connect packet (`?name=…`), as raw text. */
+  static async open(target, name, { connectData } = {}) {
+    const { ws, user } = await openAgentWs(target.server.port, { name, connectData });
     const peer = new Peer(target, ws, user);
     target.peers.push(peer);
     peer.mark = ws.inbox.items.length;
@@ -86,9 +87,16 @@ export class Peer {
       else if (this.ws.isClosed) outcome.died = { closedConnection: true, error: e.message };
       else outcome.timedOut = true;
     }
-    outcome.errors = requestErrors(this.ws.inbox.items.slice(this.mark).map((e) => e.item));
-    this.mark = this.ws.inbox.items.length;
-    this.ws.inbox.drain(); // later waits need not scan what is already judged
+    // The window ends at the ack: what came after it (in the same read) belongs to later waits.
+    const { items } = this.ws.inbox;
+    const prefix = `6::${NS}:${id}+`;
+    let end = items.length;
+    if (outcome.ack !== undefined) {
+      for (let i = items.length - 1; i >= this.mark; i--) if (items[i].item.startsWith(prefix)) { end = i + 1; break; }
+    }
+    outcome.errors = requestErrors(items.slice(this.mark, end).map((e) => e.item));
+    for (let i = 0; i < end; i++) items[i].consumed = true; // later waits need not scan what is already judged
+    this.mark = end;
     return outcome;
   }
 
@@ -173,6 +181,23 @@ export class Target {
     for (const p of this.peers) p.ws.destroy();
     return this.server?.stop();
   }
+}
+
+/**
+ * Sends each [label, event JSON text, expected outcome] of `cases` from `peer`;
+ * resolves with the failures (strings). For requests a template cannot write
+ * (duplicate keys, escaped keys).
+ */
+export async function runCases(target, peer, cases) {
+  const failures = [];
+  for (const [label, text, spec] of cases) {
+    const outcome = await peer.send(text);
+    const name = /"name":"([^"]*)"/.exec(text)?.[1] ?? '';
+    const problem = judge(outcome, spec, name);
+    if (problem) failures.push(`${label}: ${problem}`);
+    if (outcome.died) break;
+  }
+  return failures;
 }
 
 /** What the server must answer when `value` replaces `f` (the rules every field shares first). */
