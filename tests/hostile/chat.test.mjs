@@ -4,6 +4,8 @@
 // `text`; longer than --max-text characters too_large; history's action,
 // before and limit are checked the same way; nothing reaches the agent's code
 // that makes it fail (`internal`) or ends the process.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { Target, Peer, hostileTests, finalCheck, at, field } from './lib/harness.mjs';
 import { OK, bad, error, oneOf } from './lib/outcomes.mjs';
 import { integerIn, string, optional, MAX_USER } from './lib/rules.mjs';
@@ -77,4 +79,28 @@ const requests = [
 ];
 
 hostileTests(target, requests);
+
+// A chat message's id, ts, user, room, event and to are the server's (CH-1, CH-3):
+// a client that sends them cannot pose as the server, another user or another room.
+test('chat fields a client may not set are ignored: no posing as the server, another user or another room', async () => {
+  const { a, b } = target.ctx;
+  const spoof = { text: 'spoof', id: 1, ts: 0, user: { id: 0, name: 'server' }, room: 99, event: 'announcement', to: b.id, from: 0 };
+  await a.must('room_message', { type: 'chat', data: spoof });
+  const m = await b.event('room_message', (x) => x?.type === 'chat' && x.data?.text === 'spoof');
+  assert.equal(m.from, a.id);
+  assert.deepEqual(m.data.user, a.user);
+  assert.equal(m.data.room, ROOM);
+  assert.equal(m.data.event, undefined);
+  assert.equal(m.data.to, undefined);
+  assert.ok(m.data.id > 1 && m.data.ts > 0, JSON.stringify(m.data));
+  // private: the recipient is `to` of the envelope, not of the data
+  await a.must('server_message', { type: 'chat', to: b.id, data: { ...spoof, text: 'spoof2', to: target.w1.id } });
+  const p = await b.event('user_message', (x) => x?.type === 'chat' && x.data?.text === 'spoof2');
+  assert.equal(p.from, a.id);
+  assert.deepEqual(p.data.user, a.user);
+  assert.equal(p.data.to, b.id);
+  assert.equal(p.data.room, null);
+  assert.deepEqual(await target.health(), []);
+});
+
 finalCheck(target);
