@@ -15,7 +15,11 @@ import {
 const MAX_WRITE_QUEUE = 1 * MiB;
 const MESSAGE_BYTES = 32 * 1024;  // under --max-data (64 KiB)
 const FLOODERS = 2;
-const RATE = 250;                 // messages per second per flooder: 2 x 8 MB/s to every member
+// Messages per second per flooder: 2 x 3.3 MB/s to every member. The readers
+// share this process (and two cores) with the server: a reader that falls 8x
+// the limit behind is dropped too, by design, so the rate leaves them seconds
+// of slack on a busy machine, and the slow one still goes over in a second.
+const RATE = 100;
 const FLOOD_MS = 6000;
 const TICK_MS = 20;
 // Over the limit and taking nothing, a reader is dropped after 5 s (or at once
