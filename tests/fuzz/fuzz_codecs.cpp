@@ -1,8 +1,19 @@
 // Every decoder of the core on arbitrary bytes: none may crash, hang or read
-// out of bounds, whole or fed one byte at a time.
+// out of bounds, whole or fed one byte at a time. Covered: socket.io packets
+// and polling payloads, websocket frames (the server's decoder), the JSON
+// span scanner (against nlohmann), URLs and query strings, the UTF helpers,
+// and what Kurento Media Server and Janus send (the sessions' message
+// parsing, candidates, errors and filter strings).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+
+#include "compeit/janus/janus_backend.hpp"
+#include "compeit/janus/session.hpp"
+#include "compeit/kms/session.hpp"
+#include "compeit/kms/wire.hpp"
+#include "compeit/ws/handshake.hpp"
 
 #include "compeit/sio/packet.hpp"
 #include "compeit/sio/payload.hpp"
@@ -13,6 +24,49 @@
 #include "compeit/ws/frame.hpp"
 
 using namespace compeit;
+
+namespace {
+
+// A media-server message to both sessions, in each of their states: just
+// open, and (Janus) with its session made and requests waiting, so that
+// answers and events about handles are parsed too.
+void media_messages(std::string_view in) {
+    kms::Session kms;
+    kms.on_open(kms::Time{0});
+    kms.request("create", ca::json{{"type", "MediaPipeline"}}, [](kms::Result) {});
+    kms.listen("obj1", "IceCandidateFound", [](const std::string&, const std::string&, const ca::json& d) {
+        (void)kms::to_browser_candidate(d);
+    });
+    kms.on_message(in);
+    (void)kms.take_frames();
+
+    janus::Session janus;
+    janus.on_message(in);  // closed: ignored
+    janus.on_open(janus::Time{0});
+    janus.on_message(in);  // the answer to "create"
+    janus::Session ready;
+    ready.on_open(janus::Time{0});
+    ready.on_message(R"({"janus":"success","transaction":"t1","data":{"id":7}})");
+    ready.attach("janus.plugin.videoroom", [](auto) {});
+    ready.message(1, ca::json{{"request", "join"}}, nullptr, [](janus::Result r) {
+        if (!r) (void)janus::to_media_error(r.error());
+    });
+    ready.listen(1, [](const ca::json&) {});
+    ready.on_message(in);
+    (void)ready.take_frames();
+}
+
+// What the backends parse out of JSON the browser or the media server sent.
+void media_values(std::string_view in) {
+    const auto tree = util::parse_json(in);
+    if (tree.is_discarded()) return;
+    (void)kms::to_kms_candidate(tree);
+    (void)kms::to_browser_candidate(tree);
+    (void)janus::to_janus_candidate(tree);
+    if (tree.is_string()) (void)kms::filter_spec(tree.get<std::string>());
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view in(reinterpret_cast<const char*>(data), size);
@@ -29,6 +83,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)utf::prefix_bytes(in, size / 2);
     (void)utf::sanitize(in);
     (void)url::query_param(in, "name");
+    (void)url::decode_component(in);
+    const auto target = url::split_target(in);
+    (void)url::query_param(target.query, "i");
+    (void)utf::valid_utf8(in);
+    (void)utf::code_points(in);
+    (void)utf::truncate_code_points(in, size / 3);
+    (void)ws::accept_key(in);
+    (void)kms::filter_spec(std::string(in));
+    media_messages(in);
+    media_values(in);
 
     // What the span scanner accepts, nlohmann must parse too, and its
     // serialisation must scan again (the scanner is the project's definition
