@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { startServer } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { startFakeKms } from '../fake-kms/fake-kms.mjs';
+import { withTimeout } from './lib/wait.mjs';
 
 let dir;
 let nextRoom = 700;
@@ -46,6 +47,23 @@ async function setUp(tls, env) {
 
 const OFFER = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'm=video 9 UDP/TLS/RTP/SAVPF 96', 'c=IN IP4 0.0.0.0',
   'a=mid:0', 'a=sendonly', 'a=rtpmap:96 VP8/90000', ''].join('\r\n');
+/**
+ * Resolves once the server's log matches re. A publish made while the link is
+ * still connecting is refused at once ("not connected"); the refused TLS
+ * handshake is logged when it fails, which may be later.
+ */
+function logged(server, re, timeout = 5000) {
+  return withTimeout(new Promise((resolve) => {
+    const check = () => {
+      if (!re.test(server.stderr())) return;
+      server.proc.stderr.off('data', check);
+      resolve();
+    };
+    server.proc.stderr.on('data', check);  // after server.mjs's own listener: stderr() has the chunk
+    check();
+  }), timeout, `the server to log ${re}`);
+}
+
 const publish = (c) => c.ack('server_message', { type: 'kurento', data: { action: 'publish', sdp: OFFER, audio: false, video: true } });
 
 test('wss://: with the certificate trusted, the server reaches the media server over TLS and publishing works', async () => {
@@ -64,7 +82,7 @@ test('wss://: an untrusted certificate is refused; publishing gets request_error
   const { kms, server, c } = await setUp(tls, { SSL_CERT_FILE: trusted.certFile });
   const r = await publish(c);
   assert.equal(r.error?.code, 'unavailable', JSON.stringify(r));
-  assert.match(server.stderr(), /TLS handshake: certificate verify failed/);
+  await logged(server, /TLS handshake: certificate verify failed/);
   assert.equal(kms.connectionCount, 0, 'no WebSocket reached the untrusted server');
 });
 
@@ -73,7 +91,7 @@ test('wss://: a certificate for another host name is refused', async () => {
   const { kms, server, c } = await setUp(tls, { SSL_CERT_FILE: tls.certFile });
   const r = await publish(c);
   assert.equal(r.error?.code, 'unavailable', JSON.stringify(r));
-  assert.match(server.stderr(), /TLS handshake: certificate verify failed/);
+  await logged(server, /TLS handshake: certificate verify failed/);
   assert.equal(kms.connectionCount, 0);
 });
 
