@@ -25,6 +25,7 @@
 // or break the limits; once everyone is gone, nothing may be left behind.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -96,6 +97,15 @@ public:
         engine_ = std::make_unique<sio::Engine>(sio::EngineConfig{}, host_, *router_);
         engine_->add_namespace(std::string(ca::kNamespace));
         router_->attach(*engine_);
+        // The router's last-resort barrier keeps the native server up when
+        // an exception escapes agent code; here that exception is the bug
+        // (and the WebAssembly build, without exceptions, would abort).
+        router_->on_fault([](const ca::Router::Fault& f) {
+            std::fprintf(stderr, "Fault: event %.*s, agent %.*s, user %lld: %.*s\n", static_cast<int>(f.event.size()),
+                         f.event.data(), static_cast<int>(f.type.size()), f.type.data(), static_cast<long long>(f.user),
+                         static_cast<int>(f.what.size()), f.what.data());
+            fuzz::fail();
+        });
         router_->register_agent(agents::ChatAgent::kType, chat_);
         router_->register_agent(agents::KurentoAgent::kType, kurento_);
     }

@@ -5,9 +5,12 @@
 // answers the backends' requests or sends them anything.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <limits>
@@ -32,6 +35,16 @@ using ca::json;
 [[noreturn]] inline void fail() { __builtin_trap(); }
 inline void check(bool ok) {
     if (!ok) fail();
+}
+
+// COMPEIT_FUZZ_TRACE=1 prints what goes over the wire (to replay an input
+// and see what it does: build/asan/tests/fuzz/<target> <file>).
+inline bool tracing() {
+    static const bool on = std::getenv("COMPEIT_FUZZ_TRACE") != nullptr;
+    return on;
+}
+inline void trace(const char* what, std::string_view text) {
+    if (tracing()) std::fprintf(stderr, "%s %.*s\n", what, static_cast<int>(std::min<std::size_t>(text.size(), 400)), text.data());
 }
 
 // The input as lines; every line is one action.
@@ -149,10 +162,15 @@ public:
             check(ev && util::json_member(*ev, "name"));
         }
     }
-    void ws_write(sio::SessionId, std::vector<sio::Frame>&& out) override {
-        for (const auto& f : out) check_packet(*f), ++frames;
+    void ws_write(sio::SessionId id, std::vector<sio::Frame>&& out) override {
+        for (const auto& f : out) {
+            trace(("<- " + std::to_string(id)).c_str(), *f);
+            check_packet(*f);
+            ++frames;
+        }
     }
-    void poll_respond(sio::SessionId, std::string payload) override {
+    void poll_respond(sio::SessionId id, std::string payload) override {
+        trace(("<~ " + std::to_string(id)).c_str(), payload);
         const auto packets = sio::decode_payload(payload);
         check(packets.has_value());
         for (const auto p : *packets) check_packet(p);
@@ -245,7 +263,10 @@ public:
     void open() { session_.on_open(now_); }
     // Takes what the session sent; the last frame is the one !y and !e answer.
     void drain() {
-        for (auto& f : session_.take_frames()) last_ = std::move(f);
+        for (auto& f : session_.take_frames()) {
+            trace("media <-", f);
+            last_ = std::move(f);
+        }
     }
     // Handles `line` when it is one of the operations above.
     bool handle(std::string_view line) {
@@ -254,6 +275,7 @@ public:
         switch (line[1]) {
             case 'y': case 'e': {
                 const std::string r = reply_to(last_, janus_, line[1] == 'y', ++n_);
+                trace("media ->", r);
                 if (!r.empty()) session_.on_message(r);
                 break;
             }
