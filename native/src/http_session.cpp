@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "compeit/auth/token.hpp"
 #include "compeit/sio/payload.hpp"
 #include "compeit/util/json_guard.hpp"
 #include "compeit/util/url.hpp"
@@ -99,6 +100,7 @@ private:
     sio::Transport held_kind_ = sio::Transport::xhr_polling;
     std::string jsonp_index_ = "0";
     std::string origin_;
+    bool origin_allowed_ = true;
     unsigned version_ = 11;
     bool keep_alive_ = true;
 
@@ -155,13 +157,16 @@ private:
         version_ = req.version();
         keep_alive_ = req.keep_alive();
         origin_ = std::string(req[http::field::origin]);
+        origin_allowed_ = server_.origins().allows(origin_);
         const auto target = url::split_target(req.target());
         const auto sio = parse_sio_path(target.path);
         if (req.count(http::field::upgrade)) {  // websocket or not, upgrades are decided below
+            if (!origin_allowed_) return bad_origin();
             if (sio && !sio->welcome && sio->transport == "websocket" && !sio->sid.empty())
                 return upgrade(std::move(req), sio->sid);
             return close();  // upgrades anywhere else are not ours (socket.io 0.9's "destroy upgrade")
         }
+        if (sio && !sio->welcome && !origin_allowed_) return bad_origin();
         if (sio) return socketio(req, *sio, target.query);
         if (target.path.substr(0, 7) == "/admin/") return admin(req, target.path);
         serve_static(req, target.path);
@@ -173,7 +178,7 @@ private:
         auto& engine = server_.engine();
         if (p.welcome) return text(http::status::ok, "Welcome to socket.io.", "text/plain");
         if (p.protocol != "1") return text(http::status::internal_server_error, "Protocol version not supported.", "");
-        if (p.sid.empty()) return handshake(query);
+        if (p.sid.empty()) return handshake(req, query);
         if (url::query_param(query, "disconnect")) {
             if (const auto id = engine.find(p.sid, address_)) engine.disconnect(id, sio::CloseReason::forced, server_.now());
             return text(http::status::ok, "", "");
@@ -189,11 +194,25 @@ private:
         text(http::status::method_not_allowed, "", "");
     }
 
-    void handshake(std::string_view query) {
+    void handshake(const Request& req, std::string_view query) {
         auto& engine = server_.engine();
+        std::optional<auth::Claims> claims;
+        if (server_.tokens().enabled()) {
+            auto verified = server_.tokens().verify(token_of(req, query), Server::wall_seconds());
+            if (!verified) {
+                log(LogLevel::info, "handshake unauthorized from ", peer_, ": ", verified.error());
+                return handshake_error(http::status::forbidden, "handshake unauthorized", query);
+            }
+            claims = std::move(*verified);
+        }
         const auto hs = engine.handshake(server_.now(), random_bytes(sio::Engine::kSidRandomBytes), query, address_);
-        if (!hs) return refuse_handshake(hs.refused);
-        log(LogLevel::info, "session ", sid_tag(hs.sid), " handshake from ", peer_);
+        if (!hs) return refuse_handshake(hs.refused, query);
+        if (claims) {
+            log(LogLevel::info, "session ", sid_tag(hs.sid), " handshake from ", peer_, " as ", claims->sub);
+            server_.router().identify(hs.id, identity_of(std::move(*claims)));
+        } else {
+            log(LogLevel::info, "session ", sid_tag(hs.sid), " handshake from ", peer_);
+        }
         if (const auto jsonp = url::query_param(query, "jsonp"); jsonp && all_digits(*jsonp)) {
             Response res = make(http::status::ok, "application/javascript");
             res.body() = sio::jsonp_wrap(*jsonp, hs.body);
@@ -205,21 +224,57 @@ private:
         send(std::move(res));
     }
 
+    // The token: `?token=` (what socket.io-client 0.9.6 can send), else an
+    // `Authorization: Bearer` header.
+    static std::string token_of(const Request& req, std::string_view query) {
+        if (auto t = url::query_param(query, "token")) return *t;
+        const std::string_view auth = req[http::field::authorization];
+        if (auth.substr(0, 7) == "Bearer ") return std::string(auth.substr(7));
+        return {};
+    }
+
+    static ca::Identity identity_of(auth::Claims c) {
+        ca::Identity id{std::move(c.sub), std::move(c.name), std::nullopt, c.caps};
+        if (!c.all_rooms) id.rooms = std::move(c.rooms);
+        return id;
+    }
+
     // socket.io 0.9 answers a failed handshake with an HTTP error and a
-    // plain-text reason; the 0.9.6 client reports it as an `error`.
-    void refuse_handshake(sio::Engine::Refusal why) {
+    // plain-text reason, or for JSONP `io.j[N](new Error("<reason>"));` with
+    // 200; the 0.9.6 client reports either as an `error`.
+    void handshake_error(http::status status, std::string_view reason, std::string_view query) {
+        if (const auto jsonp = url::query_param(query, "jsonp"); jsonp && all_digits(*jsonp)) {
+            Response res = make(http::status::ok, "application/javascript");
+            res.body() = "io.j[" + *jsonp + "](new Error(\"" + std::string(reason) + "\"));";
+            return send(std::move(res));
+        }
+        text(status, reason, "text/plain");
+    }
+
+    void refuse_handshake(sio::Engine::Refusal why, std::string_view query) {
         using R = sio::Engine::Refusal;
         switch (why) {
             case R::query_too_long:
-                return text(http::status::uri_too_long, "handshake query too long", "text/plain");
+                return handshake_error(http::status::uri_too_long, "handshake query too long", query);
             case R::too_many_pending:
             case R::too_many_from_peer:
                 log(LogLevel::warn, "handshake refused from ", peer_, ": too many pending handshakes");
-                return text(http::status::service_unavailable, "too many pending handshakes", "text/plain");
+                return handshake_error(http::status::service_unavailable, "too many pending handshakes", query);
             default:
                 log(LogLevel::error, "handshake refused: the random source repeated itself");
-                return text(http::status::internal_server_error, "handshake failed", "text/plain");
+                return handshake_error(http::status::internal_server_error, "handshake error", query);
         }
+    }
+
+    // A page of an origin not on --allowed-origin: 403 with no CORS headers
+    // (socket.io 0.9's `handshake bad origin`), for upgrades too.
+    void bad_origin() {
+        log(LogLevel::info, "refused origin ", origin_, " from ", peer_);
+        Response res{http::status::forbidden, version_};
+        res.set(http::field::content_type, "text/plain");
+        res.body() = "handshake bad origin";
+        res.keep_alive(false);
+        send(std::move(res));
     }
 
     void poll(std::string_view sid) {
@@ -342,6 +397,7 @@ private:
         if (!found) return text(http::status::not_found, "not found\n", "text/plain");
         const bool fresh = req[http::field::if_none_match] == found->etag;
         Response res = make(fresh ? http::status::not_modified : http::status::ok, found->type);
+        security_headers(res);
         res.set(http::field::cache_control, "no-cache");  // revalidate: names carry no content hash
         res.set(http::field::etag, found->etag);
         res.set(http::field::vary, "Accept-Encoding");
@@ -353,15 +409,27 @@ private:
 
     // --- output ----------------------------------------------------------------
 
+    // The web app runs no inline script or style and loads everything from
+    // here; WebAssembly needs 'wasm-unsafe-eval'; media come from the camera
+    // (mediastream:) and from blob: URLs. No page may frame it.
+    static void security_headers(Response& res) {
+        res.set("Content-Security-Policy",
+                "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+                "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; "
+                "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'");
+        res.set("Referrer-Policy", "no-referrer");
+    }
+
     Response make(http::status status, std::string_view type) {
         Response res{status, version_};
         if (!type.empty()) res.set(http::field::content_type, type);
+        res.set("X-Content-Type-Options", "nosniff");
         res.keep_alive(keep_alive_);
         return res;
     }
 
     void cors(Response& res) const {
-        if (origin_.empty()) return;
+        if (origin_.empty() || !origin_allowed_) return;
         res.set(http::field::access_control_allow_origin, origin_);
         res.set(http::field::access_control_allow_credentials, "true");
     }

@@ -6,13 +6,17 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
 #include "log.hpp"
 #include "options.hpp"
 #include "server.hpp"
+#include "token_command.hpp"
 
 int main(int argc, char** argv) {
     using namespace compeit::native;
+    if (argc > 1 && std::string_view(argv[1]) == "token")
+        return token_command(std::vector<std::string>(argv + 2, argv + argc));
     Options options;
     const auto parsed = parse_options(std::vector<std::string>(argv + 1, argv + argc), options);
     if (!parsed.ok) {

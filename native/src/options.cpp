@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "media_url.hpp"
+#include "origin_policy.hpp"
 
 namespace compeit::native {
 namespace {
@@ -102,6 +103,15 @@ const std::vector<Flag>& flags() {
          [](const std::string& v, Options& o) { return to_size(v, o.history_event_retention) && o.history_event_retention > 0; }},
         {"--history-retention-days", "DAYS", "chat history older than this is deleted; 0 keeps it forever (default 0)",
          [](const std::string& v, Options& o) { return to_double(v, o.history_retention_days) && o.history_retention_days >= 0; }},
+        {"--auth-secret", "SECRET", "require access tokens signed with HS256 under this secret, at least 32 bytes (or env COMPEIT_AUTH_SECRET)",
+         [](const std::string& v, Options& o) { o.auth_secret = v; return !v.empty(); }},
+        {"--auth-public-key", "FILE", "require access tokens signed with ES256 (P-256) or RS256 by the key in this PEM public key file",
+         [](const std::string& v, Options& o) { o.auth_public_key = v; return !v.empty(); }},
+        {"--allowed-origin", "ORIGIN", "a web origin allowed to use the server, e.g. https://chat.example.com, or * (repeatable; default the server's own)",
+         [](const std::string& v, Options& o) {
+             o.allowed_origins.push_back(v);
+             return v == "*" || !OriginPolicy::normalize(v).empty();
+         }},
         {"--admin-token", "TOKEN", "bearer token for the admin HTTP interface (or env COMPEIT_ADMIN_TOKEN); none: disabled",
          [](const std::string& v, Options& o) { o.admin_token = v; return true; }},
         {"--media", "MODE", "Kurento Agent media mode: mesh (browsers peer to peer; the default) kurento (through Kurento Media Server) or janus (through the Janus VideoRoom)",
@@ -150,6 +160,7 @@ std::string help_text() {
 
 ParseResult parse_options(const std::vector<std::string>& args, Options& out) {
     if (const char* token = std::getenv("COMPEIT_ADMIN_TOKEN")) out.admin_token = token;
+    if (const char* secret = std::getenv("COMPEIT_AUTH_SECRET")) out.auth_secret = secret;
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string name = args[i];
         std::string value;

@@ -26,6 +26,9 @@ struct Options {
     std::size_t history_event_retention = 200;     // join/leave events kept per room
     double history_retention_days = 0;             // 0: chat history is kept forever
     std::string admin_token;                  // empty: admin interface disabled
+    std::string auth_secret;                  // HS256 tokens (env COMPEIT_AUTH_SECRET)
+    std::string auth_public_key;              // ES256/RS256 tokens: a PEM public key file
+    std::vector<std::string> allowed_origins; // empty: the server's own origins
     std::string media = "mesh";               // Kurento Agent media mode
     std::string kms_url = "ws://127.0.0.1:8888/kurento";  // --media kurento
     std::string janus_url = "ws://127.0.0.1:8188";          // --media janus

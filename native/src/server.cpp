@@ -122,7 +122,17 @@ Server::AdminAuth Server::admin_authorize(std::string_view authorization, const 
     return AdminAuth::refused;
 }
 
+std::int64_t Server::wall_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 bool Server::listen() {
+    auto tokens = TokenVerifier::make(options_.auth_secret, options_.auth_public_key);
+    if (!tokens) {
+        log(LogLevel::error, tokens.error());
+        return false;
+    }
+    tokens_ = std::move(*tokens);
     if (!open_agents()) return false;
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(options_.bind, ec);
@@ -140,6 +150,13 @@ bool Server::listen() {
         return false;
     }
     port_ = acceptor_.local_endpoint().port();
+    origins_.emplace(options_.allowed_origins, options_.bind, port_, false);
+    if (tokens_.enabled())
+        log(LogLevel::info, "access tokens required (", tokens_.describe(), ")");
+    else
+        log(LogLevel::warn, "open mode: no --auth-secret or --auth-public-key, so anyone may connect under any name "
+                            "and join any room");
+    if (origins_->allows_any()) log(LogLevel::warn, "every web origin may use the server (--allowed-origin *)");
     acceptor_.non_blocking(true, ec);  // the reserve-descriptor accept must not block
     reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     accept();

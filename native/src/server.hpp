@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "compeit/agents/chat_agent.hpp"
@@ -17,6 +18,8 @@
 #include "compeit/sio/engine.hpp"
 #include "address_limits.hpp"
 #include "janus_client.hpp"
+#include "origin_policy.hpp"
+#include "token_verifier.hpp"
 #include "kms_client.hpp"
 #include "options.hpp"
 #include "static_files.hpp"
@@ -44,6 +47,10 @@ public:
     ca::Router& router() { return router_; }
     agents::ChatAgent& chat() { return *chat_; }
     StaticCache& static_files() { return static_files_; }
+    const OriginPolicy& origins() const { return *origins_; }
+    const TokenVerifier& tokens() const { return tokens_; }
+    // Seconds since the Unix epoch (token expiry).
+    static std::int64_t wall_seconds();
     // The admin interface's answer to `authorization` from `address`.
     enum class AdminAuth { ok, refused, throttled };
     AdminAuth admin_authorize(std::string_view authorization, const std::string& address);
@@ -91,6 +98,8 @@ private:
     std::unordered_map<sio::SessionId, std::weak_ptr<WsSession>> websockets_;
     std::unordered_map<sio::SessionId, std::weak_ptr<HttpSession>> polls_;
     StaticCache static_files_;
+    std::optional<OriginPolicy> origins_;  // made by listen(), which knows the port
+    TokenVerifier tokens_;
 
     bool open_agents();
     void accept();

@@ -149,7 +149,7 @@ void ChatAgent::post_event(ca::RoomId room, const ca::User& user, const char* ev
 
 void ChatAgent::announce(ca::RoomId room, std::string text,
                          std::function<void(Expected<ChatMessage, std::string>)> done) {
-    ChatMessage m{0, room, wall_ms_(), ca::User{0, "server"}, std::nullopt, std::move(text), "announcement"};
+    ChatMessage m{0, room, wall_ms_(), ca::User{0, std::string(ca::kServerName), {}}, std::nullopt, std::move(text), "announcement"};
     store_.append(std::move(m), [this, room, done = std::move(done)](Expected<ChatMessage, std::string> stored) {
         if (stored) {
             const json j = committed(*stored);

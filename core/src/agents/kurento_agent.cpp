@@ -114,6 +114,13 @@ KurentoAgent::RoomMedia* KurentoAgent::room_of(const ca::Request& r, const ca::U
 void KurentoAgent::on_server_message(const ca::Request& r, const ca::User& from, json& data) {
     auto request = kurento::parse_request(data);
     if (!request) return port_->fail(r, ErrorCode::bad_request, request.error());
+    // Capabilities (all of them in open mode; a token's `caps` otherwise).
+    if (std::holds_alternative<kurento::Publish>(*request) && !from.caps.publish)
+        return port_->fail(r, ErrorCode::forbidden, "the access token does not allow publishing (publish)");
+    if (std::holds_alternative<kurento::SetFilter>(*request) && !from.caps.filter)
+        return port_->fail(r, ErrorCode::forbidden, "the access token does not allow filters (filter)");
+    if (std::holds_alternative<kurento::Record>(*request) && !from.caps.record)
+        return port_->fail(r, ErrorCode::forbidden, "the access token does not allow recording (record)");
     std::visit(
         [&](const auto& q) {
             using T = std::decay_t<decltype(q)>;

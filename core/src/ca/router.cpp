@@ -22,6 +22,15 @@ bool reserved_event(std::string_view name) {
            name.substr(0, 11) == "newListener";
 }
 
+bool same_ignoring_ascii_case(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
+
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 
@@ -81,25 +90,41 @@ void Router::on_namespace_connect(sio::SessionId s, std::string_view endpoint, s
     now_ = now;
     if (endpoint != kNamespace) return;
     Member* m = member(s);
-    if (!m) {
-        // The name comes from the connect packet's query, else the handshake's.
-        auto name = url::query_param(query, "name");
-        if (!name) name = url::query_param(engine_->query(s), "name");
-        const UserId id = next_user_++;
-        std::string n = name && utf::valid_utf8(*name) ? utf::truncate_code_points(*name, limits_.max_name_chars)
-                                                        : std::string();
-        if (n.empty()) n = "user" + std::to_string(id);
-        m = &members_.emplace(s, Member{User{id, std::move(n)}, s, std::nullopt,
-                                        RateLimiter(limits_.rate_per_second, limits_.rate_burst)})
-                 .first->second;
-        sessions_by_user_.emplace(id, s);
-    }
+    if (!m) m = &add_member(s, query);
     emit(s, "connected", dump(json{{"user", to_json(m->user)}}));
 }
+
+Router::Member& Router::add_member(sio::SessionId s, std::string_view query) {
+    const UserId id = next_user_++;
+    Member m{User{id, {}, {}}, s, std::nullopt, RateLimiter(limits_.rate_per_second, limits_.rate_burst), {}};
+    std::optional<std::string> name;
+    bool chosen_by_client = true;
+    if (const auto it = identities_.find(s); it != identities_.end()) {
+        name = it->second.name;
+        chosen_by_client = false;
+        m.user.caps = it->second.caps;
+        m.allowed_rooms = std::move(it->second.rooms);
+        identities_.erase(it);
+    } else {
+        // Open mode: the name comes from the connect packet's query, else the handshake's.
+        name = url::query_param(query, "name");
+        if (!name) name = url::query_param(engine_->query(s), "name");
+        if (name && !utf::valid_utf8(*name)) name.reset();
+    }
+    m.user.name = name ? utf::clean_display_name(*name, limits_.max_name_chars) : std::string();
+    // The server's own name cannot be taken by a client.
+    if (chosen_by_client && same_ignoring_ascii_case(m.user.name, kServerName)) m.user.name.clear();
+    if (m.user.name.empty()) m.user.name = "user" + std::to_string(id);
+    sessions_by_user_.emplace(id, s);
+    return members_.emplace(s, std::move(m)).first->second;
+}
+
+void Router::identify(sio::SessionId s, Identity identity) { identities_[s] = std::move(identity); }
 
 void Router::on_namespace_disconnect(sio::SessionId s, std::string_view endpoint, sio::CloseReason,
                                      sio::Time now) {
     now_ = now;
+    if (endpoint.empty()) identities_.erase(s);  // the session is gone
     if (endpoint != kNamespace) return;
     Member* m = member(s);
     if (!m) return;
@@ -158,6 +183,8 @@ void Router::join_room(Member& m, const Request& req, std::string_view arg) {
     if (*parsed < 0 || *parsed > kMaxRoomId)
         return fail(req, ErrorCode::bad_request, "room must be an integer from 0 to 2^53-1");
     const RoomId room = *parsed;
+    if (m.allowed_rooms && !m.allowed_rooms->count(room))
+        return fail(req, ErrorCode::forbidden, "room: the access token does not allow room " + std::to_string(room));
 
     if (m.room != room) {
         const auto it = rooms_.find(room);

@@ -113,4 +113,36 @@ std::string truncate_code_points(std::string_view s, std::size_t max_chars) {
     return std::string(s.substr(0, i));
 }
 
+namespace {
+// The code point of the well-formed sequence at the start of `s` (`s` is valid UTF-8).
+char32_t decode_one(std::string_view s, std::size_t& len) {
+    const auto b = [&](std::size_t i) { return static_cast<char32_t>(static_cast<unsigned char>(s[i])); };
+    if (b(0) < 0x80) return len = 1, b(0);
+    if (b(0) < 0xE0) return len = 2, ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+    if (b(0) < 0xF0) return len = 3, ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+    return len = 4, ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+}
+
+bool hidden_control(char32_t c) {
+    return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x061C || c == 0x200E || c == 0x200F ||
+           (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF;
+}
+
+bool white_space(char32_t c) { return c == 0x20 || c == 0xA0 || c == 0x3000 || (c >= 0x2000 && c <= 0x200B); }
+}  // namespace
+
+std::string clean_display_name(std::string_view s, std::size_t max_chars) {
+    const std::string valid = sanitize(s);
+    std::string out;
+    std::size_t kept_end = 0;  // out's length up to its last character that is not white space
+    for (std::size_t i = 0, len = 0; i < valid.size(); i += len) {
+        const char32_t c = decode_one(std::string_view(valid).substr(i), len);
+        if (hidden_control(c) || (out.empty() && white_space(c))) continue;
+        out.append(valid, i, len);
+        if (!white_space(c)) kept_end = out.size();
+    }
+    out.resize(kept_end);
+    return truncate_code_points(out, max_chars);
+}
+
 }  // namespace compeit::utf

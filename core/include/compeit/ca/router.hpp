@@ -39,6 +39,9 @@ public:
         std::string_view what;
     };
     void on_fault(std::function<void(const Fault&)> handler) { on_fault_ = std::move(handler); }
+    // The verified identity of a session (token mode), before its namespace
+    // connect: its name, rooms and capabilities then come from it.
+    void identify(sio::SessionId session, Identity identity);
     // Keeps Port::now() current between client events (the server's timer calls this).
     void advance(sio::Time now) { now_ = now; }
 
@@ -66,6 +69,7 @@ private:
         sio::SessionId session = 0;
         std::optional<RoomId> room;
         RateLimiter rate;
+        std::optional<std::set<RoomId>> allowed_rooms;  // token mode: the token's rooms
     };
     struct Room {
         std::vector<sio::SessionId> sessions;  // in join order
@@ -80,11 +84,13 @@ private:
     std::unordered_map<RoomId, Room> rooms_;
     std::map<std::string, ServerAgent*, std::less<>> agents_;
     std::function<void(const Fault&)> on_fault_;
+    std::unordered_map<sio::SessionId, Identity> identities_;  // identified, namespace not yet connected
 
     // Runs f behind the barrier; false when it threw (reported as a Fault).
     template <class F>
     bool guarded(std::string_view event, std::string_view type, UserId user, F&& f);
     void membership(bool joined, const User& user, RoomId room);
+    Member& add_member(sio::SessionId s, std::string_view query);
 
     Member* member(sio::SessionId s);
     Member* member_by_user(UserId id);

@@ -31,4 +31,9 @@ std::string truncate_code_points(std::string_view s, std::size_t max_chars);
 // Number of code points (what the chat length limit counts).
 std::size_t code_points(std::string_view utf8);
 
+// A name fit to show to others: invalid bytes, control characters (C0, DEL,
+// C1) and bidirectional controls (which can reorder what follows a name)
+// removed, white space trimmed, at most `max_chars` code points.
+std::string clean_display_name(std::string_view s, std::size_t max_chars);
+
 }  // namespace compeit::utf
