@@ -4,16 +4,20 @@
 // span scanner (against nlohmann), URLs and query strings, the UTF helpers,
 // and what Kurento Media Server and Janus send (the sessions' message
 // parsing, candidates, errors and filter strings).
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "compeit/janus/janus_backend.hpp"
 #include "compeit/janus/session.hpp"
 #include "compeit/kms/session.hpp"
 #include "compeit/kms/wire.hpp"
 #include "compeit/ws/handshake.hpp"
+#include "fuzz_support.hpp"
 
 #include "compeit/sio/packet.hpp"
 #include "compeit/sio/payload.hpp"
@@ -64,6 +68,79 @@ void media_values(std::string_view in) {
     (void)kms::to_browser_candidate(tree);
     (void)janus::to_janus_candidate(tree);
     if (tree.is_string()) (void)kms::filter_spec(tree.get<std::string>());
+}
+
+// Every message of a websocket byte stream, fed whole or one byte at a time
+// (the two must agree), then the error that ended it, if any.
+struct WsResult {
+    std::vector<ws::Message> messages;
+    std::optional<ws::Error> error;
+};
+WsResult ws_decode(std::string_view in, bool bytewise) {
+    WsResult r;
+    ws::Decoder d(1 << 16);
+    auto drain = [&] {
+        while (!r.error) {
+            auto m = d.next();
+            if (!m) r.error = m.error();
+            else if (!*m) return;
+            else r.messages.push_back(std::move(**m));
+        }
+    };
+    if (!bytewise) {
+        d.feed(in);
+        drain();
+        return r;
+    }
+    for (char c : in) {
+        if (r.error) break;
+        d.feed(std::string_view(&c, 1));
+        drain();
+    }
+    return r;
+}
+
+bool same(const std::vector<ws::Message>& a, const std::vector<ws::Message>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (a[i].opcode != b[i].opcode || a[i].payload != b[i].payload) return false;
+    return true;
+}
+
+// What a decoder accepts, its encoder writes back to the same value; what
+// the helpers promise about their results.
+void round_trips(std::string_view in) {
+    if (const auto p = sio::decode(in)) {
+        const auto again = sio::decode(sio::encode(*p));
+        fuzz::check(again && *again == *p);
+    }
+    if (const auto packets = sio::decode_payload(in); packets && packets->size() > 1) {
+        const std::string body = sio::encode_payload(*packets);
+        const auto again = sio::decode_payload(body);
+        fuzz::check(again && *again == *packets);
+    }
+
+    const auto whole = ws_decode(in, false);
+    const auto bytewise = ws_decode(in, true);
+    fuzz::check(same(whole.messages, bytewise.messages) && whole.error == bytewise.error);
+    for (const auto& m : whole.messages) {
+        const auto mask = std::array<std::uint8_t, 4>{1, 2, 3, 4};
+        const auto again = ws_decode(ws::encode_message(m.opcode, m.payload, mask), false);
+        fuzz::check(!again.error && same(again.messages, {m}));
+    }
+
+    fuzz::check(utf::valid_utf8(utf::sanitize(in)));
+    fuzz::check(url::decode_component(in).size() <= in.size());
+    if (utf::valid_utf8(in)) {
+        fuzz::check(utf::sanitize(in) == in);
+        fuzz::check(utf::prefix_bytes(in, utf::utf16_length(in)) == in.size());
+        const std::size_t n = in.size() / 3;
+        const std::string cut = utf::truncate_code_points(in, n);
+        fuzz::check(utf::valid_utf8(cut) && utf::code_points(cut) <= n && in.substr(0, cut.size()) == cut);
+        std::string quoted;
+        util::append_json_string(quoted, in);
+        fuzz::check(util::json_value_span(quoted).has_value() && util::json_string(quoted) == std::string(in));
+    }
 }
 
 }  // namespace
@@ -125,16 +202,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         util::for_each_element(*span, [](std::string_view v) { (void)util::json_first_element(v); });
     }
 
-    ws::Decoder whole(1 << 16), bytewise(1 << 16);
-    whole.feed(in);
-    while (auto m = whole.next()) {
-        if (!*m) break;
-    }
-    for (char c : in) {
-        bytewise.feed(std::string_view(&c, 1));
-        while (auto m = bytewise.next()) {
-            if (!*m) break;
-        }
-    }
+    round_trips(in);
     return 0;
 }
