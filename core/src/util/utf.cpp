@@ -132,17 +132,22 @@ bool white_space(char32_t c) { return c == 0x20 || c == 0xA0 || c == 0x3000 || (
 }  // namespace
 
 std::string clean_display_name(std::string_view s, std::size_t max_chars) {
-    const std::string valid = sanitize(s);
     std::string out;
+    std::size_t kept = 0;      // code points in out
     std::size_t kept_end = 0;  // out's length up to its last character that is not white space
-    for (std::size_t i = 0, len = 0; i < valid.size(); i += len) {
-        const char32_t c = decode_one(std::string_view(valid).substr(i), len);
+    for (std::size_t i = 0, len = 0; i < s.size() && kept < max_chars; i += len) {
+        if (sequence_length(s, i) == 0) {  // an invalid byte is dropped, not replaced
+            len = 1;
+            continue;
+        }
+        const char32_t c = decode_one(s.substr(i), len);
         if (hidden_control(c) || (out.empty() && white_space(c))) continue;
-        out.append(valid, i, len);
+        out.append(s.substr(i, len));
+        ++kept;
         if (!white_space(c)) kept_end = out.size();
     }
-    out.resize(kept_end);
-    return truncate_code_points(out, max_chars);
+    out.resize(kept_end);  // trimmed after the cut, so a cut name does not end in white space
+    return out;
 }
 
 }  // namespace compeit::utf
