@@ -364,6 +364,33 @@ void Router::fail(const Request& r, ErrorCode code, std::string_view message) {
     ack(r, dump(json{{"error", {{"code", to_string(code)}, {"message", message}}}}));
 }
 
+// --- operators --------------------------------------------------------------
+
+bool Router::kick(UserId user, sio::Time now) {
+    const Member* m = member_by_user(user);
+    if (!m) return false;
+    engine_->disconnect(m->session, sio::CloseReason::server, now);
+    return true;
+}
+
+std::size_t Router::close_room(RoomId room) {
+    const auto it = rooms_.find(room);
+    if (it == rooms_.end()) return 0;
+    const std::vector<sio::SessionId> sessions = it->second.sessions;  // leaving edits the room
+    for (sio::SessionId s : sessions)
+        if (Member* m = member(s)) leave_current(*m);
+    return sessions.size();
+}
+
+std::vector<std::pair<RoomId, std::size_t>> Router::rooms(RoomId after, std::size_t limit) const {
+    std::vector<std::pair<RoomId, std::size_t>> out;
+    for (const auto& [id, r] : rooms_)
+        if (id > after) out.emplace_back(id, r.sessions.size());
+    std::sort(out.begin(), out.end());
+    if (out.size() > limit) out.resize(limit);
+    return out;
+}
+
 // --- queries ----------------------------------------------------------------
 
 std::optional<User> Router::user(UserId id) const {

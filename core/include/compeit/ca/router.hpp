@@ -57,6 +57,16 @@ public:
     std::optional<RoomId> room_of(UserId id) const;
     std::vector<User> members(RoomId room) const;
     std::size_t user_count() const { return members_.size(); }
+    // Rooms with their member counts, ascending, after room `after` (-1: from
+    // the first), at most `limit` of them (operators' listing).
+    std::vector<std::pair<RoomId, std::size_t>> rooms(RoomId after, std::size_t limit) const;
+
+    // Operators' actions. Ends the user's session (the client gets `0::`);
+    // false when no such user is connected.
+    bool kick(UserId user, sio::Time now);
+    // Every member leaves the room (room_left to each, user_left to the
+    // others, as for leave_room); the number of members it had.
+    std::size_t close_room(RoomId room);
     std::size_t room_count() const { return rooms_.size(); }
     sio::Time now() const { return now_; }
     const Limits& limits() const { return limits_; }
