@@ -4,6 +4,7 @@
 import { messageElement } from './chat-view.mjs';
 import { VideoCall } from './video-call.mjs';
 import { requestErrorFilter } from './request-errors.mjs';
+import { joinLink, allowsRoom, linkHash } from './join-link.mjs';
 
 const $ = (id) => document.getElementById(id);
 const NAME_KEY = 'compeit.name';
@@ -19,6 +20,7 @@ const state = {
   privateTo: null,     // user we write to privately, or null
   online: false,
   failed: false,       // the agent gave up reconnecting
+  link: null,          // the join link (#token=...) the page was opened with, or null
 };
 
 // --- feedback ----------------------------------------------------------------
@@ -63,6 +65,9 @@ const REASONS = {
   disconnected: 'the connection was lost',
   not_connected: 'not connected to the server',
   connect_failed: 'could not reach the server',
+  forbidden: 'your link does not allow that',
+  unauthorized: 'the server refused your link: it may have expired or be for another server. Ask for a new link',
+  no_link: 'this server needs an invitation link (…#token=…). Ask whoever runs it for one',
 };
 const ACTIONS = {
   join_room: 'Could not join the room',
@@ -80,6 +85,12 @@ const requestErrors = requestErrorFilter(({ event, code, message }) => showError
 // Errors the server did not send as request_error (those are shown by their event).
 function onFailure(what, e) {
   if (e?.code && !['disconnected', 'not_connected', 'connect_failed'].includes(e.code)) return;
+  if (e?.code === 'connect_failed' && /unauthorized/.test(e?.message ?? '')) {
+    // A refused token will not get better by retrying.
+    dropAgent();
+    const code = state.link ? 'unauthorized' : 'no_link';
+    return showError(`${what}: ${REASONS[code]}.`, code);
+  }
   showError(`${what}: ${REASONS[e?.code] ?? e?.message ?? String(e)}.`, e?.code ?? 'error');
 }
 
@@ -271,7 +282,7 @@ async function agentFor(name) {
   state.name = name;
   wire(ca);
   call.attach(ca);
-  await ca.connect(location.origin, { name });
+  await ca.connect(location.origin, { name, token: state.link?.token ?? '' });
   return ca;
 }
 
@@ -283,14 +294,18 @@ async function join(name, room) {
   button.textContent = 'Joining…';
   hideError();
   try {
+    if (state.link && !allowsRoom(state.link, room)) {
+      showError(`Could not join the room: ${REASONS.forbidden} (room ${room}).`, 'forbidden');
+      return;
+    }
     const ca = await agentFor(name);
-    localStorage.setItem(NAME_KEY, name);
+    if (!state.link) localStorage.setItem(NAME_KEY, name);
     state.messages.clear();
     state.privateTo = null;
     setPrivate(null);
     const joined = await ca.joinRoom(room);
     state.room = joined.room;
-    history.replaceState(null, '', `#room=${joined.room}`);
+    history.replaceState(null, '', state.link ? linkHash(state.link, joined.room) : `#room=${joined.room}`);
     showRoom(true);
     renderChat();
   } catch (e) {
@@ -313,7 +328,7 @@ async function leave() {
   state.room = null;
   state.members.clear();
   state.messages.clear();
-  history.replaceState(null, '', location.pathname);
+  history.replaceState(null, '', state.link ? linkHash(state.link, null) : location.pathname);
   showRoom(false);
 }
 
@@ -343,6 +358,15 @@ function start() {
   const nameInput = $('name-input');
   const roomInput = $('room-input');
   nameInput.value = localStorage.getItem(NAME_KEY) ?? '';
+  state.link = joinLink(location.hash);
+  if (state.link) {
+    // The name is the link's: shown, not asked for.
+    nameInput.value = state.link.name ?? '';
+    nameInput.readOnly = true;
+    $('link-note').hidden = false;
+    if (state.link.malformed) showError('This invitation link is damaged: ask for a new one.', 'malformed_link');
+    else if (state.link.expired) showError('This invitation link has expired: ask for a new one.', 'expired_link');
+  }
   const hashRoom = parseRoom(new URLSearchParams(location.hash.slice(1)).get('room') ?? '');
   if (hashRoom !== null) roomInput.value = String(hashRoom);
 
@@ -363,7 +387,8 @@ function start() {
   $('error-close').addEventListener('click', hideError);
   $('reload-button').addEventListener('click', () => location.reload());
 
-  if (nameInput.value && hashRoom !== null) join(nameInput.value, hashRoom);  // back where we were
+  const usable = !state.link || (!state.link.malformed && !state.link.expired);
+  if (usable && nameInput.value && hashRoom !== null) join(nameInput.value, hashRoom);  // back where we were
   else (nameInput.value ? roomInput : nameInput).focus();
 }
 

@@ -85,7 +85,8 @@ export class ConnectionAgent {
     stop(): void;
   };
   on<K extends keyof EventMap>(event: K, listener: (payload: EventMap[K]) => void): () => void;
-  connect(url: string, options?: { name?: string }): Promise<User>;
+  /** `token`: an access token (JWT) for a server started with --auth-secret or --auth-public-key. */
+  connect(url: string, options?: { name?: string; token?: string }): Promise<User>;
   disconnect(): void;
   joinRoom(room: number): Promise<RoomJoined>;
   leaveRoom(): Promise<{ room: number }>;

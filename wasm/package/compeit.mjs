@@ -107,10 +107,11 @@ export class ConnectionAgent {
     return () => this.#listeners.get(event)?.delete(fn);
   }
 
-  /** Connects and resolves with the user once the server says `connected`. */
-  connect(url, { name = '' } = {}) {
+  /** Connects and resolves with the user once the server says `connected`.
+   *  `token`: the access token, for a server that requires one. */
+  connect(url, { name = '', token = '' } = {}) {
     if (this.#h < 0) {
-      this.#h = this.#withStrings((s) => this.#core._compeit_new(s(url), s(name)));
+      this.#h = this.#withStrings((s) => this.#core._compeit_new(s(url), s(name), s(token)));
       for (const type of this.#agents.keys()) this.#withStrings((s) => this.#core._compeit_register(this.#h, s(type)));
     }
     const ready = new Promise((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));

@@ -21,8 +21,13 @@ struct Instance {
     compeit::agents::ChatClient chat;
     compeit::agents::KurentoClient kurento;
     std::string outputs;  // the last compeit_take_outputs() answer, kept alive for JS to read
-    Instance(std::string url, std::string name)
-        : client(compeit::ca::ClientConfig{std::move(url), std::move(name)}), chat(client), kurento(client) {}
+    Instance(std::string url, std::string name, std::string token)
+        : client(config(std::move(url), std::move(name), std::move(token))), chat(client), kurento(client) {}
+    static compeit::ca::ClientConfig config(std::string url, std::string name, std::string token) {
+        compeit::ca::ClientConfig c{std::move(url), std::move(name)};
+        c.token = std::move(token);
+        return c;
+    }
 };
 
 std::vector<std::unique_ptr<Instance>> g_instances;
@@ -51,8 +56,8 @@ const char* kind_name(compeit::ca::Output::Kind k) {
 
 extern "C" {
 
-EMSCRIPTEN_KEEPALIVE int compeit_new(const char* url, const char* name) {
-    g_instances.push_back(std::make_unique<Instance>(url, name));
+EMSCRIPTEN_KEEPALIVE int compeit_new(const char* url, const char* name, const char* token) {
+    g_instances.push_back(std::make_unique<Instance>(url, name, token));
     return static_cast<int>(g_instances.size() - 1);
 }
 

@@ -111,8 +111,9 @@ void Client::connect(sio::Time now) {
 void Client::start_handshake(sio::Time now) {
     state_ = State::handshaking;
     deadline_ = now + config_.connect_timeout;
-    out(Output::Kind::http_get, config_.url + "/socket.io/1/?name=" + encode_query_value(config_.name) +
-                                    "&t=" + std::to_string(now.count()));
+    std::string url = config_.url + "/socket.io/1/?name=" + encode_query_value(config_.name);
+    if (!config_.token.empty()) url += "&token=" + encode_query_value(config_.token);
+    out(Output::Kind::http_get, url + "&t=" + std::to_string(now.count()));
 }
 
 void Client::on_http(int status, std::string_view body, sio::Time now) {

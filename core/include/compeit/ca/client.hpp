@@ -30,6 +30,7 @@ struct ClientConfig {
     sio::Time reconnect_delay_max{10'000};
     unsigned max_attempts = 10;
     sio::Time connect_timeout{10'000};
+    std::string token = {};  // an access token for servers that require one (sent as ?token=)
 };
 
 // One thing for the host to do, or to tell the application. Payloads are
