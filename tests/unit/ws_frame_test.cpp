@@ -318,6 +318,21 @@ TEST_CASE("a client's frames must be masked, a server's must not be (RFC 6455 5.
     }
 }
 
+TEST_CASE("a close frame carries nothing, or a code a peer may send and a UTF-8 reason (RFC 6455 7.4)", "[ws]") {
+    check_one_message(frame(FIN | 0x8, "", kMask), Opcode::close, "");
+    for (int c : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999}) {
+        const auto code = static_cast<std::uint16_t>(c);
+        check_one_message(frame(FIN | 0x8, close_payload(code, "why"), kMask), Opcode::close, close_payload(code, "why"));
+    }
+    CHECK(error_of(frame(FIN | 0x8, "\x03", kMask)) == Error::protocol_error);  // one byte: half a code
+    for (int c : {0, 999, 1004, 1005, 1006, 1015, 2999, 5000, 65535}) {
+        const auto code = static_cast<std::uint16_t>(c);
+        INFO("code " << code);
+        CHECK(error_of(frame(FIN | 0x8, close_payload(code), kMask)) == Error::protocol_error);
+    }
+    CHECK(error_of(frame(FIN | 0x8, close_payload(1000) + "\xFF", kMask)) == Error::bad_data);
+}
+
 TEST_CASE("a text message that is not UTF-8 fails with bad_data", "[ws]") {
     CHECK(error_of(frame(FIN | 0x1, "\xFF", kMask)) == Error::bad_data);
     CHECK(error_of(frame(FIN | 0x1, "\xED\xA0\x80", kMask)) == Error::bad_data);  // a surrogate

@@ -5,6 +5,18 @@
 namespace compeit::ws {
 namespace {
 
+// RFC 6455 5.5.1 and 7.4: a close payload is empty, or a status code a peer
+// may send followed by a UTF-8 reason.
+std::optional<Error> close_payload_error(std::string_view p) {
+    if (p.empty()) return std::nullopt;
+    if (p.size() == 1) return Error::protocol_error;
+    const unsigned code = (static_cast<unsigned>(static_cast<unsigned char>(p[0])) << 8) | static_cast<unsigned char>(p[1]);
+    const bool sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+    if (!sendable) return Error::protocol_error;
+    if (!utf::valid_utf8(p.substr(2))) return Error::bad_data;
+    return std::nullopt;
+}
+
 bool is_control(Opcode op) { return (static_cast<std::uint8_t>(op) & 0x8) != 0; }
 
 bool known_opcode(std::uint8_t op) {
@@ -80,6 +92,9 @@ Expected<std::optional<Message>, Error> Decoder::next() {
         pos_ += header + static_cast<std::size_t>(len);
         if (masked) apply_mask(payload, mask);
 
+        if (op == Opcode::close) {
+            if (const auto bad = close_payload_error(payload)) return fail(*bad);
+        }
         if (is_control(op)) return std::optional<Message>{Message{op, std::move(payload)}};
         if (op == Opcode::continuation) {
             if (!in_message_) return fail(Error::protocol_error);
