@@ -22,13 +22,16 @@ std::optional<std::int64_t> duration_seconds(const std::string& v) {
     if (v.empty()) return std::nullopt;
     char* end = nullptr;
     const long long n = std::strtoll(v.c_str(), &end, 10);
-    if (end == v.c_str() || n <= 0 || n > 10LL * 365 * 86400) return std::nullopt;
+    if (end == v.c_str() || n <= 0) return std::nullopt;
     const std::string unit(end);
-    if (unit.empty() || unit == "s") return n;
-    if (unit == "m") return n * 60;
-    if (unit == "h") return n * 3600;
-    if (unit == "d") return n * 86400;
-    return std::nullopt;
+    long long scale = 0;
+    if (unit.empty() || unit == "s") scale = 1;
+    else if (unit == "m") scale = 60;
+    else if (unit == "h") scale = 3600;
+    else if (unit == "d") scale = 86400;
+    // at most ten years, whatever the unit (the bound is on the lifetime, not on the number)
+    if (scale == 0 || n > 10LL * 365 * 86400 / scale) return std::nullopt;
+    return n * scale;
 }
 
 std::vector<std::string> split(const std::string& v) {
