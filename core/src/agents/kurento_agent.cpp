@@ -165,7 +165,7 @@ void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const k
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     if (!media->streams.count(q.user))
-        return port_->fail(r, ErrorCode::bad_request, "that user does not publish in this room");
+        return port_->fail(r, ErrorCode::bad_request, "user: that user does not publish in this room");
     const ca::RoomId room = *port_->room_of(from.id);
     media->links.erase({from.id, q.user});
     media->pending.insert({from.id, q.user});  // the browser's candidates are welcome from now on
@@ -197,7 +197,7 @@ void KurentoAgent::subscribe_answer(const ca::Request& r, const ca::User& from, 
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     if (!media->pending.erase({a.user, from.id}))
-        return port_->fail(r, ErrorCode::bad_request, "no subscribe request from that user is waiting");
+        return port_->fail(r, ErrorCode::bad_request, "user: no subscribe request from that user is waiting");
     media->links.insert({a.user, from.id});
     port_->to_user(a.user, json{{"action", "subscribed"}, {"user", from.id}, {"sdp", a.sdp}});
     port_->ok(r);
@@ -210,7 +210,7 @@ void KurentoAgent::answer(const ca::Request& r, const ca::User& from, const kure
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     if (!media->links.count({from.id, a.user}))
-        return port_->fail(r, ErrorCode::bad_request, "no offer for that user's stream is waiting");
+        return port_->fail(r, ErrorCode::bad_request, "user: no offer for that user's stream is waiting");
     const ca::RoomId room = *port_->room_of(from.id);
     backend_.answer(room, from.id, a.user, a.sdp, [this, r, room, subscriber = from.id, pub = a.user](auto done) {
         if (done) return port_->ok(r);
@@ -228,7 +228,7 @@ void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, con
         // Browsers trickle candidates before the answer: an operation under way counts.
         const bool known = (c.user == from.id && (media->streams.count(from.id) || media->publishing.count(from.id))) ||
                            media->links.count({from.id, c.user}) || media->pending.count({from.id, c.user});
-        if (!known) return port_->fail(r, ErrorCode::bad_request, "no media connection for that stream");
+        if (!known) return port_->fail(r, ErrorCode::bad_request, "user: no media connection for that user's stream");
         backend_.add_candidate(room, from.id, c.user, kurento::to_json(c.candidate));
         return port_->ok(r);
     }
@@ -239,7 +239,7 @@ void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, con
         return media->links.count({subscriber, publisher}) || media->pending.count({subscriber, publisher});
     };
     const bool ok = (c.user == from.id && connected(peer, from.id)) || (c.user == peer && connected(from.id, peer));
-    if (!ok) return port_->fail(r, ErrorCode::bad_request, "no peer connection with that user");
+    if (!ok) return port_->fail(r, ErrorCode::bad_request, "peer: no peer connection with that user");
     port_->to_user(peer, json{{"action", "ice_candidate"}, {"user", c.user}, {"peer", from.id},
                               {"candidate", kurento::to_json(c.candidate)}});
     port_->ok(r);
@@ -257,7 +257,7 @@ void KurentoAgent::unsubscribe(const ca::Request& r, const ca::User& from, const
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     const bool had = media->links.erase({from.id, u.user}) + media->pending.erase({from.id, u.user});
-    if (!had) return port_->fail(r, ErrorCode::bad_request, "not subscribed to that user");
+    if (!had) return port_->fail(r, ErrorCode::bad_request, "user: not subscribed to that user");
     backend_.unsubscribe(*port_->room_of(from.id), from.id, u.user);
     if (backend_.peer_to_peer()) port_->to_user(u.user, json{{"action", "unsubscribed"}, {"user", from.id}});
     port_->ok(r);
