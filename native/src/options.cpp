@@ -112,6 +112,10 @@ const std::vector<Flag>& flags() {
              o.allowed_origins.push_back(v);
              return v == "*" || !OriginPolicy::normalize(v).empty();
          }},
+        {"--tls-cert", "FILE", "PEM certificate chain: serve https and wss instead of http and ws (with --tls-key; reloaded on SIGHUP)",
+         [](const std::string& v, Options& o) { o.tls_cert = v; return !v.empty(); }},
+        {"--tls-key", "FILE", "PEM private key of --tls-cert (reloaded on SIGHUP)",
+         [](const std::string& v, Options& o) { o.tls_key = v; return !v.empty(); }},
         {"--admin-token", "TOKEN", "bearer token for the admin HTTP interface (or env COMPEIT_ADMIN_TOKEN); none: disabled",
          [](const std::string& v, Options& o) { o.admin_token = v; return true; }},
         {"--media", "MODE", "Kurento Agent media mode: mesh (browsers peer to peer; the default) kurento (through Kurento Media Server) or janus (through the Janus VideoRoom)",
@@ -188,6 +192,7 @@ ParseResult parse_options(const std::vector<std::string>& args, Options& out) {
         }
         if (!flag->set(value, out)) return {false, false, "bad value for " + name + ": " + value};
     }
+    if (out.tls_cert.empty() != out.tls_key.empty()) return {false, false, "--tls-cert and --tls-key go together"};
     return {};
 }
 

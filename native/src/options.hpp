@@ -29,6 +29,8 @@ struct Options {
     std::string auth_secret;                  // HS256 tokens (env COMPEIT_AUTH_SECRET)
     std::string auth_public_key;              // ES256/RS256 tokens: a PEM public key file
     std::vector<std::string> allowed_origins; // empty: the server's own origins
+    std::string tls_cert;                     // PEM certificate chain: https and wss (with tls_key)
+    std::string tls_key;                      // PEM private key of tls_cert
     std::string media = "mesh";               // Kurento Agent media mode
     std::string kms_url = "ws://127.0.0.1:8888/kurento";  // --media kurento
     std::string janus_url = "ws://127.0.0.1:8188";          // --media janus
