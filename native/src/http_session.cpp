@@ -3,7 +3,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <optional>
+#include <variant>
 
 #include "compeit/auth/token.hpp"
 #include "compeit/sio/payload.hpp"
@@ -14,6 +17,7 @@
 #include "secrets.hpp"
 #include "server.hpp"
 #include "static_files.hpp"
+#include "tls_stream.hpp"
 #include "ws_session.hpp"
 
 namespace compeit::native {
@@ -21,6 +25,7 @@ namespace compeit::native {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 
 namespace {
 
@@ -60,17 +65,25 @@ std::optional<SioPath> parse_sio_path(std::string_view path) {
 
 class Session final : public HttpSession, public std::enable_shared_from_this<Session> {
 public:
-    Session(asio::ip::tcp::socket socket, Server& server, AddressSlots::Slot slot)
-        : stream_(std::move(socket)), server_(server), slot_(std::move(slot)) {
+    Session(asio::ip::tcp::socket socket, Server& server, AddressSlots::Slot slot, TlsContext tls)
+        : stream_(make_stream(std::move(socket), std::move(tls))), server_(server), slot_(std::move(slot)) {
         boost::system::error_code ec;
-        const auto ep = stream_.socket().remote_endpoint(ec);
+        const auto ep = tcp().socket().remote_endpoint(ec);
         if (!ec) {
             address_ = ep.address().to_string();
             peer_ = address_ + ":" + std::to_string(ep.port());
         }
     }
 
-    void start() override { read(); }
+    void start() override {
+        auto* tls = std::get_if<TlsConnection>(&stream_);
+        if (!tls) return read();
+        // The TLS handshake counts as part of the first request: a client
+        // that never finishes it is closed after --request-timeout.
+        tls->tcp().expires_after(request_timeout());
+        tls->stream.async_handshake(ssl::stream_base::server,
+                                    [self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+    }
 
     void answer_poll(std::string payload) override {
         if (!held_) return;
@@ -84,7 +97,9 @@ public:
     }
 
 private:
-    beast::tcp_stream stream_;
+    // Plain http, or https; the other members are the same for both.
+    using Stream = std::variant<beast::tcp_stream, TlsConnection>;
+    Stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     Server& server_;
@@ -104,6 +119,42 @@ private:
     unsigned version_ = 11;
     bool keep_alive_ = true;
 
+    static Stream make_stream(asio::ip::tcp::socket socket, TlsContext tls) {
+        if (tls) return Stream(std::in_place_type<TlsConnection>, std::move(socket), std::move(tls));
+        return Stream(std::in_place_type<beast::tcp_stream>, std::move(socket));
+    }
+
+    // Calls f with the stream requests and answers go through.
+    template <class F>
+    void with_stream(F&& f) {
+        if (auto* tls = std::get_if<TlsConnection>(&stream_)) return f(tls->stream);
+        f(std::get<beast::tcp_stream>(stream_));
+    }
+
+    // The TCP layer, for deadlines and closing.
+    beast::tcp_stream& tcp() {
+        if (auto* tls = std::get_if<TlsConnection>(&stream_)) return tls->tcp();
+        return std::get<beast::tcp_stream>(stream_);
+    }
+
+    void on_handshake(beast::error_code ec) {
+        if (closed_) return;
+        if (!ec) return read();
+        log(LogLevel::info, "TLS handshake with ", peer_, " failed: ", ec.message());
+        if (ec.category() == asio::error::get_ssl_category() &&
+            ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
+            // Plain http to the https port: one plain answer that says so (best effort).
+            static constexpr std::string_view answer =
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 33\r\n"
+                "Connection: close\r\n\r\nthis port speaks https, not http\n";
+            auto& socket = tcp().socket();
+            boost::system::error_code wec;
+            socket.non_blocking(true, wec);
+            socket.write_some(asio::buffer(answer.data(), answer.size()), wec);
+        }
+        close();
+    }
+
     std::chrono::milliseconds request_timeout() const {
         return std::chrono::milliseconds(static_cast<std::int64_t>(server_.options().request_timeout_s * 1000));
     }
@@ -114,10 +165,12 @@ private:
         parser_.emplace();
         parser_->body_limit(server_.options().max_frame_bytes);
         parser_->header_limit(16 * 1024);
-        if (held_) stream_.expires_never();
-        else stream_.expires_after(request_timeout());
-        http::async_read(stream_, buffer_, *parser_,
-                         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+        if (held_) tcp().expires_never();
+        else tcp().expires_after(request_timeout());
+        with_stream([this](auto& stream) {
+            http::async_read(stream, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+        });
     }
 
     void on_read(beast::error_code ec) {
@@ -131,6 +184,8 @@ private:
             }
             if (ec == http::error::body_limit) return refuse(http::status::payload_too_large, "body too large");
             if (ec == http::error::header_limit) return refuse(http::status::request_header_fields_too_large, "headers too large");
+            // TLS failed, or the client closed without close_notify: nothing more can be said.
+            if (ec.category() == asio::error::get_ssl_category() || ec == ssl::error::stream_truncated) return close();
             if (ec != http::error::end_of_stream && ec != beast::error::timeout && ec != asio::error::connection_reset &&
                 ec != asio::error::eof && ec != asio::error::operation_aborted)
                 return refuse(http::status::bad_request, "bad request");
@@ -269,7 +324,7 @@ private:
     // A page of an origin not on --allowed-origin: 403 with no CORS headers
     // (socket.io 0.9's `handshake bad origin`), for upgrades too.
     void bad_origin() {
-        log(LogLevel::info, "refused origin ", origin_, " from ", peer_);
+        log(LogLevel::warn, "refused origin ", origin_, " from ", peer_);
         Response res{http::status::forbidden, version_};
         res.set(http::field::content_type, "text/plain");
         res.body() = "handshake bad origin";
@@ -333,9 +388,14 @@ private:
             return close();  // as socket.io 0.9: no answer to a bad upgrade
         const auto data = buffer_.data();
         std::string leftover(static_cast<const char*>(data.data()), data.size());
-        closed_ = true;  // the socket now belongs to the websocket session
-        stream_.expires_never();
-        auto ws = std::make_shared<WsSession>(stream_.release_socket(), server_, std::move(leftover), std::move(slot_));
+        closed_ = true;  // the connection now belongs to the websocket session
+        tcp().expires_never();
+        std::shared_ptr<WsSession> ws;
+        if (auto* tls = std::get_if<TlsConnection>(&stream_))
+            ws = std::make_shared<WsSession>(std::move(*tls), server_, std::move(leftover), std::move(slot_));
+        else
+            ws = std::make_shared<WsSession>(std::get<beast::tcp_stream>(stream_).release_socket(), server_,
+                                             std::move(leftover), std::move(slot_));
         ws->start(key, std::string(sid), address_, peer_);
     }
 
@@ -447,15 +507,17 @@ private:
         if (!res.has_content_length()) res.prepare_payload();  // HEAD answers carry the GET's length
         const bool keep = res.keep_alive();
         auto owned = std::make_shared<http::response<Body>>(std::move(res));
-        stream_.expires_after(request_timeout());
-        http::async_write(stream_, *owned, [self = shared_from_this(), owned, keep](beast::error_code ec, std::size_t) {
-            if (ec || !keep) return self->close();
-            if (self->stashed_ && !self->held_) {
-                Request next = std::move(*self->stashed_);
-                self->stashed_.reset();
-                return self->handle(std::move(next));
-            }
-            self->read();
+        tcp().expires_after(request_timeout());
+        with_stream([&](auto& stream) {
+            http::async_write(stream, *owned, [self = shared_from_this(), owned, keep](beast::error_code ec, std::size_t) {
+                if (ec || !keep) return self->close();
+                if (self->stashed_ && !self->held_) {
+                    Request next = std::move(*self->stashed_);
+                    self->stashed_.reset();
+                    return self->handle(std::move(next));
+                }
+                self->read();
+            });
         });
     }
 
@@ -468,15 +530,16 @@ private:
             held_ = 0;
         }
         beast::error_code ec;
-        stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-        stream_.close();
+        tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+        tcp().close();
     }
 };
 
 }  // namespace
 
-std::shared_ptr<HttpSession> make_http_session(asio::ip::tcp::socket socket, Server& server, AddressSlots::Slot slot) {
-    return std::make_shared<Session>(std::move(socket), server, std::move(slot));
+std::shared_ptr<HttpSession> make_http_session(asio::ip::tcp::socket socket, Server& server, AddressSlots::Slot slot,
+                                               TlsContext tls) {
+    return std::make_shared<Session>(std::move(socket), server, std::move(slot), std::move(tls));
 }
 
 }  // namespace compeit::native

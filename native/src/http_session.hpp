@@ -1,6 +1,8 @@
 // One HTTP/1.1 connection: socket.io handshakes, long-polls and POSTs, the
 // websocket upgrade (handed to WsSession), and static files. Requests are
 // parsed with Beast under a body limit (LIM-2) and a deadline (LIM-4).
+// With TLS the connection starts with the TLS handshake, under the same
+// deadline, and every byte goes through the TLS stream (tls_stream.hpp).
 // The Beast types stay in the .cpp so only one file pays for their headers.
 #pragma once
 
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "address_limits.hpp"
+#include "tls_context.hpp"
 
 namespace compeit::native {
 
@@ -26,7 +29,8 @@ public:
 
 // `slot` is the connection's place in --max-connections-per-address; it
 // moves to the websocket session on an upgrade and is freed with the socket.
+// `tls`: speak https (and wss after an upgrade) with this context; null: http.
 std::shared_ptr<HttpSession> make_http_session(boost::asio::ip::tcp::socket socket, Server& server,
-                                               AddressSlots::Slot slot);
+                                               AddressSlots::Slot slot, TlsContext tls);
 
 }  // namespace compeit::native

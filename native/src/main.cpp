@@ -1,4 +1,5 @@
-// compeit-server: flags in, one io_context thread, clean exit on SIGINT/SIGTERM.
+// compeit-server: flags in, one io_context thread, clean exit on SIGINT/SIGTERM,
+// the TLS certificate reloaded on SIGHUP.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <malloc.h>
@@ -6,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <string_view>
 
 #include "log.hpp"
@@ -35,15 +37,29 @@ int main(int argc, char** argv) {
     Server server(ioc, options);
     if (!server.listen()) return 1;
 
+    // SIGHUP: the TLS certificate and key are read again (certificate renewal);
+    // open connections are not touched.
+    boost::asio::signal_set hangups(ioc, SIGHUP);
+    std::function<void()> await_hangup = [&] {
+        hangups.async_wait([&](boost::system::error_code ec, int) {
+            if (ec) return;
+            server.reload_tls();
+            await_hangup();
+        });
+    };
+    await_hangup();
+
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int signo) {
         if (ec) return;
         log(LogLevel::info, "signal ", signo, ": shutting down");
         server.stop();
+        hangups.cancel();
         ioc.stop();
     });
 
-    std::printf("listening on http://%s:%u\n", options.bind.c_str(), static_cast<unsigned>(server.port()));
+    std::printf("listening on %s://%s:%u\n", server.tls_context() ? "https" : "http", options.bind.c_str(),
+                static_cast<unsigned>(server.port()));
     std::fflush(stdout);
     log(LogLevel::info, "serving ", options.web_root, " at /, socket.io 0.9 at /socket.io/1/");
     // The last barrier: an exception out of a completion handler (a bug; the

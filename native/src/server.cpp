@@ -133,6 +133,15 @@ bool Server::listen() {
         return false;
     }
     tokens_ = std::move(*tokens);
+    if (!options_.tls_cert.empty()) {
+        auto tls = make_tls_context(options_.tls_cert, options_.tls_key);
+        if (!tls) {
+            log(LogLevel::error, tls.error());
+            return false;
+        }
+        tls_ = std::move(*tls);
+        log(LogLevel::info, "TLS certificate: ", describe_certificate(*tls_));
+    }
     if (!open_agents()) return false;
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(options_.bind, ec);
@@ -150,7 +159,7 @@ bool Server::listen() {
         return false;
     }
     port_ = acceptor_.local_endpoint().port();
-    origins_.emplace(options_.allowed_origins, options_.bind, port_, false);
+    origins_.emplace(options_.allowed_origins, options_.bind, port_, tls_ != nullptr);
     if (tokens_.enabled())
         log(LogLevel::info, "access tokens required (", tokens_.describe(), ")");
     else
@@ -184,13 +193,28 @@ void Server::accepted(tcp::socket socket) {
         static constexpr std::string_view refusal =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 21\r\nConnection: close\r\n\r\n"
             "too many connections\n";
+        // (A TLS client would not understand it: it only sees the close.)
         socket.non_blocking(true, ec);
-        socket.write_some(asio::buffer(refusal.data(), refusal.size()), ec);
+        if (!tls_) socket.write_some(asio::buffer(refusal.data(), refusal.size()), ec);
         socket.close(ec);
         return;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    make_http_session(std::move(socket), *this, std::move(slot))->start();
+    make_http_session(std::move(socket), *this, std::move(slot), tls_)->start();
+}
+
+void Server::reload_tls() {
+    if (!tls_) {
+        log(LogLevel::info, "SIGHUP: no --tls-cert to reload");
+        return;
+    }
+    auto tls = make_tls_context(options_.tls_cert, options_.tls_key);
+    if (!tls) {
+        log(LogLevel::error, "SIGHUP: keeping the current TLS certificate: ", tls.error());
+        return;
+    }
+    tls_ = std::move(*tls);  // connections made with the old one keep it alive
+    log(LogLevel::info, "SIGHUP: TLS certificate reloaded: ", describe_certificate(*tls_));
 }
 
 // accept() fails mostly when descriptors run out (EMFILE, ENFILE) or the

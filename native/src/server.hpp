@@ -23,6 +23,7 @@
 #include "kms_client.hpp"
 #include "options.hpp"
 #include "static_files.hpp"
+#include "tls_context.hpp"
 
 namespace compeit::native {
 
@@ -55,6 +56,14 @@ public:
     enum class AdminAuth { ok, refused, throttled };
     AdminAuth admin_authorize(std::string_view authorization, const std::string& address);
     sio::Time now() const;
+
+    // TLS (--tls-cert/--tls-key): the context new connections are made with;
+    // null when the server speaks plain http.
+    const TlsContext& tls_context() const { return tls_; }
+    // Loads the certificate and key again (SIGHUP): new handshakes use them,
+    // connections keep the context they were made with. A bad file keeps the
+    // old certificate, and the log says why.
+    void reload_tls();
 
     // The transports currently carrying sessions.
     void attach_ws(sio::SessionId id, const std::shared_ptr<WsSession>& ws);
@@ -100,6 +109,7 @@ private:
     StaticCache static_files_;
     std::optional<OriginPolicy> origins_;  // made by listen(), which knows the port
     TokenVerifier tokens_;
+    TlsContext tls_;
 
     bool open_agents();
     void accept();

@@ -2,11 +2,14 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <array>
 
 #include "compeit/ws/handshake.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
 #include "server.hpp"
+#include "tls_stream.hpp"
 
 namespace compeit::native {
 
@@ -20,7 +23,15 @@ constexpr std::size_t kReadChunk = 16 * 1024;  // per wake-up: bounds how fast o
 char g_read_buffer[kReadChunk];
 constexpr std::size_t kMaxGather = 64;  // entries per write (two buffers each)
 constexpr sio::Time kStallTime{5'000};  // no progress this long, over the queue limit: dropped
+constexpr std::size_t kTlsChunk = 64 * 1024;  // bytes per TLS write: progress is seen as the client reads
 }  // namespace
+
+struct WsSession::Tls {
+    explicit Tls(TlsConnection&& c) : conn(std::move(c)) {}
+    TlsConnection conn;
+    std::string out;  // the write in flight: a copy, as the queue may grow (and move) meanwhile
+    std::array<char, kReadChunk> in{};  // the read in flight owns its buffer until it completes
+};
 
 WsSession::WsSession(asio::ip::tcp::socket socket, Server& server, std::string leftover, AddressSlots::Slot slot)
     : socket_(std::move(socket)),
@@ -30,11 +41,22 @@ WsSession::WsSession(asio::ip::tcp::socket socket, Server& server, std::string l
     if (!leftover.empty()) decoder_.feed(leftover);
 }
 
+WsSession::WsSession(TlsConnection&& tls, Server& server, std::string leftover, AddressSlots::Slot slot)
+    : socket_(tls.tcp().get_executor()),
+      tls_(std::make_unique<Tls>(std::move(tls))),
+      server_(server),
+      slot_(std::move(slot)),
+      decoder_(server.options().max_frame_bytes, ws::From::client) {
+    if (!leftover.empty()) decoder_.feed(leftover);
+}
+
+WsSession::~WsSession() = default;
+
 void WsSession::start(const std::string& client_key, const std::string& sid, const std::string& address,
                       const std::string& peer) {
     peer_ = peer;
     boost::system::error_code ec;
-    socket_.non_blocking(true, ec);  // reads and writes are attempted directly
+    if (!tls_) socket_.non_blocking(true, ec);  // reads and writes are attempted directly
     push_raw("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Accept: " + ws::accept_key(client_key) + "\r\n\r\n");
     auto& engine = server_.engine();
@@ -61,6 +83,7 @@ void WsSession::read() {
         read_paused_ = true;
         return watch();
     }
+    if (tls_) return read_tls();
     // Wait for readability, then read once into the shared buffer (see
     // g_read_buffer). One read per wake-up, so a flooding sender cannot keep
     // the loop from writing to everyone else.
@@ -74,6 +97,19 @@ void WsSession::read() {
             return self->close_socket();
         }
         self->on_bytes(std::string_view(g_read_buffer, n));
+        self->read();
+    });
+}
+
+void WsSession::read_tls() {
+    tls_->conn.stream.async_read_some(asio::buffer(tls_->in), [self = shared_from_this()](boost::system::error_code ec,
+                                                                                           std::size_t n) {
+        if (self->closed_) return;
+        if (ec) {
+            self->detach(true);
+            return self->close_socket();
+        }
+        self->on_bytes(std::string_view(self->tls_->in.data(), n));
         self->read();
     });
 }
@@ -195,6 +231,7 @@ void WsSession::abort() {
 // for writability. Frames queued meanwhile go out together with the rest.
 void WsSession::write() {
     if (waiting_writable_ || closed_) return;
+    if (tls_) return write_tls();
     while (!queue_.empty()) {
         gather_.clear();
         const std::size_t n = std::min(queue_.size(), kMaxGather);
@@ -240,10 +277,51 @@ void WsSession::write() {
             return;
         }
     }
+    drained();
+}
+
+// TLS: the next kTlsChunk bytes of the queue are copied into one buffer and
+// written through the TLS stream (OpenSSL encrypts contiguous records anyway;
+// a gather would cost a record and a syscall per piece). They stay counted in
+// the queue until the write completes; frames queued meanwhile go in the next.
+void WsSession::write_tls() {
+    if (queue_.empty()) return drained();
+    std::string& out = tls_->out;
+    out.clear();
+    std::size_t skip = front_written_;  // bytes of queue_[0] already sent
+    for (std::size_t i = 0; i < queue_.size() && out.size() < kTlsChunk; ++i) {
+        const Out& o = queue_[i];
+        for (auto part : {std::string_view(o.header.view()), std::string_view(*o.data)}) {
+            if (skip >= part.size()) {
+                skip -= part.size();
+                continue;
+            }
+            out.append(part.substr(skip, kTlsChunk - out.size()));
+            skip = 0;
+        }
+    }
+    if (closing_) watch();  // a client that takes nothing cannot keep a closing socket open
+    waiting_writable_ = true;
+    asio::async_write(tls_->conn.stream, asio::buffer(out),
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t written) {
+                          self->waiting_writable_ = false;
+                          if (self->closed_) return;
+                          if (ec) {
+                              self->detach(true);
+                              return self->close_socket();
+                          }
+                          self->consume(written);
+                          self->write();
+                      });
+}
+
+// Everything queued was taken.
+void WsSession::drained() {
     if (queue_.capacity() > 16) {  // a burst is over: give the memory back
         std::vector<Out>().swap(queue_);
         std::vector<asio::const_buffer>().swap(gather_);
     }
+    if (tls_ && tls_->out.capacity() > kReadChunk) std::string().swap(tls_->out);
     if (closing_) close_socket();
 }
 
@@ -287,8 +365,9 @@ void WsSession::close_socket() {
     deadline_.reset();
     slot_ = {};
     boost::system::error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    socket_.close(ec);  // a write in flight completes with an error and releases the queue
+    auto& socket = tls_ ? tls_->conn.tcp().socket() : socket_;
+    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket.close(ec);  // a write in flight completes with an error and releases the queue
 }
 
 }  // namespace compeit::native

@@ -9,6 +9,15 @@
 // (so its pings and requests stop producing answers), and it is dropped if
 // it stays over for kStallTime or goes over 8x the limit. A closing
 // connection whose client takes nothing is cut after kStallTime too.
+//
+// Two transports, one state machine. Plain websockets (the hot path) read and
+// write the non-blocking socket directly: a readiness wait, then read_some
+// into one buffer shared by every connection, and gathered write_some calls.
+// TLS (wss) goes through the connection's ssl_stream (tls_stream.hpp): an
+// async read into the connection's own buffer (OpenSSL fills it later, so it
+// cannot be shared), and the queue's next bytes copied into one buffer for an
+// async write. Both count, pause, stall and drop exactly alike: bytes leave
+// the queue (and count as progress) only once the transport took them.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -24,10 +33,14 @@
 namespace compeit::native {
 
 class Server;
+struct TlsConnection;
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
 public:
     WsSession(boost::asio::ip::tcp::socket socket, Server& server, std::string leftover, AddressSlots::Slot slot);
+    // wss: the TLS connection whose HTTP session asked for the upgrade.
+    WsSession(TlsConnection&& tls, Server& server, std::string leftover, AddressSlots::Slot slot);
+    ~WsSession();
 
     // Sends the 101 answer for `client_key` and attaches the socket.io session
     // `sid` as presented from `address` (or refuses it with an error packet
@@ -48,7 +61,10 @@ private:
         ws::Header header;  // empty for raw bytes (the HTTP 101 answer)
     };
 
-    boost::asio::ip::tcp::socket socket_;
+    struct Tls;
+
+    boost::asio::ip::tcp::socket socket_;  // plain; with TLS unopened, for its executor
+    std::unique_ptr<Tls> tls_;             // null: plain
     Server& server_;
     AddressSlots::Slot slot_;
     ws::Decoder decoder_;
@@ -68,11 +84,14 @@ private:
     std::unique_ptr<boost::asio::steady_timer> deadline_;
 
     void read();
+    void read_tls();
     void on_bytes(std::string_view bytes);
     void push_raw(std::string bytes);
     void push_control(ws::Opcode op, std::string payload);
     void enqueue(Out out);
     void write();
+    void write_tls();
+    void drained();
     void consume(std::size_t written);
     bool over_limit() const;
     bool stalled() const;
