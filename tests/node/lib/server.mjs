@@ -12,11 +12,12 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const serverBinary =
   process.env.COMPEIT_SERVER || join(repoRoot, 'build/native/bin/compeit-server');
 
-const READY_RE = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
+const READY_RE = /listening on (https?):\/\/127\.0\.0\.1:(\d+)/;  // https with --tls-cert
 
 /**
  * Spawns the server on 127.0.0.1 with a free port and a fresh data dir.
- * Resolves to {port, url, proc, stop(), alive(), stderr()} once the ready line is printed.
+ * Resolves to {port, url, proc, stop(), alive(), stderr()} once the ready line is printed;
+ * `url` is https://... when the server speaks TLS (--tls-cert/--tls-key).
  * `nofile: N` starts it with RLIMIT_NOFILE N (soft and hard), through prlimit, which
  * execs the server: proc.pid is the server's own pid.
  */
@@ -45,13 +46,14 @@ export async function startServer(extraArgs = [], { readyTimeout = 10000, env, n
   proc.stdout.setEncoding('utf8');
 
   let port;
+  let scheme = 'http';
   try {
     port = await new Promise((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`server not ready within ${readyTimeout} ms`)), readyTimeout);
       proc.stdout.on('data', (d) => {
         stdout += d;
         const m = READY_RE.exec(stdout);
-        if (m) { clearTimeout(timer); res(Number(m[1])); }
+        if (m) { clearTimeout(timer); scheme = m[1]; res(Number(m[2])); }
       });
       proc.once('error', (e) => { clearTimeout(timer); rej(e); });
       exited.then(({ code, signal }) => {
@@ -82,7 +84,7 @@ export async function startServer(extraArgs = [], { readyTimeout = 10000, env, n
 
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
     proc,
     dataDir,
     stop,
