@@ -23,18 +23,19 @@ export async function startServer({ port = 0, dataDir, args = [] } = {}) {
   let err = '';
   proc.stderr.setEncoding('utf8').on('data', (d) => { err += d; });
   const exited = new Promise((res) => proc.once('exit', () => res()));
+  let scheme = 'http';  // https with --tls-cert/--tls-key
   const actualPort = await new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`server not ready in ${TIMEOUT} ms\n${err}`)), TIMEOUT);
     proc.stdout.setEncoding('utf8').on('data', (d) => {
       out += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) { clearTimeout(timer); res(Number(m[1])); }
+      const m = /listening on (https?):\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) { clearTimeout(timer); scheme = m[1]; res(Number(m[2])); }
     });
     exited.then(() => { clearTimeout(timer); rej(new Error(`server exited before ready\n${err}`)); });
   });
   return {
     port: actualPort,
-    url: `http://127.0.0.1:${actualPort}`,
+    url: `${scheme}://127.0.0.1:${actualPort}`,
     dataDir,
     stderr: () => err,
     /** SIGTERM (SIGKILL after 5 s); removes the data dir unless `keepData` or it was given. */
