@@ -265,6 +265,39 @@ test('SIGHUP reloads the certificate: a connected client keeps chatting, new con
   install('first');
 });
 
+test('wss backpressure: a member that stops reading is dropped over --max-write-queue; the others get everything', async () => {
+  const srv = await startServer(['--tls-cert', certs.first.cert, '--tls-key', certs.first.key,
+    '--max-write-queue', String(256 * 1024), '--rate', '2000', '--burst', '4000']);
+  extra.push(() => srv.stop());
+  const room = nextRoom++;
+  const join = async (name) => {
+    const c = await Client.connect(srv.url, { name });
+    assert.equal((await c.ack('join_room', { room })).room, room);
+    return c;
+  };
+  const reader = await join('Reads');
+  const slow = await join('Stalls');
+  const flooder = await join('Floods');
+  await reader.next('user_joined', { filter: (x) => x.user?.id === flooder.user.id });
+  const COUNT = 300;  // 9.6 MB: far over 8x the limit, past what the kernel buffers hold
+  // The slow member's TLS socket stops being read: what the server sends piles up in its queue.
+  slow.socket.socket.transport.websocket._socket.pause();
+  let got = 0;
+  let allArrived;
+  const everything = new Promise((resolve) => { allArrived = resolve; });
+  reader.socket.on('room_message', (m) => { if (m?.type === 'flood' && ++got === COUNT) allArrived(); });
+  const pad = 'x'.repeat(32 * 1024);
+  for (let i = 0; i < COUNT; i++) flooder.emit('room_message', { type: 'flood', data: { seq: i, pad } });
+  const left = await reader.next('user_left', { filter: (x) => x.user?.id === slow.user.id, timeout: 15000 });
+  assert.equal(left.user.id, slow.user.id);
+  assert.match(srv.stderr(), /websocket 127\.0\.0\.1:\d+ does not read: dropped with \d+ bytes queued/);
+  await withTimeout(everything, 15000, 'every flood message at the reading member').catch((e) => {
+    throw new Error(`${e.message}: got ${got} of ${COUNT}`);
+  });
+  await chat(reader, flooder, 'after the flood');
+  assert.ok(srv.alive());
+});
+
 test('default origins are https:// with TLS: the own https origin is allowed, its http twin is not', async () => {
   const get = (origin) => withTimeout(new Promise((resolve, reject) => {
     https.get({ host: '127.0.0.1', port: server.port, path: '/socket.io/1/?t=1', headers: { Origin: origin }, agent: false, ca },
