@@ -306,6 +306,12 @@ test('claims of the wrong type are refused, each with its reason', async () => {
     await assertRefused(hs, hs256(claims(over)), reason, `claims ${JSON.stringify(over).slice(0, 60)}`);
   }
   await assertRefused(hs, jwt({ alg: 'HS256' }, '[1,2]', hmac(SECRET)), /payload is not a JSON object/, 'payload an array');
+  // text from an unverified token cannot write a line of its own into the log
+  const forged = '2026-12-01T00:00:00.000Z error FORGED-LOG-LINE';
+  await assertRefused(hs, hs256(claims({ caps: [`fly\n${forged}`] }), 'not the secret, not verified at all'),
+    /^caps: unknown capability fly\?2026/, 'a capability with a newline');
+  await assertRefused(hs, jwt({ alg: `x\n${forged}`.slice(0, 16) }, claims(), hmac(SECRET)), /^header: alg x\?2026/, 'an alg with a newline');
+  assert.doesNotMatch(hs.stderr(), /^2026-12-01T00:00:00\.000Z/m);
 });
 
 // ---------------------------------------------------------------- what a token allows

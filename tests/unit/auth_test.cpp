@@ -278,6 +278,22 @@ TEST_CASE("a refusal never quotes the token", "[auth]") {
     }
 }
 
+TEST_CASE("a refusal quotes unverified text only as short printable ASCII (no forged log lines)", "[auth]") {
+    const json c = good_claims();
+    const std::string forged = "fly\n2026-12-01T00:00:00.000Z error forged line\x1b[2J";
+    const std::string caps_why = refusal(token_with(with(c, "caps", json::array({forged}))));
+    CHECK(has(caps_why, "caps: unknown capability fly?2026"));
+    const std::string alg_why = refusal(token_with(c, json{{"alg", "no\nne\u202E"}}.dump()));
+    CHECK(has(alg_why, "alg no?ne"));
+    const std::string long_why = refusal(token_with(with(c, "caps", json::array({std::string(5000, 'c')}))));
+    CHECK(long_why.size() < 100);
+    CHECK(has(long_why, "..."));
+    for (const std::string& why : {caps_why, alg_why, long_why, refusal(token_with(with(c, "caps", json::array({json{{"a", forged}}}))))}) {
+        INFO(why);
+        for (char ch : why) CHECK((ch >= 0x20 && ch < 0x7F));
+    }
+}
+
 TEST_CASE("check_time: exp and nbf with the clock skew allowed either way", "[auth]") {
     const std::int64_t now = 1700000000;
     const std::int64_t skew = 30;

@@ -23,6 +23,15 @@ std::optional<Algorithm> algorithm(std::string_view name) {
     return std::nullopt;  // "none", HS384, ... are not accepted
 }
 
+// Text from an unverified token, fit for a refusal (which goes to the log):
+// printable ASCII only, so no forged log line or terminal control, and short.
+std::string printable(std::string_view s) {
+    std::string out;
+    for (char c : s.substr(0, 32)) out += c >= 0x20 && c < 0x7F ? c : '?';
+    if (s.size() > 32) out += "...";
+    return out;
+}
+
 // A JSON object from a base64url segment, or why not.
 Expected<ca::json, Refusal> segment_json(std::string_view segment, std::string_view what) {
     const auto bytes = base64url_decode(segment);
@@ -69,7 +78,7 @@ Expected<Claims, Refusal> claims_of(const ca::json& j) {
             else if (name == "filter") c.caps.filter = true;
             else if (name == "moderate") c.caps.moderate = true;
             else if (name == "admin") c.caps.admin = true;
-            else return unexpected("caps: unknown capability " + (cap.is_string() ? name : cap.dump()));
+            else return unexpected("caps: unknown capability " + printable(cap.is_string() ? name : cap.dump()));
         }
     }
     return c;
@@ -124,7 +133,7 @@ Expected<Token, Refusal> parse_token(std::string_view text) {
     if (header->contains("crit")) return unexpected(std::string("header: crit is not supported"));
     if (typ && *typ != "JWT") return unexpected(std::string("header: typ must be JWT"));
     const auto alg = algorithm(alg_name);
-    if (!alg) return unexpected("header: alg " + alg_name + " is not accepted");
+    if (!alg) return unexpected("header: alg " + printable(alg_name) + " is not accepted");
 
     auto payload = segment_json(text.substr(dot1 + 1, dot2 - dot1 - 1), "payload");
     if (!payload) return unexpected(payload.error());
