@@ -13,6 +13,7 @@
 #include "compeit/util/json_guard.hpp"
 #include "compeit/util/url.hpp"
 #include "compeit/util/utf.hpp"
+#include "admin_api.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
 #include "server.hpp"
@@ -223,7 +224,7 @@ private:
         }
         if (sio && !sio->welcome && !origin_allowed_) return bad_origin();
         if (sio) return socketio(req, *sio, target.query);
-        if (target.path.substr(0, 7) == "/admin/") return admin(req, target.path);
+        if (target.path.substr(0, 7) == "/admin/") return admin(req, target);
         serve_static(req, target.path);
     }
 
@@ -401,47 +402,18 @@ private:
 
     // --- admin interface -----------------------------------------------------
 
-    // POST /admin/rooms/<room>/announce {"text": "..."} with `Authorization: Bearer <token>`.
-    void admin(const Request& req, std::string_view path) {
-        switch (server_.admin_authorize(req[http::field::authorization], address_)) {
-            case Server::AdminAuth::ok: break;
-            case Server::AdminAuth::throttled:
-                return json_error(http::status::too_many_requests, "too many failed authorisations: try again later");
-            case Server::AdminAuth::refused: {
-                Response res = make(http::status::unauthorized, "application/json");
-                res.set(http::field::www_authenticate, "Bearer");
-                res.body() = R"({"error":"unauthorized"})";
-                return send(std::move(res));
-            }
-        }
-        constexpr std::string_view prefix = "/admin/rooms/", suffix = "/announce";
-        std::string_view room_text;
-        if (path.size() > prefix.size() + suffix.size() && path.substr(0, prefix.size()) == prefix &&
-            path.substr(path.size() - suffix.size()) == suffix)
-            room_text = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
-        if (!all_digits(room_text) || room_text.size() > 15) return json_error(http::status::not_found, "no such endpoint");
-        if (req.method() != http::verb::post) return json_error(http::status::method_not_allowed, "use POST");
-        const auto body = util::parse_json(req.body());
-        if (!body.is_object() || !body.contains("text") || !body["text"].is_string() ||
-            body["text"].get_ref<const std::string&>().empty() ||
-            utf::code_points(body["text"].get_ref<const std::string&>()) > server_.options().limits.max_chat_chars)
-            return json_error(http::status::bad_request, "body must be {\"text\": <non-empty string within the chat limit>}");
-        const ca::RoomId room = std::stoll(std::string(room_text));
-        server_.chat().announce(room, body["text"].get<std::string>(),
-                                [self = shared_from_this()](Expected<agents::ChatMessage, std::string> stored) {
-                                    if (!stored) return self->json_error(http::status::service_unavailable, stored.error());
-                                    Response res = self->make(http::status::ok, "application/json");
-                                    res.body() = agents::to_json(*stored).dump();
-                                    self->send(std::move(res));
-                                });
-        log(LogLevel::info, "admin announcement to room ", room, " from ", peer_);
+    // The admin API (admin_api.hpp): this session only routes.
+    void admin(const Request& req, const url::Target& target) {
+        const AdminRequest request{std::string_view(req.method_string()), target.path, target.query, req.body(),
+                                   req[http::field::authorization], address_};
+        handle_admin(server_, request, [self = shared_from_this()](AdminReply reply) {
+            Response res = self->make(static_cast<http::status>(reply.status), "application/json");
+            if (reply.status == 401) res.set(http::field::www_authenticate, "Bearer");
+            res.body() = std::move(reply.json);
+            self->send(std::move(res));
+        });
     }
 
-    void json_error(http::status status, std::string_view message) {
-        Response res = make(status, "application/json");
-        res.body() = nlohmann::json{{"error", message}}.dump();
-        send(std::move(res));
-    }
 
     // --- static files ----------------------------------------------------------
 

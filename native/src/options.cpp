@@ -107,7 +107,7 @@ const std::vector<Flag>& flags() {
          [](const std::string& v, Options& o) { o.auth_secret = v; return !v.empty(); }},
         {"--auth-public-key", "FILE", "require access tokens signed with ES256 (P-256) or RS256 by the key in this PEM public key file",
          [](const std::string& v, Options& o) { o.auth_public_key = v; return !v.empty(); }},
-        {"--allowed-origin", "ORIGIN", "a web origin allowed to use the server, e.g. https://chat.example.com, or * (repeatable; default the server's own)",
+        {"--allowed-origin", "ORIGIN", "a web origin allowed to use the server besides its own (localhost, 127.0.0.1, --bind), e.g. https://chat.example.com, or * (repeatable)",
          [](const std::string& v, Options& o) {
              o.allowed_origins.push_back(v);
              return v == "*" || !OriginPolicy::normalize(v).empty();

@@ -25,7 +25,6 @@ OriginPolicy::OriginPolicy(std::vector<std::string> allowed, const std::string& 
         if (a == "*") any_ = true;
         else if (auto n = normalize(a); !n.empty()) allowed_.push_back(std::move(n));
     }
-    if (!allowed.empty()) return;
     const std::string scheme = tls ? "https://" : "http://";
     const std::string p = ":" + std::to_string(port);
     for (std::string host : {std::string("localhost"), std::string("127.0.0.1"), std::string("[::1]"), bind}) {

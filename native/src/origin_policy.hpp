@@ -6,10 +6,11 @@
 // non-browser clients: they are not a cross-site risk and pass. "null"
 // (sandboxed frames, local files) is refused unless every origin is allowed.
 //
-// The default allows the server's own origin as configuration knows it
+// The server's own origins are always allowed, as configuration knows them
 // (http://localhost:PORT, http://127.0.0.1:PORT, http://[::1]:PORT and the
-// --bind address), never as the Host header claims it: a DNS-rebinding page
-// sends its own origin, which is then not on the list.
+// --bind address), never as the Host header claims them: a DNS-rebinding
+// page sends its own origin, which is then not on the list. A public name
+// (https://chat.example.com) is listed with --allowed-origin.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,7 @@ namespace compeit::native {
 class OriginPolicy {
 public:
     // `allowed`: exact origins ("https://chat.example.com", "http://host:8080")
-    // or "*"; empty: the server's own origins for `bind` and `port`.
+    // or "*", besides the server's own origins for `bind` and `port`.
     OriginPolicy(std::vector<std::string> allowed, const std::string& bind, std::uint16_t port, bool tls);
 
     // True for a request with this Origin header ("" when absent).

@@ -111,12 +111,22 @@ bool Server::open_agents() {
     return true;
 }
 
-Server::AdminAuth Server::admin_authorize(std::string_view authorization, const std::string& address) {
+Server::AdminAuth Server::admin_authorize(std::string_view authorization, const std::string& address,
+                                          std::string& who) {
     const auto now = std::chrono::steady_clock::now();
     if (admin_failures_.blocked(address, now)) return AdminAuth::throttled;
     // Hashed, then compared in constant time: neither the token nor its length shows in the timing.
-    if (!options_.admin_token.empty() && secrets_equal(authorization, "Bearer " + options_.admin_token))
+    if (!options_.admin_token.empty() && secrets_equal(authorization, "Bearer " + options_.admin_token)) {
+        who = "the admin token";
         return AdminAuth::ok;
+    }
+    if (tokens_.enabled() && authorization.substr(0, 7) == "Bearer ") {
+        const auto claims = tokens_.verify(authorization.substr(7), wall_seconds());
+        if (claims && claims->caps.admin) {
+            who = "token of " + claims->sub;
+            return AdminAuth::ok;
+        }
+    }
     admin_failures_.failed(address, now);
     log(LogLevel::warn, "admin: refused authorisation from ", address);
     return AdminAuth::refused;

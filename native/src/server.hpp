@@ -52,9 +52,11 @@ public:
     const TokenVerifier& tokens() const { return tokens_; }
     // Seconds since the Unix epoch (token expiry).
     static std::int64_t wall_seconds();
-    // The admin interface's answer to `authorization` from `address`.
+    // The admin interface's answer to `authorization` from `address`: the
+    // admin token, or an access token with the `admin` capability (`who`
+    // then names its subject, for the log).
     enum class AdminAuth { ok, refused, throttled };
-    AdminAuth admin_authorize(std::string_view authorization, const std::string& address);
+    AdminAuth admin_authorize(std::string_view authorization, const std::string& address, std::string& who);
     sio::Time now() const;
 
     // TLS (--tls-cert/--tls-key): the context new connections are made with;

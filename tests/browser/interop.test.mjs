@@ -1,6 +1,8 @@
 // The web app (WASM connection agent) and a page with the unmodified
 // socket.io-client 0.9.6 browser bundle, served by this test from another
 // origin, talk in one room: membership, room chat both ways, private messages.
+// That origin must be listed (--allowed-origin): a server that does not list
+// it refuses the same page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -14,7 +16,7 @@ const ROOM = 42;
 const bundle = readFileSync(join(repoRoot, 'node_modules/socket.io-client/dist/socket.io.js'));
 const legacyHtml = '<!doctype html><meta charset="utf-8"><title>socket.io 0.9.6</title><link rel="icon" href="data:,"><script src="/socket.io.js"></script>';
 
-let server, statics, staticUrl, browser, app, legacy;
+let server, unlisted, statics, staticUrl, browser, app, legacy;
 
 /** A static server for the 0.9.6 page, on 127.0.0.1 and its own port (so another origin). */
 function startStatic() {
@@ -35,9 +37,10 @@ async function waitForLegacy(predicate) {
 }
 
 before(async () => {
-  server = await startServer();
   statics = await startStatic();
   staticUrl = `http://127.0.0.1:${statics.address().port}`;
+  server = await startServer({ args: ['--allowed-origin', staticUrl] });
+  unlisted = await startServer();
   browser = await launchBrowser();
   [app, legacy] = await Promise.all([newPage(browser), newPage(browser)]);
 });
@@ -46,6 +49,7 @@ after(async () => {
   await browser?.close();
   await new Promise((res) => (statics ? statics.close(res) : res()));
   await server?.stop();
+  await unlisted?.stop();
 });
 
 test('a WASM page and a socket.io-client 0.9.6 page share a room', async () => {
@@ -104,4 +108,18 @@ test('a WASM page and a socket.io-client 0.9.6 page share a room', async () => {
   await waitForMessage(app, 'Legacy left', { kind: 'event' });
   assert.deepEqual(legacy.problems, []);
   assert.deepEqual(app.problems, []);
+});
+
+test('the same page is refused by a server that does not list its origin', async () => {
+  const page = await newPage(browser);
+  await page.goto(`${staticUrl}/`);
+  const outcome = await page.evaluate((url) => new Promise((resolve) => {
+    const socket = io.connect(`${url}/connection_agent?name=Stranger`, { reconnect: false, 'force new connection': true });
+    socket.on('connected', () => resolve('connected'));
+    socket.on('error', (e) => resolve(`error ${e}`));
+    socket.on('connect_failed', () => resolve('connect_failed'));
+  }), unlisted.url);
+  assert.notEqual(outcome, 'connected');
+  assert.match(unlisted.stderr(), new RegExp(`refused origin ${staticUrl.replace(/[.]/g, '\\.')}`));
+  await page.context().close();
 });
