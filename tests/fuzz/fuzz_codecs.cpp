@@ -3,7 +3,7 @@
 // and polling payloads, websocket frames (the server's decoder), the JSON
 // span scanner (against nlohmann), URLs and query strings, the UTF helpers,
 // and what Kurento Media Server and Janus send (the sessions' message
-// parsing, candidates, errors and filter strings).
+// parsing, candidates, errors and filter strings), and access tokens (JWT).
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "compeit/auth/token.hpp"
 #include "compeit/janus/janus_backend.hpp"
 #include "compeit/janus/session.hpp"
 #include "compeit/kms/session.hpp"
@@ -143,6 +144,23 @@ void round_trips(std::string_view in) {
     }
 }
 
+// Access tokens: what parse_token accepts, make_token writes back to the same claims.
+void tokens(std::string_view in) {
+    if (const auto bytes = auth::base64url_decode(in))
+        fuzz::check(auth::base64url_decode(ws::base64url_encode(*bytes)) == *bytes);
+    const auto token = auth::parse_token(in);
+    if (!token) return;
+    (void)auth::check_time(token->claims, 1'700'000'000, 60);
+    const auto& c = token->claims;
+    const auto again = auth::parse_token(
+        auth::make_token(token->alg, c, [&](std::string_view) { return token->signature; }));
+    fuzz::check(again.has_value());
+    const auto& d = again->claims;
+    fuzz::check(again->alg == token->alg && again->signature == token->signature && d.sub == c.sub &&
+                d.name == c.name && d.all_rooms == c.all_rooms && d.rooms == c.rooms && d.exp == c.exp &&
+                d.nbf == c.nbf);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -203,5 +221,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     round_trips(in);
+    tokens(in);
     return 0;
 }
