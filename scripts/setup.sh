@@ -16,7 +16,9 @@ for arg in "$@"; do
 done
 
 packages=(g++ make cmake ccache pkg-config libboost1.81-dev nlohmann-json3-dev catch2 libsqlite3-dev
-          sqlite3 zlib1g-dev libssl-dev openssl curl ca-certificates)
+          sqlite3 zlib1g-dev libssl-dev openssl curl ca-certificates
+          clang libclang-rt-14-dev  # the sanitizer build: ASan + UBSan and the libFuzzer targets (build/asan)
+          util-linux)               # prlimit: the resource tests start a server with a low descriptor limit
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 [ "$want_browser" = 1 ] && packages+=(chromium)

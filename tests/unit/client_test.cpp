@@ -17,7 +17,6 @@ using namespace compeit;
 using namespace compeit::test;
 using namespace std::chrono_literals;
 using ca::json;
-using Kind = ca::Output::Kind;
 
 namespace {
 

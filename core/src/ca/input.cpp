@@ -50,7 +50,7 @@ bool Input::boolean(std::string_view key, bool absent) { return opt_boolean(key)
 
 std::optional<bool> Input::opt_boolean(std::string_view key) {
     const json* v = find(key);
-    if (!v) return std::nullopt;
+    if (!v || v->is_null()) return std::nullopt;
     if (!v->is_boolean()) return problem(key, "true or false"), std::nullopt;
     return v->get<bool>();
 }
@@ -70,7 +70,7 @@ std::optional<std::int64_t> Input::opt_integer(std::string_view key, std::int64_
 std::optional<std::int64_t> Input::integer(std::string_view key, std::int64_t min, std::int64_t max,
                                            std::string_view what) {
     const json* v = find(key);
-    if (!v) return std::nullopt;
+    if (!v || v->is_null()) return std::nullopt;
     // Integers only: 1.5, 1e3 and -0.0 are floats to nlohmann, and are refused.
     if (v->is_number_unsigned()) {
         const auto u = v->get<std::uint64_t>();

@@ -3,6 +3,7 @@
 // on a wrong type (`value("action", "")` on `{action: 5}` ends the process),
 // so agents never call them on client data; they read through Input.
 //
+// An optional field that is null counts as absent; a required one is missing.
 // A reader keeps the first problem as "<field> must be <what>", so the
 // request_error a client gets names the field. After a problem every read
 // returns an empty value: a parse function reads all its fields, then checks
