@@ -400,17 +400,19 @@ TEST_CASE("OriginPolicy default: the server's own origins from bind and port", "
     }
 }
 
-TEST_CASE("OriginPolicy with --allowed-origin: only the listed ones, compared normalized; * is every one", "[origin][native]") {
+TEST_CASE("OriginPolicy with --allowed-origin: the listed ones besides the server's own, compared normalized; * is every one", "[origin][native]") {
     const OriginPolicy p({"https://App.Example.com:443/", "http://localhost:3000"}, "127.0.0.1", 8080, false);
-    CHECK(p.origins() == std::vector<std::string>{"https://app.example.com", "http://localhost:3000"});
+    REQUIRE(p.origins().size() >= 2);
+    CHECK(p.origins()[0] == "https://app.example.com");
+    CHECK(p.origins()[1] == "http://localhost:3000");
     for (const char* ok : {"https://app.example.com", "HTTPS://APP.EXAMPLE.COM", "https://app.example.com:443",
-                           "http://localhost:3000"}) {
+                           "http://localhost:3000", "http://localhost:8080", "http://127.0.0.1:8080"}) {
         INFO("origin " << ok);
         CHECK(p.allows(ok));
     }
     for (const char* no : {"http://app.example.com", "https://app.example.com:8443", "https://sub.app.example.com",
-                           "https://app.example.com.evil.example", "http://localhost:8080", "http://127.0.0.1:8080",
-                           "null"}) {
+                           "https://app.example.com.evil.example", "http://localhost:3001", "http://127.0.0.1:3000",
+                           "http://evil.example", "null"}) {
         INFO("origin " << no);
         CHECK_FALSE(p.allows(no));
     }
