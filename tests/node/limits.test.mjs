@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { startServer } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
-import { RawWs, openWs, openAgentWs, httpRequest, handshake, tcpExchange, PollSession, buildFrame } from './lib/raw.mjs';
+import { RawWs, openWs, openAgentWs, httpRequest, handshake, tcpExchange, PollSession, buildFrame, joinedPollSession } from './lib/raw.mjs';
 import { NS, eventPacket, countEvents } from './lib/packet.mjs';
 import { quietWindow, withTimeout } from './lib/wait.mjs';
 
@@ -238,12 +238,7 @@ test('LIM-1 garbage POST payloads on xhr-polling are answered 1 and the session 
   const room = freshRoom();
   const peer = await Client.connect(srv.url, { name: 'Peer' });
   await peer.ack('join_room', { room });
-  const s = await PollSession.open(srv.port, { query: 'name=Poll' });
-  await s.get();
-  await s.post(`1::${NS}`);
-  const { user } = await s.waitEvent('connected');
-  await s.emit('join_room', [{ room }]);
-  await s.waitEvent('room_joined');
+  const { s, user } = await joinedPollSession(srv.port, room);
   const bodies = ['\ufffd', '\ufffdabc\ufffd5:::', '\ufffd999\ufffd', '\ufffd-1\ufffdx', '\ufffd3\ufffd2::\ufffd', 'garbage',
     '\ufffd1\ufffd', '\ufffd\ufffd\ufffd', `5::${NS}:{`, '\ufffd9999999999999999999999\ufffdx', '\ufffd2\ufffd😀'];
   for (const b of bodies) {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
-import { openAgentWs, buildFrame, PollSession } from './lib/raw.mjs';
+import { openAgentWs, buildFrame, PollSession, joinedPollSession } from './lib/raw.mjs';
 import { NS, eventPacket } from './lib/packet.mjs';
 import { quietWindow } from './lib/wait.mjs';
 
@@ -235,12 +235,7 @@ test('LIM-1: a POST with a UTF-8-encoded surrogate is dropped and the polling se
   const room = freshRoom();
   const peer = await Client.connect(srv.url, { name: 'Peer' });
   await peer.ack('join_room', { room });
-  const s = await PollSession.open(srv.port, { query: 'name=Poll' });
-  await s.get();
-  await s.post(`1::${NS}`);
-  const { user } = await s.waitEvent('connected');
-  await s.emit('join_room', [{ room }]);
-  await s.waitEvent('room_joined');
+  const { s, user } = await joinedPollSession(srv.port, room);
   const res = await s.post(withSurrogate('bad'));  // a Buffer: the bytes go out as they are
   assert.equal(res.status, 200, JSON.stringify(res));
   await s.emit('room_message', [{ type: 'probe', data: 'after' }]);

@@ -169,6 +169,17 @@ export class PollSession {
   }
 }
 
+/** An xhr-polling client on /connection_agent, joined to `room`; resolves {s, user}. */
+export async function joinedPollSession(port, room, { name = 'Poll' } = {}) {
+  const s = await PollSession.open(port, { query: `name=${encodeURIComponent(name)}` });
+  await s.get();
+  await s.post(`1::${NS}`);
+  const { user } = await s.waitEvent('connected');
+  await s.emit('join_room', [{ room }]);
+  await s.waitEvent('room_joined');
+  return { s, user };
+}
+
 // ---------------------------------------------------------------- websocket
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
