@@ -1,5 +1,5 @@
 // Join links: `#token=<access token>[&room=N]`, the way an application hands
-// a user into a server that requires tokens (docs/protocol.md, "Tokens").
+// a user into a server that requires tokens (docs/protocol.md, section 5).
 // The page reads the token's claims only to explain things early (its name,
 // its rooms, its expiry); the server is what checks the token.
 

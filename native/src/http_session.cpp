@@ -284,9 +284,7 @@ private:
     // `Authorization: Bearer` header.
     static std::string token_of(const Request& req, std::string_view query) {
         if (auto t = url::query_param(query, "token")) return *t;
-        const std::string_view auth = req[http::field::authorization];
-        if (auth.substr(0, 7) == "Bearer ") return std::string(auth.substr(7));
-        return {};
+        return std::string(bearer_credentials(req[http::field::authorization]).value_or(""));
     }
 
     static ca::Identity identity_of(auth::Claims c) {

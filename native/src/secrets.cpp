@@ -31,6 +31,16 @@ bool secrets_equal(std::string_view a, std::string_view b) {
     return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
 }
 
+std::optional<std::string_view> bearer_credentials(std::string_view authorization) {
+    constexpr std::string_view scheme = "bearer ";
+    if (authorization.size() <= scheme.size()) return std::nullopt;
+    for (std::size_t i = 0; i < scheme.size(); ++i) {
+        const char c = authorization[i];
+        if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != scheme[i]) return std::nullopt;
+    }
+    return authorization.substr(scheme.size());
+}
+
 std::string sid_tag(std::string_view sid) {
     static constexpr char hex[] = "0123456789abcdef";
     const auto d = sha256(sid);

@@ -116,12 +116,13 @@ Server::AdminAuth Server::admin_authorize(std::string_view authorization, const 
     const auto now = std::chrono::steady_clock::now();
     if (admin_failures_.blocked(address, now)) return AdminAuth::throttled;
     // Hashed, then compared in constant time: neither the token nor its length shows in the timing.
-    if (!options_.admin_token.empty() && secrets_equal(authorization, "Bearer " + options_.admin_token)) {
+    const auto credentials = bearer_credentials(authorization).value_or("");
+    if (!options_.admin_token.empty() && secrets_equal(credentials, options_.admin_token)) {
         who = "the admin token";
         return AdminAuth::ok;
     }
-    if (tokens_.enabled() && authorization.substr(0, 7) == "Bearer ") {
-        const auto claims = tokens_.verify(authorization.substr(7), wall_seconds());
+    if (tokens_.enabled() && !credentials.empty()) {
+        const auto claims = tokens_.verify(credentials, wall_seconds());
         if (claims && claims->caps.admin) {
             who = "token of " + claims->sub;
             return AdminAuth::ok;

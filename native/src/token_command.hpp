@@ -1,5 +1,5 @@
 // `compeit-server token ...`: prints an HS256 access token, so operators and
-// tests can make one without writing code (docs/protocol.md, "Tokens").
+// tests can make one without writing code (docs/protocol.md, section 5).
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// Verifies access tokens (docs/protocol.md, "Tokens") with OpenSSL: HS256
+// Verifies access tokens (docs/protocol.md, section 5) with OpenSSL: HS256
 // with a shared secret, ES256 (P-256) or RS256 (RSA, 2048 bits or more) with
 // a public key. The key decides the algorithm: a token whose `alg` does not
 // match a configured key is refused (no algorithm confusion, no "none").

@@ -85,6 +85,15 @@ test('an access token with the admin capability is accepted; one without it is n
   a.disconnect();
 });
 
+test('the Bearer scheme is matched in any case (RFC 7235)', async () => {
+  for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+    const res = await fetch(`${srv.url}/admin/rooms`, { headers: { authorization: `${scheme} ${ADMIN}` } });
+    assert.equal(res.status, 200, scheme);
+  }
+  const hs = await fetch(`${srv.url}/socket.io/1/`, { headers: { authorization: `bearer ${userToken('case', 'Case')}` } });
+  assert.equal(hs.status, 200);
+});
+
 test('announce validates its body', async () => {
   for (const body of [{}, { text: 5 }, { text: '' }, [1]]) {
     const res = await admin('/rooms/540/announce', { method: 'POST', body });

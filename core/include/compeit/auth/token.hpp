@@ -4,7 +4,7 @@
 // needs are `signing_input` and `signature`). Nothing here reads a clock:
 // the caller passes the time.
 //
-// Claims the server understands (docs/protocol.md, "Tokens"):
+// Claims the server understands (docs/protocol.md, section 5 "Access tokens"):
 //   sub    string, the application's stable user key          (required)
 //   name   string, the display name the server uses            (optional)
 //   rooms  array of room ids, or "*"                           (required)
