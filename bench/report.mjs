@@ -141,4 +141,7 @@ p();
 // The WebAssembly client's figures come from bench/wasm/run.sh.
 const wasmResults = new URL('./wasm/RESULTS.md', import.meta.url);
 if (fs.existsSync(wasmResults)) p(fs.readFileSync(wasmResults, 'utf8').trimEnd());
+// The soak's, from `node bench/soak/soak.mjs --minutes 30` (written by hand from its summary).
+const soakResults = new URL('./soak/RESULTS.md', import.meta.url);
+if (fs.existsSync(soakResults)) { p(); p(fs.readFileSync(soakResults, 'utf8').trimEnd()); }
 process.stdout.write(out.join('\n') + '\n');

@@ -36,6 +36,8 @@ std::chrono::milliseconds tick_period(const sio::EngineConfig& c) {
 constexpr unsigned kAdminFailures = 5;  // wrong admin tokens per address...
 constexpr std::chrono::seconds kAdminWindow{60};  // ...per minute, then 429 until the minute ends
 constexpr sio::Time kTrimPeriod{5'000};
+constexpr std::size_t kTrimAfterBytes = 4u << 20;
+constexpr std::size_t kTrimAfterSessions = 1000;
 
 }  // namespace
 
@@ -262,14 +264,25 @@ void Server::arm_tick() {
         const auto t = now();
         router_.advance(t);
         engine_.tick(t);
-        // Memory freed after a burst goes back to the system (glibc keeps
-        // freed pages in its heaps otherwise).
-        if (t - last_trim_ >= kTrimPeriod) {
-            last_trim_ = t;
-            malloc_trim(0);
-        }
+        trim_memory(t);
         arm_tick();
     });
+}
+
+// Memory freed after a burst goes back to the system: glibc keeps freed
+// pages inside its heaps, so a flood's gigabytes would stay held. Only after
+// something big was let go (a queue of a megabyte or more, or a thousand
+// sessions fewer than the peak), at most every kTrimPeriod: malloc_trim walks
+// the whole heap and costs milliseconds, which steady traffic must not pay.
+void Server::trim_memory(sio::Time t) {
+    const std::size_t sessions = engine_.session_count();
+    peak_sessions_ = std::max(peak_sessions_, sessions);
+    const bool worth_it = released_since_trim_ >= kTrimAfterBytes || sessions + kTrimAfterSessions <= peak_sessions_;
+    if (!worth_it || t - last_trim_ < kTrimPeriod) return;
+    last_trim_ = t;
+    released_since_trim_ = 0;
+    peak_sessions_ = sessions;
+    malloc_trim(0);
 }
 
 void Server::stop() {

@@ -58,6 +58,9 @@ public:
     enum class AdminAuth { ok, refused, throttled };
     AdminAuth admin_authorize(std::string_view authorization, const std::string& address, std::string& who);
     sio::Time now() const;
+    // A connection let go of this many bytes it had queued (a burst, or a
+    // dropped reader): the next tick returns freed memory to the system.
+    void memory_released(std::size_t bytes) { released_since_trim_ += bytes; }
 
     // TLS (--tls-cert/--tls-key): the context new connections are made with;
     // null when the server speaks plain http.
@@ -104,6 +107,8 @@ private:
     std::uint64_t accept_failures_ = 0;  // since the last log line about them
     std::chrono::steady_clock::time_point accept_logged_{};
     sio::Time last_trim_{};
+    std::size_t released_since_trim_ = 0;
+    std::size_t peak_sessions_ = 0;  // the most sessions since the last trim
     bool flush_scheduled_ = false;
     bool stopped_ = false;
     std::unordered_map<sio::SessionId, std::weak_ptr<WsSession>> websockets_;
@@ -118,6 +123,7 @@ private:
     void accepted(boost::asio::ip::tcp::socket socket);
     void accept_failed(const boost::system::error_code& ec);
     void arm_tick();
+    void trim_memory(sio::Time now);
 };
 
 }  // namespace compeit::native

@@ -22,7 +22,8 @@ constexpr std::size_t kReadChunk = 16 * 1024;  // per wake-up: bounds how fast o
 // idle connection holds no read buffer of its own, only what its decoder keeps.
 char g_read_buffer[kReadChunk];
 constexpr std::size_t kMaxGather = 64;  // entries per write (two buffers each)
-constexpr sio::Time kStallTime{5'000};  // no progress this long, over the queue limit: dropped
+constexpr sio::Time kStallTime{5'000};
+constexpr std::size_t kBurstBytes = 1u << 20;  // a queue that held this much reports it when it empties  // no progress this long, over the queue limit: dropped
 constexpr std::size_t kTlsChunk = 64 * 1024;  // bytes per TLS write: progress is seen as the client reads
 }  // namespace
 
@@ -181,7 +182,15 @@ void WsSession::push_control(ws::Opcode op, std::string payload) {
 void WsSession::enqueue(Out out) {
     if (queue_.empty()) last_progress_ = server_.now();  // the stall clock runs only while something waits
     queued_bytes_ += out.header.size + out.data->size();
+    peak_queued_ = std::max(peak_queued_, queued_bytes_);
     queue_.push_back(std::move(out));
+}
+
+// A queue that held a burst tells the server when it lets go of it, so that
+// the server returns the memory to the system (Server::memory_released).
+void WsSession::burst_over() {
+    if (peak_queued_ >= kBurstBytes) server_.memory_released(peak_queued_);
+    peak_queued_ = 0;
 }
 
 // Dropped; deferred so the engine is not re-entered mid-flush.
@@ -321,6 +330,7 @@ void WsSession::drained() {
         std::vector<Out>().swap(queue_);
         std::vector<asio::const_buffer>().swap(gather_);
     }
+    burst_over();
     if (tls_ && tls_->out.capacity() > kReadChunk) std::string().swap(tls_->out);
     if (closing_) close_socket();
 }
@@ -364,6 +374,7 @@ void WsSession::close_socket() {
     closed_ = true;
     deadline_.reset();
     slot_ = {};
+    burst_over();
     boost::system::error_code ec;
     auto& socket = tls_ ? tls_->conn.tcp().socket() : socket_;
     socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);

@@ -73,6 +73,7 @@ private:
     std::vector<Out> queue_;  // a vector: an idle connection holds no node (deque always did)
     std::vector<boost::asio::const_buffer> gather_;  // reused for every gathered write
     std::size_t queued_bytes_ = 0;   // headers and payloads, everything in queue_
+    std::size_t peak_queued_ = 0;    // the most queued_bytes_ since the queue was last empty
     std::size_t front_written_ = 0;   // bytes of queue_.front() the kernel already took
     bool waiting_writable_ = false;   // the kernel's buffer was full: waiting to write the rest
     sio::Time last_progress_{};       // when the kernel last took bytes
@@ -89,6 +90,7 @@ private:
     void push_raw(std::string bytes);
     void push_control(ws::Opcode op, std::string payload);
     void enqueue(Out out);
+    void burst_over();
     void write();
     void write_tls();
     void drained();
