@@ -22,8 +22,8 @@ constexpr std::size_t kReadChunk = 16 * 1024;  // per wake-up: bounds how fast o
 // idle connection holds no read buffer of its own, only what its decoder keeps.
 char g_read_buffer[kReadChunk];
 constexpr std::size_t kMaxGather = 64;  // entries per write (two buffers each)
-constexpr sio::Time kStallTime{5'000};
-constexpr std::size_t kBurstBytes = 1u << 20;  // a queue that held this much reports it when it empties  // no progress this long, over the queue limit: dropped
+constexpr sio::Time kStallTime{5'000};  // no progress this long, over the queue limit: dropped
+constexpr std::size_t kBurstBytes = 1u << 20;  // a queue that held this much reports it when it empties
 constexpr std::size_t kTlsChunk = 64 * 1024;  // bytes per TLS write: progress is seen as the client reads
 }  // namespace
 
