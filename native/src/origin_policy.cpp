@@ -20,14 +20,17 @@ std::string OriginPolicy::normalize(std::string_view text) {
     return scheme + "://" + host;
 }
 
-OriginPolicy::OriginPolicy(std::vector<std::string> allowed, const std::string& bind, std::uint16_t port, bool tls) {
+OriginPolicy::OriginPolicy(std::vector<std::string> allowed, const std::string& bind, std::uint16_t port, bool tls,
+                           const std::vector<std::string>& interfaces) {
     for (const auto& a : allowed) {
         if (a == "*") any_ = true;
         else if (auto n = normalize(a); !n.empty()) allowed_.push_back(std::move(n));
     }
     const std::string scheme = tls ? "https://" : "http://";
     const std::string p = ":" + std::to_string(port);
-    for (std::string host : {std::string("localhost"), std::string("127.0.0.1"), std::string("[::1]"), bind}) {
+    std::vector<std::string> hosts{"localhost", "127.0.0.1", "[::1]", bind};
+    if (bind == "0.0.0.0" || bind == "::") hosts.insert(hosts.end(), interfaces.begin(), interfaces.end());
+    for (std::string host : hosts) {
         if (host == "0.0.0.0" || host == "::" || host.empty()) continue;
         if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
         allowed_.push_back(normalize(scheme + host + p));

@@ -8,7 +8,8 @@
 //
 // The server's own origins are always allowed, as configuration knows them
 // (http://localhost:PORT, http://127.0.0.1:PORT, http://[::1]:PORT and the
-// --bind address), never as the Host header claims them: a DNS-rebinding
+// --bind address, or every interface address when bound to all), never as
+// the Host header claims them: a DNS-rebinding
 // page sends its own origin, which is then not on the list. A public name
 // (https://chat.example.com) is listed with --allowed-origin.
 #pragma once
@@ -24,7 +25,11 @@ class OriginPolicy {
 public:
     // `allowed`: exact origins ("https://chat.example.com", "http://host:8080")
     // or "*", besides the server's own origins for `bind` and `port`.
-    OriginPolicy(std::vector<std::string> allowed, const std::string& bind, std::uint16_t port, bool tls);
+    // `interfaces`: the machine's own addresses, taken as the server's when
+    // it listens on all of them (--bind 0.0.0.0 or ::), so the web app
+    // works when opened by the machine's LAN address.
+    OriginPolicy(std::vector<std::string> allowed, const std::string& bind, std::uint16_t port, bool tls,
+                 const std::vector<std::string>& interfaces = {});
 
     // True for a request with this Origin header ("" when absent).
     bool allows(std::string_view origin) const;

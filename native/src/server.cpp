@@ -3,7 +3,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <malloc.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,6 +41,23 @@ constexpr std::chrono::seconds kAdminWindow{60};  // ...per minute, then 429 unt
 constexpr sio::Time kTrimPeriod{5'000};
 constexpr std::size_t kTrimAfterBytes = 4u << 20;
 constexpr std::size_t kTrimAfterSessions = 1000;
+
+// The machine's own IP addresses (for the origins of a server bound to all of them).
+std::vector<std::string> interface_addresses() {
+    std::vector<std::string> out;
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) return out;
+    for (const ifaddrs* i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) continue;
+        char text[INET6_ADDRSTRLEN] = {};
+        const void* addr = i->ifa_addr->sa_family == AF_INET
+                               ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr)
+                               : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr);
+        if (inet_ntop(i->ifa_addr->sa_family, addr, text, sizeof text)) out.emplace_back(text);
+    }
+    freeifaddrs(list);
+    return out;
+}
 
 }  // namespace
 
@@ -172,7 +192,7 @@ bool Server::listen() {
         return false;
     }
     port_ = acceptor_.local_endpoint().port();
-    origins_.emplace(options_.allowed_origins, options_.bind, port_, tls_ != nullptr);
+    origins_.emplace(options_.allowed_origins, options_.bind, port_, tls_ != nullptr, interface_addresses());
     if (tokens_.enabled())
         log(LogLevel::info, "access tokens required (", tokens_.describe(), ")");
     else

@@ -423,3 +423,14 @@ TEST_CASE("OriginPolicy with --allowed-origin: the listed ones besides the serve
     CHECK(star.allows("null"));
     CHECK(star.allows("http://localhost:8080"));
 }
+
+TEST_CASE("OriginPolicy: a server bound to every interface owns the origins of the machine's addresses", "[origin][native]") {
+    const std::vector<std::string> interfaces{"192.0.2.7", "2001:db8::1"};
+    const OriginPolicy all({}, "0.0.0.0", 8080, false, interfaces);
+    CHECK(all.allows("http://192.0.2.7:8080"));
+    CHECK(all.allows("http://[2001:db8::1]:8080"));
+    CHECK_FALSE(all.allows("http://192.0.2.8:8080"));
+    CHECK_FALSE(all.allows("http://192.0.2.7:8081"));
+    const OriginPolicy one({}, "127.0.0.1", 8080, false, interfaces);
+    CHECK_FALSE(one.allows("http://192.0.2.7:8080"));
+}
