@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,36 @@ TEST_CASE("CA-1 a second connect on the same session keeps the user", "[ca][conn
     REQUIRE(again.size() == 1);
     CHECK(again[0]["user"] == user_json(a));
     CHECK(net.router.user_count() == 1);
+}
+
+TEST_CASE("An identified session keeps its token's name, rooms and caps, also across namespace reconnects", "[ca][identity]") {
+    Net net;
+    const SessionId s = net.open("name=Mallory");
+    net.router.identify(s, ca::Identity{"u-7", std::string("Ada"), std::set<ca::RoomId>{7}, ca::Capabilities::none()});
+    auto connect = [&] {
+        net.send(s, "1::/connection_agent:?name=server");
+        const auto connected = net.events(s, "connected");
+        REQUIRE(connected.size() == 1);
+        net.clear(s);
+        return connected[0]["user"];
+    };
+    const json user = connect();
+    CHECK(user["name"] == "Ada");
+    const Client c{s, user["id"].get<ca::UserId>(), "Ada"};
+    net.join(c, 8);
+    CHECK(net.the_error(c)["code"] == "forbidden");
+    net.clear(s);
+    // Leaving the namespace and connecting it again must not shed the limits.
+    net.send(s, "0::/connection_agent");
+    net.clear(s);
+    const json again = connect();
+    CHECK(again["name"] == "Ada");
+    const Client c2{s, again["id"].get<ca::UserId>(), "Ada"};
+    net.join(c2, 8);
+    CHECK(net.the_error(c2)["code"] == "forbidden");
+    net.clear(s);
+    net.join(c2, 7);
+    CHECK(net.events(c2, "room_joined").size() == 1);
 }
 
 // --- CA-2, CA-3 rooms -----------------------------------------------------------

@@ -99,12 +99,13 @@ Router::Member& Router::add_member(sio::SessionId s, std::string_view query) {
     Member m{User{id, {}, {}}, s, std::nullopt, RateLimiter(limits_.rate_per_second, limits_.rate_burst), {}};
     std::optional<std::string> name;
     bool chosen_by_client = true;
+    // The identity stays with the session until it ends: leaving the
+    // namespace and connecting it again must not shed the token's limits.
     if (const auto it = identities_.find(s); it != identities_.end()) {
         name = it->second.name;
         chosen_by_client = false;
         m.user.caps = it->second.caps;
-        m.allowed_rooms = std::move(it->second.rooms);
-        identities_.erase(it);
+        m.allowed_rooms = it->second.rooms;
     } else {
         // Open mode: the name comes from the connect packet's query, else the handshake's.
         name = url::query_param(query, "name");

@@ -94,7 +94,7 @@ private:
     std::unordered_map<RoomId, Room> rooms_;
     std::map<std::string, ServerAgent*, std::less<>> agents_;
     std::function<void(const Fault&)> on_fault_;
-    std::unordered_map<sio::SessionId, Identity> identities_;  // identified, namespace not yet connected
+    std::unordered_map<sio::SessionId, Identity> identities_;  // token mode: each session's, until it ends
 
     // Runs f behind the barrier; false when it threw (reported as a Fault).
     template <class F>
