@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { startServer } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { startFakeKms } from '../fake-kms/fake-kms.mjs';
+import { OFFER, RECV_OFFER, CANDIDATE } from './lib/sdp.mjs';
 
 let kms;
 let server;
@@ -35,13 +36,6 @@ afterEach(() => {
   assert.deepEqual(kms.violations, [], 'every request to the media server is well-formed');
 });
 
-const OFFER = [
-  'v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1',
-  'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=sendonly', 'a=rtpmap:111 opus/48000/2',
-  'm=video 9 UDP/TLS/RTP/SAVPF 96', 'c=IN IP4 0.0.0.0', 'a=mid:1', 'a=sendonly', 'a=rtpmap:96 VP8/90000', '',
-].join('\r\n');
-const RECV_OFFER = OFFER.replaceAll('a=sendonly', 'a=recvonly');
-const CANDIDATE = { candidate: 'candidate:9 1 udp 2122260223 127.0.0.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0 };
 
 const send = (c, data) => c.ack('server_message', { type: 'kurento', data });
 const ku = (c, action, pred = () => true, timeout = 5000) =>

@@ -180,8 +180,7 @@ void Router::dispatch(Member& m, Request& req, std::string_view arg) {
 void Router::join_room(Member& m, const Request& req, std::string_view arg) {
     const auto r = util::json_member(arg, "room");
     const auto parsed = r ? util::json_integer(*r) : std::nullopt;
-    if (!parsed) return fail(req, ErrorCode::bad_request, "join_room needs {room: <integer>}");
-    if (*parsed < 0 || *parsed > kMaxRoomId)
+    if (!parsed || *parsed < 0 || *parsed > kMaxRoomId)
         return fail(req, ErrorCode::bad_request, "room must be an integer from 0 to 2^53-1");
     const RoomId room = *parsed;
     if (m.allowed_rooms && !m.allowed_rooms->count(room))
@@ -268,7 +267,7 @@ std::optional<Router::Envelope> Router::envelope(const Request& req, std::string
         }
     });
     if (!type || type->empty()) {
-        fail(req, ErrorCode::bad_request, req.event + " needs {type: <non-empty string>, data}");
+        fail(req, ErrorCode::bad_request, "type must be a non-empty string");
         return std::nullopt;
     }
     if (e.data.size() > limits_.max_data_bytes) {

@@ -5,17 +5,10 @@
 import { Peer, at, field } from './harness.mjs';
 import { OK, bad, error, oneOf } from './outcomes.mjs';
 import { string, boolean, optional, anything, alwaysBad, regardless } from './rules.mjs';
+import { OFFER, RECV_OFFER, ANSWER, CANDIDATE } from '../../node/lib/sdp.mjs';
 
 export const ROOM = 3000;
 
-const OFFER = [
-  'v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1',
-  'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=sendonly', 'a=rtpmap:111 opus/48000/2',
-  'm=video 9 UDP/TLS/RTP/SAVPF 96', 'c=IN IP4 0.0.0.0', 'a=mid:1', 'a=sendonly', 'a=rtpmap:96 VP8/90000', '',
-].join('\r\n');
-const RECV_OFFER = OFFER.replaceAll('a=sendonly', 'a=recvonly');
-const ANSWER = OFFER.replace('a=sendonly', 'a=recvonly');
-const CANDIDATE = { candidate: 'candidate:9 1 udp 2122260223 127.0.0.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0 };
 
 const ku = (data) => ({ name: 'server_message', args: [{ type: 'kurento', data }] });
 
