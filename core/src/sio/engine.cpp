@@ -117,9 +117,10 @@ Engine::Handshake Engine::handshake(Time now, std::string_view random, std::stri
         h.refused = Refusal::too_many_from_peer;
     if (h.refused != Refusal::none) return h;
 
-    // The random bytes alone, base64url: 22 characters for 128 bits.
+    // The random bytes, base64url: 22 characters for 128 bits; in a cluster
+    // after the node's prefix, which load balancers route on.
     std::string sid = random.size() >= kSidRandomBytes
-                          ? ws::base64url_encode(random.substr(0, kSidRandomBytes))
+                          ? config_.sid_prefix + ws::base64url_encode(random.substr(0, kSidRandomBytes))
                           : std::string();
     if (sid.empty() || by_sid_.count(sid)) {
         h.refused = Refusal::bad_random;

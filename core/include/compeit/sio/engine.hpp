@@ -69,6 +69,7 @@ struct EngineConfig {
     std::size_t max_pending_per_peer = 64;        // ...from one address
     std::size_t max_query_bytes = 4096;           // the handshake's query string, kept for the session
     bool bind_sid_to_peer = true;                 // refuse a sid presented from another address
+    std::string sid_prefix;                       // cluster mode: "<node>." so a load balancer routes by sid
     unsigned max_bad_packets = 50;              // in a row, before the session is closed
     std::vector<Transport> transports{Transport::websocket, Transport::xhr_polling,
                                       Transport::jsonp_polling};
