@@ -21,6 +21,7 @@ packages=(g++ make cmake ccache pkg-config libboost1.81-dev nlohmann-json3-dev c
           util-linux)               # prlimit: the resource tests start a server with a low descriptor limit
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+packages+=(redis-server haproxy)  # the cluster (scripts/run-cluster.sh, tests/cluster): Redis, haproxy in front
 [ "$want_browser" = 1 ] && packages+=(chromium)
 [ "$want_wasm" = 1 ] && packages+=(emscripten binaryen wabt)
 [ "$want_browser" = 1 ] && packages+=(janus)  # the media-server tests run a real Janus on loopback
