@@ -23,6 +23,7 @@ struct ChatMessage {
     std::optional<ca::UserId> to;      // user-to-user messages
     std::string text;                  // empty for join/leave events
     std::string event;                 // "", "user_joined", "user_left", "announcement"
+    std::int64_t seq = 0;              // the room's own 1, 2, 3.. (PostgreSQL store); 0: none
 };
 
 ca::json to_json(const ChatMessage& m);
