@@ -18,7 +18,8 @@ done
 packages=(g++ make cmake ccache pkg-config libboost1.81-dev nlohmann-json3-dev catch2 libsqlite3-dev
           sqlite3 zlib1g-dev libssl-dev openssl curl ca-certificates
           clang libclang-rt-14-dev  # the sanitizer build: ASan + UBSan and the libFuzzer targets (build/asan)
-          util-linux)               # prlimit: the resource tests start a server with a low descriptor limit
+          util-linux                # prlimit: the resource tests start a server with a low descriptor limit
+          libpq-dev postgresql)     # --chat-db postgresql://: libpq; the tests run a scratch PostgreSQL 15
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 packages+=(redis-server haproxy)  # the cluster (scripts/run-cluster.sh, tests/cluster): Redis, haproxy in front
