@@ -103,6 +103,9 @@ const std::vector<Flag>& flags() {
          [](const std::string& v, Options& o) { return to_size(v, o.history_event_retention) && o.history_event_retention > 0; }},
         {"--history-retention-days", "DAYS", "chat history older than this is deleted; 0 keeps it forever (default 0)",
          [](const std::string& v, Options& o) { return to_double(v, o.history_retention_days) && o.history_retention_days >= 0; }},
+        // Checked when the store opens (chat_store_factory), where errors show the URL without its password.
+        {"--chat-db", "URL", "chat history store: postgresql://USER@HOST[:PORT]/DB (or postgres://; servers sharing one history) or sqlite:PATH (default: SQLite in <data-dir>/chat.sqlite3); a password is better kept in PGPASSWORD or ~/.pgpass",
+         [](const std::string& v, Options& o) { o.chat_db = v; return true; }},
         {"--auth-secret", "SECRET", "require access tokens signed with HS256 under this secret, at least 32 bytes (or env COMPEIT_AUTH_SECRET)",
          [](const std::string& v, Options& o) { o.auth_secret = v; return !v.empty(); }},
         {"--auth-public-key", "FILE", "require access tokens signed with ES256 (P-256) or RS256 by the key in this PEM public key file",

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "chat_store_factory.hpp"
 #include "http_session.hpp"
 #include "threaded_chat_store.hpp"
 #include "log.hpp"
@@ -91,16 +92,15 @@ sio::Time Server::now() const {
 bool Server::open_agents() {
     std::error_code fs_ec;
     std::filesystem::create_directories(options_.data_dir, fs_ec);
-    const std::string path = (std::filesystem::path(options_.data_dir) / "chat.sqlite3").string();
-    auto db = ChatDb::open(path, Retention{options_.history_event_retention,
-                                           static_cast<std::int64_t>(options_.history_retention_days * 86'400'000)});
-    if (!db) {
-        log(LogLevel::error, "chat store: ", db.error());
+    auto store = open_chat_store(options_.chat_db, options_.data_dir,
+                                 Retention{options_.history_event_retention,
+                                           static_cast<std::int64_t>(options_.history_retention_days * 86'400'000)},
+                                 [this](std::function<void()> fn) { asio::post(ioc_, std::move(fn)); });
+    if (!store) {
+        log(LogLevel::error, "chat store: ", store.error());
         return false;
     }
-    chat_store_ = std::make_unique<ThreadedChatStore>(std::move(*db), [this](std::function<void()> fn) {
-        asio::post(ioc_, std::move(fn));
-    });
+    chat_store_ = std::move(*store);
     chat_ = std::make_unique<agents::ChatAgent>(
         *chat_store_,
         [] {
@@ -110,7 +110,7 @@ bool Server::open_agents() {
         },
         options_.limits.max_chat_chars);
     router_.register_agent(agents::ChatAgent::kType, *chat_);
-    log(LogLevel::info, "chat history in ", path);
+    log(LogLevel::info, "chat history in ", chat_store_location(options_.chat_db, options_.data_dir));
 
     if (options_.media == "kurento") {
         kms_ = std::make_unique<KmsClient>(ioc_, options_.kms_url, [this] { return now(); });
