@@ -1,0 +1,326 @@
+#include "compeit/cluster/resp.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace compeit::resp {
+namespace {
+
+constexpr std::uint64_t kInt64Max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+// An idle decoder gives back a buffer larger than this (memory returns after a burst).
+constexpr std::size_t kKeepCapacity = 64u << 10;
+// Elements reserved up front for an array: a declared count is not trusted.
+constexpr std::size_t kMaxReserve = 1024;
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool known_type(char t) { return t == '+' || t == '-' || t == ':' || t == '$' || t == '*' || t == '_'; }
+
+std::string byte_name(char c) {
+    static constexpr char hex[] = "0123456789abcdef";
+    const auto u = static_cast<unsigned char>(c);
+    return std::string("0x") + hex[u >> 4] + hex[u & 15];
+}
+
+// magnitude * 10 + digit, unless that passes `limit`.
+bool add_digit(std::uint64_t& magnitude, std::uint64_t limit, char c) {
+    const auto d = static_cast<std::uint64_t>(c - '0');
+    if (d > limit || magnitude > (limit - d) / 10) return false;
+    magnitude = magnitude * 10 + d;
+    return true;
+}
+
+std::int64_t to_int64(bool negative, std::uint64_t magnitude) {
+    return negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
+}
+
+void append_bulk(std::string& out, std::string_view s) {
+    out += '$';
+    out += std::to_string(s.size());
+    out += "\r\n";
+    out.append(s);
+    out += "\r\n";
+}
+
+// A simple string or an error line: RESP cannot carry CR or LF in one.
+void append_line(std::string& out, char type, std::string_view s) {
+    out += type;
+    for (const char c : s) out += (c == '\r' || c == '\n') ? ' ' : c;
+    out += "\r\n";
+}
+
+template <class Args>
+void append_args(std::string& out, const Args& args) {
+    std::size_t bytes = 16;
+    for (const auto a : args) bytes += a.size() + 16;
+    out.reserve(out.size() + bytes);
+    out += '*';
+    out += std::to_string(args.size());
+    out += "\r\n";
+    for (const auto a : args) append_bulk(out, a);
+}
+
+}  // namespace
+
+std::optional<std::string_view> Value::as_string() const {
+    if (kind == Kind::simple || kind == Kind::bulk) return std::string_view(str);
+    return std::nullopt;
+}
+
+std::optional<std::int64_t> Value::as_integer() const {
+    if (kind == Kind::integer) return integer;
+    const auto s = as_string();
+    if (!s) return std::nullopt;
+    std::string_view d = *s;
+    const bool negative = !d.empty() && d.front() == '-';
+    if (negative) d.remove_prefix(1);
+    if (d.empty()) return std::nullopt;
+    std::uint64_t magnitude = 0;
+    for (const char c : d)
+        if (!is_digit(c) || !add_digit(magnitude, kInt64Max + (negative ? 1 : 0), c)) return std::nullopt;
+    return to_int64(negative, magnitude);
+}
+
+void append_command(std::string& out, std::initializer_list<std::string_view> args) { append_args(out, args); }
+
+void append_command(std::string& out, const std::vector<std::string_view>& args) { append_args(out, args); }
+
+void append_value(std::string& out, const Value& v) {
+    switch (v.kind) {
+        case Value::Kind::simple: append_line(out, '+', v.str); return;
+        case Value::Kind::error: append_line(out, '-', v.str); return;
+        case Value::Kind::integer:
+            out += ':';
+            out += std::to_string(v.integer);
+            out += "\r\n";
+            return;
+        case Value::Kind::bulk: append_bulk(out, v.str); return;
+        case Value::Kind::array:
+            out += '*';
+            out += std::to_string(v.elements.size());
+            out += "\r\n";
+            for (const auto& e : v.elements) append_value(out, e);
+            return;
+        case Value::Kind::null: out += "$-1\r\n"; return;
+    }
+}
+
+Decoder::Decoder(DecoderLimits limits) : limits_(limits) {}
+
+void Decoder::feed(std::string_view bytes) {
+    if (failed_ || bytes.empty()) return;
+    if (bytes.size() > limits_.max_buffered - std::min(buffered(), limits_.max_buffered)) {
+        fail("more than " + std::to_string(limits_.max_buffered) + " bytes buffered");
+        return;
+    }
+    // Drop the decoded prefix once it is at least half the buffer: each byte
+    // is moved a bounded number of times, so feeding stays linear.
+    if (pos_ > 0 && pos_ * 2 >= buf_.size()) {
+        buf_.erase(0, pos_);
+        pos_ = 0;
+    }
+    buf_.append(bytes);
+}
+
+std::optional<Value> Decoder::next() {
+    while (!failed_) {
+        Value v;
+        const Step step = bulk_ ? read_bulk(v) : read_line(v);
+        if (step == Step::more || step == Step::failed) break;
+        if (step == Step::partial) continue;  // a bulk header or the start of an array
+        if (auto reply = complete(std::move(v))) {
+            release_consumed();
+            return reply;
+        }
+    }
+    release_consumed();
+    return std::nullopt;
+}
+
+// Each byte of a line is checked once, when it first arrives, so a violation
+// fails at the same byte however the stream was split.
+Decoder::Step Decoder::read_line(Value& out) {
+    if (pos_ == buf_.size()) return Step::more;
+    const char type = buf_[pos_];
+    if (line_.checked == 0) {
+        if (!known_type(type)) {
+            fail("unknown type byte " + byte_name(type));
+            return Step::failed;
+        }
+        line_.checked = 1;
+    }
+    for (std::size_t i = pos_ + line_.checked; i < buf_.size(); ++i) {
+        const char c = buf_[i];
+        if (c == '\r') {
+            if (i + 1 == buf_.size()) {
+                line_.checked = i - pos_;  // look at the CR again with the next byte
+                return Step::more;
+            }
+            if (buf_[i + 1] != '\n') {
+                fail("CR not followed by LF");
+                return Step::failed;
+            }
+            return finish_line(type, i, out);
+        }
+        if (c == '\n') {
+            fail("LF without CR");
+            return Step::failed;
+        }
+        if (!check_byte(type, i - pos_ - 1, c)) return Step::failed;
+    }
+    line_.checked = buf_.size() - pos_;
+    return Step::more;
+}
+
+// Checks the content byte at `index` of a line of `type`; numbers are read
+// and held to their limits as their digits arrive.
+bool Decoder::check_byte(char type, std::size_t index, char c) {
+    switch (type) {
+        case '+':
+        case '-':
+            if (index >= limits_.max_bulk_bytes) {
+                fail(std::string(type == '+' ? "simple string" : "error") + " longer than " +
+                     std::to_string(limits_.max_bulk_bytes) + " bytes");
+                return false;
+            }
+            return true;
+        case '_': fail("null with content"); return false;
+        default: break;
+    }
+    if (index == 0 && (c == '-' || (c == '+' && type == ':'))) {
+        line_.sign = true;
+        line_.negative = c == '-';
+        return true;
+    }
+    const char* what = type == ':' ? "integer" : type == '$' ? "bulk length" : "array length";
+    if (!is_digit(c)) {
+        fail(std::string(what) + " is not a number");
+        return false;
+    }
+    if (type == ':') {
+        if (!add_digit(line_.magnitude, kInt64Max + (line_.negative ? 1 : 0), c)) {
+            fail("integer out of range");
+            return false;
+        }
+        return true;
+    }
+    if (line_.negative) {  // only -1 (null) is allowed
+        if (index > 1 || c != '1') {
+            fail(std::string(what) + " negative other than -1");
+            return false;
+        }
+        line_.magnitude = 1;
+        return true;
+    }
+    if (type == '$' && !add_digit(line_.magnitude, limits_.max_bulk_bytes, c)) {
+        fail("bulk string longer than " + std::to_string(limits_.max_bulk_bytes) + " bytes");
+        return false;
+    }
+    if (type == '*' && !add_digit(line_.magnitude, limits_.max_elements - elements_, c)) {
+        fail("reply with more than " + std::to_string(limits_.max_elements) + " array elements");
+        return false;
+    }
+    return true;
+}
+
+Decoder::Step Decoder::finish_line(char type, std::size_t cr, Value& out) {
+    const std::string_view content(buf_.data() + pos_ + 1, cr - pos_ - 1);
+    const Line line = line_;
+    line_ = {};
+    pos_ = cr + 2;
+    switch (type) {
+        case '+':
+        case '-':
+            out.kind = type == '+' ? Value::Kind::simple : Value::Kind::error;
+            out.str.assign(content);
+            return Step::value;
+        case '_': out.kind = Value::Kind::null; return Step::value;
+        default: break;
+    }
+    const char* what = type == ':' ? "integer" : type == '$' ? "bulk length" : "array length";
+    if (content.size() == (line.sign ? 1u : 0u)) {
+        fail(std::string(what) + " is not a number");
+        return Step::failed;
+    }
+    if (type == ':') {
+        out.kind = Value::Kind::integer;
+        out.integer = to_int64(line.negative, line.magnitude);
+        return Step::value;
+    }
+    if (line.negative) {
+        if (line.magnitude != 1) {  // "-0"
+            fail(std::string(what) + " negative other than -1");
+            return Step::failed;
+        }
+        out.kind = Value::Kind::null;
+        return Step::value;
+    }
+    const auto n = static_cast<std::size_t>(line.magnitude);
+    if (type == '$') {
+        bulk_ = n;
+        return Step::partial;
+    }
+    if (stack_.size() >= limits_.max_depth) {
+        fail("arrays nested deeper than " + std::to_string(limits_.max_depth));
+        return Step::failed;
+    }
+    elements_ += n;
+    out.kind = Value::Kind::array;
+    if (n == 0) return Step::value;
+    out.elements.reserve(std::min(n, kMaxReserve));
+    stack_.push_back(Frame{std::move(out), n});
+    return Step::partial;
+}
+
+Decoder::Step Decoder::read_bulk(Value& out) {
+    const std::size_t n = *bulk_;
+    const std::size_t avail = buf_.size() - pos_;
+    // The CRLF after the payload is checked byte by byte too.
+    if ((avail > n && buf_[pos_ + n] != '\r') || (avail > n + 1 && buf_[pos_ + n + 1] != '\n')) {
+        fail("bulk string not followed by CRLF");
+        return Step::failed;
+    }
+    if (avail < n + 2) return Step::more;
+    out.kind = Value::Kind::bulk;
+    out.str.assign(buf_, pos_, n);
+    pos_ += n + 2;
+    bulk_.reset();
+    return Step::value;
+}
+
+// Puts a finished value into the array being read, closing every array it
+// completes; the whole reply once the outermost one is done.
+std::optional<Value> Decoder::complete(Value v) {
+    while (!stack_.empty()) {
+        Frame& top = stack_.back();
+        held_ += v.str.size();
+        top.array.elements.push_back(std::move(v));
+        if (--top.remaining > 0) return std::nullopt;
+        v = std::move(top.array);
+        stack_.pop_back();
+    }
+    elements_ = 0;
+    held_ = 0;
+    return v;
+}
+
+void Decoder::fail(std::string why) {
+    failed_ = true;
+    error_ = std::move(why);
+    std::string().swap(buf_);
+    pos_ = 0;
+    line_ = {};
+    bulk_.reset();
+    stack_.clear();
+    elements_ = 0;
+    held_ = 0;
+}
+
+void Decoder::release_consumed() {
+    if (pos_ != buf_.size()) return;
+    if (buf_.capacity() > kKeepCapacity) std::string().swap(buf_);
+    else buf_.clear();
+    pos_ = 0;
+}
+
+}  // namespace compeit::resp
