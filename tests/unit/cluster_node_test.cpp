@@ -415,3 +415,21 @@ TEST_CASE("cluster node: a chat message that could not be published is marked wh
     r.message(5, 6, "", "n1", 0, 3);
     CHECK(r.frames_of(11) == std::vector<std::string>{"chat 2", "chat 4"});
 }
+
+TEST_CASE("cluster node: a join completing during a gap fill gets each later message once", "[cluster]") {
+    Harness h;
+    h.up();
+    h.join(5, 11, 1, 3);
+    h.commands();
+    h.node.join(5, 12, ca::User(2, "bo"), sio::make_frame("J"), [](auto) {});
+    const auto join_cmd = h.commands();
+    REQUIRE(join_cmd.size() == 1);
+    h.message(5, 6, "m6");  // 4 and 5 missing: a fill
+    const auto fill = h.commands();
+    REQUIRE(fill.size() == 1);
+    CHECK(fill[0][0] == "XRANGE");
+    h.node.on_reply(array({integer(5), bulk(R"({"id":1})"), bulk(R"({"id":2})")}));  // 12 joined at 5
+    h.node.on_reply(array({log_entry(4, "m4"), array({bulk("5-0"), array({bulk("m"), bulk("5 n1 12 0\nJ")})})}));
+    CHECK(h.frames_of(11) == std::vector<std::string>{"m4", "J", "m6"});
+    CHECK(h.frames_of(12) == std::vector<std::string>{"m6"});
+}

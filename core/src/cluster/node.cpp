@@ -531,7 +531,11 @@ void Node::filled(ca::RoomId room, const resp::Value& v, std::uint64_t from, std
         }
     auto held = std::move(r.held);
     r.held.clear();
-    for (auto& h : held) accept(room, r, std::move(h));
+    for (auto& h : held) {
+        const auto again = rooms_.find(room);  // a drop may have ended the room here
+        if (again == rooms_.end()) return;
+        accept(room, again->second, std::move(h));
+    }
 }
 
 void Node::release(Room& r, const Held& h) {
@@ -571,7 +575,7 @@ void Node::deliver(Room& r, const Held& h) {
         host_.deliver(m.session, h.frame);
     }
     // A joiner whose join is still in flight gets what follows its join when it completes.
-    if (pending && r.held.size() < config_.max_held) r.held.push_back(h);
+    if (pending && r.recent.size() < config_.max_held) r.recent.push_back(h);
 }
 
 void Node::lose_room(ca::RoomId room, std::string_view reason) {
@@ -655,14 +659,18 @@ void Node::join(ca::RoomId room, sio::SessionId session, const ca::User& user, s
                             users += *u;
                         }
                     users += ']';
-                    done(Joined{std::nullopt, std::move(users)});
-                    // What the room said after the join, while it was in flight.
-                    for (const Held& h : r.held)
-                        if (h.seq > member->since && !(h.local_origin && h.skip == session))
-                            host_.deliver(session, h.frame);
-                    if (std::none_of(r.members.begin(), r.members.end(), [](const Member& m) { return !m.joined; }) &&
-                        !r.filling)
-                        r.held.clear();
+                    const std::uint64_t since = member->since;
+                    done(Joined{std::nullopt, std::move(users)});  // room_joined first (the router may act on more)
+                    const auto again = rooms_.find(room);
+                    if (again == rooms_.end()) return;
+                    Room& joined = again->second;
+                    // What the room said after the join, while it was in flight, unless the joiner left meanwhile.
+                    if (std::any_of(joined.members.begin(), joined.members.end(),
+                                    [&](const Member& m) { return m.session == session && m.joined; }))
+                        for (const Held& h : joined.recent)
+                            if (h.seq > since && !(h.local_origin && h.skip == session)) host_.deliver(session, h.frame);
+                    if (std::none_of(joined.members.begin(), joined.members.end(), [](const Member& m) { return !m.joined; }))
+                        joined.recent.clear();
                 });
     });
 }

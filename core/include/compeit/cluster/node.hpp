@@ -127,7 +127,8 @@ private:
         std::vector<std::function<void(bool)>> after_subscribe;  // false: the connection was lost first
         std::uint64_t next_seq = 0;  // 0: not known yet (the first message sets it)
         bool filling = false;        // XRANGE in flight for a gap
-        std::deque<Held> held;       // live messages waiting behind a fill, or for a joiner
+        std::deque<Held> held;       // live messages waiting behind a fill
+        std::deque<Held> recent;     // delivered while a join was in flight: for the joiner when it completes
         std::uint64_t next_order = 0;              // chat order released next (0: not known)
         std::map<std::uint64_t, Held> chat_held;  // chat frames waiting for an earlier one
         sio::Time chat_since{};                    // when the oldest of them started waiting
