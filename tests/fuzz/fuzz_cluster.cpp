@@ -19,24 +19,9 @@ using resp::Value;
 
 namespace {
 
-Value bulk(std::string s) {
-    Value v;
-    v.kind = Value::Kind::bulk;
-    v.str = std::move(s);
-    return v;
-}
-Value integer(std::int64_t i) {
-    Value v;
-    v.kind = Value::Kind::integer;
-    v.integer = i;
-    return v;
-}
-Value array(std::vector<Value> e) {
-    Value v;
-    v.kind = Value::Kind::array;
-    v.elements = std::move(e);
-    return v;
-}
+Value bulk(std::string s) { return Value::bulk(std::move(s)); }
+Value integer(std::int64_t i) { return Value::number(i); }
+Value array(std::vector<Value> e) { return Value::array(std::move(e)); }
 
 // A value from the bytes: mostly shapes the node expects, with fields from the input.
 Value any_value(fuzz::Bytes& b, int depth = 0) {

@@ -137,12 +137,7 @@ std::optional<std::uint64_t> to_u64(std::string_view s) {
 
 std::string str(std::uint64_t v) { return std::to_string(v); }
 
-resp::Value error_value(std::string text) {
-    resp::Value v;
-    v.kind = resp::Value::Kind::error;
-    v.str = std::move(text);
-    return v;
-}
+resp::Value error_value(std::string text) { return resp::Value::error(std::move(text)); }
 
 sio::Frame user_left_frame(ca::RoomId room, std::string_view user_json) {
     std::string arg = "[{\"room\":" + std::to_string(room) + ",\"user\":";
@@ -262,9 +257,7 @@ void Node::registered(const resp::Value& v, bool fresh) {
         }
     epoch_ = epoch;
     registered_once_ = true;
-    resp::Value rest;
-    rest.kind = resp::Value::Kind::array;
-    rest.elements.assign(v.elements.begin() + 2, v.elements.end());
+    const auto rest = resp::Value::array({v.elements.begin() + 2, v.elements.end()});
     if (fresh) reaped(rest, true);  // what an earlier run of this node left: announced as leaves now
     else reaped(rest, false);       // what changed here while Redis could not be told
 
@@ -340,10 +333,7 @@ void Node::tick(sio::Time now) {
                 }
                 if (v.elements.size() >= 2 && v.elements[1].as_string()) {
                     if (host_.note) host_.note("cluster: node " + std::string(*v.elements[1].as_string()) + " is gone; its users leave");
-                    resp::Value rest;
-                    rest.kind = resp::Value::Kind::array;
-                    rest.elements.assign(v.elements.begin() + 2, v.elements.end());
-                    reaped(rest, true);
+                    reaped(resp::Value::array({v.elements.begin() + 2, v.elements.end()}), true);
                 }
             });
 }

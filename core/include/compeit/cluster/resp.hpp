@@ -24,6 +24,31 @@ struct Value {
     std::vector<Value> elements;  // array
 
     bool operator==(const Value&) const = default;
+    // Values as Redis sends them (tests, fakes of Redis, and the node's own errors).
+    static Value bulk(std::string s) {
+        Value v;
+        v.kind = Kind::bulk;
+        v.str = std::move(s);
+        return v;
+    }
+    static Value error(std::string s) {
+        Value v;
+        v.kind = Kind::error;
+        v.str = std::move(s);
+        return v;
+    }
+    static Value number(std::int64_t i) {
+        Value v;
+        v.kind = Kind::integer;
+        v.integer = i;
+        return v;
+    }
+    static Value array(std::vector<Value> e) {
+        Value v;
+        v.kind = Kind::array;
+        v.elements = std::move(e);
+        return v;
+    }
     bool is_error() const { return kind == Kind::error; }
     bool is_null() const { return kind == Kind::null; }
     // The text of a simple or bulk string (a view into `str`).
