@@ -217,6 +217,7 @@ std::optional<ca::UserId> Node::allocate_user() {
 void Node::connected(sio::Time now) {
     now_ = now;
     state_ = State::ready;
+    settling_ = 1;  // until registered (and every room subscribed again): requests get `unavailable`
     cmd_out_.clear();
     sub_out_.clear();
     command({"FUNCTION", "LOAD", "REPLACE", std::string(kLibrary)}, [this](const resp::Value& v) {
@@ -238,6 +239,7 @@ void Node::register_node(bool fresh) {
 void Node::registered(const resp::Value& v, bool fresh) {
     if (v.kind != resp::Value::Kind::array || v.elements.size() < 2 || !v.elements[0].as_string()) {
         if (host_.note) host_.note("cluster: registering failed: " + (v.is_error() ? v.str : std::string("bad reply")));
+        register_failed_ = true;  // tried again on the next tick; requests get `unavailable` until then
         return;
     }
     const std::string epoch(*v.elements[0].as_string());
@@ -250,9 +252,9 @@ void Node::registered(const resp::Value& v, bool fresh) {
         for (const auto& [id, s] : users_) sessions.push_back(s);
         if (host_.drop) host_.drop(sessions, "this server lost the cluster for too long");
     }
-    if (!same_redis)  // a new Redis: sequences start again, for the members here too
+    if (!same_redis)  // a new Redis: every room's sequence starts again at 1, for the members here too
         for (auto& [id, r] : rooms_) {
-            r.next_seq = 0;
+            r.next_seq = registered_once_ ? 1 : 0;
             for (Member& m : r.members) m.since = 0;
         }
     epoch_ = epoch;
@@ -277,13 +279,16 @@ void Node::registered(const resp::Value& v, bool fresh) {
         else
             command({"HSET", key("n:", config_.name, ":users"), str(id), ""}, {});
     }
+    // The rooms again; what was published in them while this node was away
+    // (or, in a new Redis, before it was back) is in their logs.
+    settling_ = rooms_.size();
     for (auto& [id, r] : rooms_) {
         r.subscribed = r.subscribing = false;
-        subscribe(id, [this, room = id, same_redis](bool ok) {
-            const auto it = rooms_.find(room);
+        subscribe(id, [this, room = id](bool ok) {
             if (!ok) return;
-            // Same Redis: what was published while this node was away is in the log.
-            if (it != rooms_.end() && same_redis && it->second.next_seq) fill(room, it->second, 0);
+            const auto it = rooms_.find(room);
+            if (it != rooms_.end() && it->second.next_seq && !it->second.filling) fill(room, it->second, 0);
+            if (settling_ > 0) --settling_;
         });
     }
 }
@@ -322,6 +327,10 @@ void Node::tick(sio::Time now) {
             r.chat_since = now;
         }
     if (state_ != State::ready || now < next_alive_) return;
+    if (register_failed_) {
+        register_failed_ = false;
+        return register_node(!registered_once_);
+    }
     next_alive_ = now + config_.alive_every;
     command({"FCALL", "compeit_beat", "0", config_.name, str(config_.alive_ttl.count())},
             [this](const resp::Value& v) {
@@ -607,7 +616,7 @@ void Node::user_offline(const ca::User& user) {
 
 void Node::join(ca::RoomId room, sio::SessionId session, const ca::User& user, sio::Frame joined_frame,
                 std::function<void(Joined)> done) {
-    if (state_ != State::ready || pending_.size() >= config_.max_pending)
+    if (!available() || pending_.size() >= config_.max_pending)
         return done(Joined{ca::ErrorCode::unavailable, {}});
     rooms_[room].members.push_back(Member{session, false, 0});
     const std::string user_json = ca::to_json(user).dump();
@@ -679,7 +688,7 @@ void Node::leave(ca::RoomId room, sio::SessionId session, const ca::User& user, 
 
 void Node::publish(ca::RoomId room, sio::Frame frame, sio::SessionId skip, std::uint64_t order,
                    std::function<void(bool)> done) {
-    if (state_ != State::ready || pending_.size() >= config_.max_pending) {
+    if (!available() || pending_.size() >= config_.max_pending) {
         if (order) unpublished(room, order);
         if (done) done(false);
         return;
@@ -698,7 +707,7 @@ void Node::unpublished(ca::RoomId room, std::uint64_t order) {
 }
 
 void Node::to_user(ca::UserId user, sio::Frame frame, std::function<void(bool)> done) {
-    if (state_ != State::ready) {
+    if (!available()) {
         if (done) done(false);
         return;
     }
@@ -708,7 +717,7 @@ void Node::to_user(ca::UserId user, sio::Frame frame, std::function<void(bool)> 
 }
 
 void Node::locate(ca::UserId user, std::function<void(bool)> done) {
-    if (state_ != State::ready) return done(false);
+    if (!available()) return done(false);
     command({"HEXISTS", key("users"), str(user)},
             [done = std::move(done)](const resp::Value& v) { done(v.as_integer().value_or(0) == 1); });
 }

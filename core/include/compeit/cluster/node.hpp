@@ -98,7 +98,7 @@ public:
                  std::function<void(bool)> done) override;
     void to_user(ca::UserId user, sio::Frame frame, std::function<void(bool)> done) override;
     void locate(ca::UserId user, std::function<void(bool)> done) override;
-    bool available() const override { return state_ == State::ready; }
+    bool available() const override { return state_ == State::ready && settling_ == 0; }
 
     // Introspection (tests, logs).
     std::size_t local_rooms() const { return rooms_.size(); }
@@ -139,6 +139,8 @@ private:
     Host host_;
     State state_ = State::down;
     bool registered_once_ = false;
+    std::size_t settling_ = 0;
+    bool register_failed_ = false;  // after a connect: registration and room subscriptions still to come
     std::string epoch_;  // the Redis epoch this node registered in
     sio::Time now_{};
     sio::Time next_alive_{};
