@@ -124,3 +124,73 @@ TEST_CASE("CH-3: a leave is posted to the room; an announcement reaches the room
     CHECK(util::parse_json(a.chat->messages().rbegin()->second)["event"] == "announcement");
     CHECK(util::parse_json(a.chat->messages().rbegin()->second)["user"]["id"] == 0);
 }
+
+namespace {
+
+// A store that answers later, as the server's store thread does: calls wait,
+// in order, until run().
+struct LaterStore final : agents::ChatStore {
+    agents::ChatStore& inner;
+    std::vector<std::function<void()>> waiting;
+    explicit LaterStore(agents::ChatStore& s) : inner(s) {}
+    void append(agents::ChatMessage m, AppendDone done) override {
+        waiting.push_back([this, m = std::move(m), done = std::move(done)]() mutable { inner.append(std::move(m), done); });
+    }
+    void history(ca::RoomId room, std::optional<std::int64_t> before, std::size_t limit, HistoryDone done) override {
+        waiting.push_back([this, room, before, limit, done] { inner.history(room, before, limit, done); });
+    }
+    void run() {
+        auto calls = std::move(waiting);
+        waiting.clear();
+        for (auto& call : calls) call();
+    }
+};
+
+// Where in p's outputs the first event `name`, or the ack of `request`, is; -1 when none.
+long seen_at(const Wire::Peer& p, const std::string& name, std::uint64_t request = 0) {
+    for (std::size_t i = 0; i < p.seen.size(); ++i) {
+        const auto& o = p.seen[i];
+        if (request ? o.kind == Kind::ack && o.request == request : o.kind == Kind::event && o.text == name)
+            return static_cast<long>(i);
+    }
+    return -1;
+}
+
+}  // namespace
+
+TEST_CASE("CH-4: join_room's ack waits for the history a store reads later; joining again sends it again", "[chat][acks]") {
+    Wire w;
+    auto db = native::ChatDb::open(":memory:").value();
+    native::SyncChatStore sync{*db};
+    LaterStore store{sync};
+    agents::ChatAgent chat{store, [] { return std::int64_t{1'700'000'000'000}; }, 100};
+    w.router.register_agent("chat", chat);
+
+    auto& a = w.add("A");
+    a.client->connect(w.now);
+    w.pump();
+    const auto join = a.client->join_room(1);
+    w.pump();
+    CHECK(seen_at(a, "room_joined") >= 0);
+    CHECK(seen_at(a, "chat_history") == -1);
+    CHECK(seen_at(a, "", join) == -1);  // the ack waits for the history
+
+    store.run();
+    w.pump();
+    REQUIRE(seen_at(a, "chat_history") >= 0);
+    CHECK(seen_at(a, "", join) > seen_at(a, "chat_history"));
+
+    // Joining again: the history again (from the room's tail now), then the
+    // ack; no second join event is stored.
+    a.seen.clear();
+    const auto again = a.client->join_room(1);
+    w.pump();
+    store.run();
+    w.pump();
+    REQUIRE(seen_at(a, "chat_history") >= 0);
+    CHECK(seen_at(a, "", again) > seen_at(a, "chat_history"));
+    const auto stored = db->history(1, std::nullopt, 10);
+    REQUIRE(stored);
+    REQUIRE(stored->size() == 1);
+    CHECK(stored->at(0).event == "user_joined");
+}

@@ -808,3 +808,124 @@ TEST_CASE("a request from a session that has not connected the namespace is drop
     CHECK(net.inbox(s).empty());
     CHECK(net.router.room_count() == 0);
 }
+
+// --- join_room's ack after the room's state (CA-11, CH-4, KU-1) ---------------------------
+
+namespace {
+
+// Sends the joiner its "state" on joining and on joining again; with `hold`
+// it holds the join's ack back until the test releases it (as an agent that
+// reads a store does).
+class StateAgent : public ca::ServerAgent {
+public:
+    std::optional<ca::Port> port;
+    bool hold = false;
+    std::vector<ca::JoinHold> holds;
+    std::vector<std::string> log;
+
+    void attached(ca::Port p) override { port = p; }
+    void on_server_message(const ca::Request& r, const ca::User&, json&) override { port->ok(r); }
+    void on_join(const ca::User& u, ca::RoomId room) override { state("join", u, room); }
+    void on_rejoin(const ca::User& u, ca::RoomId room) override { state("rejoin", u, room); }
+
+private:
+    void state(const std::string& why, const ca::User& u, ca::RoomId room) {
+        log.push_back(why + " " + std::to_string(u.id));
+        port->to_user(u.id, json{{"state", room}});
+        if (hold) holds.push_back(port->hold_join(u.id));
+    }
+};
+
+// Where in `c`'s inbox the first packet matching pred is; -1 when none.
+template <class Pred>
+long position(Net& net, const Client& c, Pred pred) {
+    const auto& rx = net.inbox(c.session);
+    for (std::size_t i = 0; i < rx.size(); ++i)
+        if (pred(rx[i])) return static_cast<long>(i);
+    return -1;
+}
+
+long ack_at(Net& net, const Client& c, const std::string& id) {
+    return position(net, c, [&](const Rx& r) { return r.type == sio::PacketType::ack && r.ack_id == id; });
+}
+
+long event_at(Net& net, const Client& c, const std::string& name) {
+    return position(net, c, [&](const Rx& r) { return r.type == sio::PacketType::event && r.name == name; });
+}
+
+}  // namespace
+
+TEST_CASE("CA-11 join_room's ack comes after what the agents send the joiner", "[ca][acks]") {
+    Net net;
+    StateAgent agent;
+    net.router.register_agent("state", agent);
+    const Client a = net.connect();
+    net.request(a, "join_room", {{"room", 3}}, "1");
+    CHECK(net.event_names(a) == Names{"room_joined", "server_message"});
+    const long state = event_at(net, a, "server_message");
+    CHECK(ack_at(net, a, "1") > state);
+    CHECK(net.acks(a, "1") == std::vector<json>{json::array({room_json(3, {user_json(a)})})});
+}
+
+TEST_CASE("CA-11 an agent's hold keeps join_room's ack back until it is released", "[ca][acks]") {
+    Net net;
+    StateAgent first, second;
+    first.hold = second.hold = true;
+    net.router.register_agent("first", first);
+    net.router.register_agent("second", second);
+    const Client a = net.connect();
+    net.request(a, "join_room", {{"room", 3}}, "1");
+    REQUIRE(first.holds.size() == 1);
+    REQUIRE(second.holds.size() == 1);
+    CHECK(first.holds[0] != 0);
+    CHECK(net.events(a, "room_joined").size() == 1);
+    CHECK(net.acks(a, "1").empty());
+
+    first.port->release_join(first.holds[0]);
+    net.engine.flush(net.now);
+    CHECK(net.acks(a, "1").empty());  // the second agent still holds it
+    second.port->release_join(second.holds[0]);
+    net.engine.flush(net.now);
+    CHECK(net.acks(a, "1").size() == 1);
+    second.port->release_join(second.holds[0]);  // once released, a hold is gone
+    net.engine.flush(net.now);
+    CHECK(net.acks(a, "1").size() == 1);
+
+    SECTION("a join without an ack id holds nothing") {
+        net.join(a, 4);
+        CHECK(first.holds.back() == 0);
+        first.port->release_join(0);
+        second.port->release_join(second.holds.back());
+    }
+    SECTION("a hold only stands for its joiner, during its join") {
+        CHECK(first.port->hold_join(a.user) == 0);
+    }
+    SECTION("released after the joiner left: nothing is sent, nothing breaks") {
+        net.request(a, "join_room", {{"room", 5}}, "2");
+        net.engine.disconnect(a.session, sio::CloseReason::forced, net.now);
+        first.port->release_join(first.holds.back());
+        second.port->release_join(second.holds.back());
+        net.engine.flush(net.now);
+        CHECK(net.router.user_count() == 0);
+    }
+}
+
+TEST_CASE("CA-2 joining the room one is in sends its state again and tells nobody", "[ca][rooms]") {
+    Net net;
+    StateAgent agent;
+    net.router.register_agent("state", agent);
+    const Client a = net.connect();
+    const Client b = net.connect();
+    net.join(a, 1);
+    net.join(b, 1);
+    net.clear_all();
+    agent.log.clear();
+
+    net.request(b, "join_room", {{"room", 1}}, "9");
+    CHECK(agent.log == std::vector<std::string>{"rejoin " + std::to_string(b.user)});
+    CHECK(net.event_names(b) == Names{"room_joined", "server_message"});
+    CHECK(ack_at(net, b, "9") > event_at(net, b, "server_message"));
+    CHECK(net.acks(b, "9") == std::vector<json>{json::array({room_json(1, {user_json(a), user_json(b)})})});
+    CHECK(net.inbox(a.session).empty());
+    CHECK(net.router.members(1).size() == 2);
+}

@@ -97,20 +97,27 @@ void ChatAgent::on_join(const ca::User& user, ca::RoomId room) {
     // History first, then the join event: the joiner's history ends just
     // before its own user_joined (the store answers in order, and the tail
     // only holds what is committed).
-    if (const auto it = tails_.find(room); it != tails_.end()) {
-        send_history(user.id, room, it->second);
-    } else {
-        store_.history(room, std::nullopt, kJoinHistory, [this, id = user.id, room](auto got) {
-            if (!got) return;
+    join_history(user, room);
+    post_event(room, user, "user_joined");
+}
+
+void ChatAgent::on_rejoin(const ca::User& user, ca::RoomId room) { join_history(user, room); }
+
+void ChatAgent::join_history(const ca::User& user, ca::RoomId room) {
+    if (const auto it = tails_.find(room); it != tails_.end()) return send_history(user.id, room, it->second);
+    // The join's ack waits for the history read from the store.
+    const ca::JoinHold hold = port_->hold_join(user.id);
+    store_.history(room, std::nullopt, kJoinHistory, [this, id = user.id, room, hold](auto got) {
+        if (got) {
             std::deque<std::string> messages;
             for (const auto& m : *got) messages.push_back(text_of(to_json(m)));
             send_history(id, room, messages);
             // The first answer for a room with members becomes its tail; later
             // commits are appended to it as they complete.
             if (!tails_.count(room) && !port_->members(room).empty()) tails_.emplace(room, std::move(messages));
-        });
-    }
-    post_event(room, user, "user_joined");
+        }
+        port_->release_join(hold);
+    });
 }
 
 void ChatAgent::send_history(ca::UserId to, ca::RoomId room, const std::deque<std::string>& messages) {

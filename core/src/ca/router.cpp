@@ -186,7 +186,8 @@ void Router::join_room(Member& m, const Request& req, std::string_view arg) {
     if (m.allowed_rooms && !m.allowed_rooms->count(room))
         return fail(req, ErrorCode::forbidden, "room: the access token does not allow room " + std::to_string(room));
 
-    if (m.room != room) {
+    const bool again = m.room == room;  // already there: the state comes again, nobody else hears of it
+    if (!again) {
         const auto it = rooms_.find(room);
         if (it == rooms_.end() && rooms_.size() >= limits_.max_rooms)
             return fail(req, ErrorCode::room_full, "too many rooms");
@@ -198,11 +199,8 @@ void Router::join_room(Member& m, const Request& req, std::string_view arg) {
         const std::string joined = dump(json{{"room", room}, {"user", to_json(m.user)}});
         broadcast(room, sio::make_frame(sio::encode_event(kNamespace, "user_joined", "[" + joined + "]")),
                   m.session);
-    } else {
-        return reply_joined(req, room);  // already there: nothing changes, nobody else hears of it
     }
-    reply_joined(req, room);
-    membership(true, m.user, room);
+    reply_joined(req, User(m.user), room, again);
 }
 
 // Every agent hears of a join or leave, each behind the barrier: one agent's
@@ -214,10 +212,34 @@ void Router::membership(bool joined, const User& user, RoomId room) {
         });
 }
 
-void Router::reply_joined(const Request& req, RoomId room) {
+// room_joined, then what the agents send the joiner (chat history, media
+// config and streams), then the ack: a client of the socket.io era reads
+// that state in its ack callback. An agent that sends part of it later holds
+// the ack back (Port::hold_join). Joining the room one is in sends it all
+// again and tells the others nothing (on_rejoin).
+void Router::reply_joined(const Request& req, const User& user, RoomId room, bool again) {
     json users = json::array();
     for (const User& u : members(room)) users.push_back(to_json(u));
-    succeed(req, "room_joined", dump(json{{"room", room}, {"users", std::move(users)}}));
+    std::string reply = dump(json{{"room", room}, {"users", std::move(users)}});
+    emit(req.session, "room_joined", reply);
+    const JoinHold join = next_join_++;
+    if (!req.ack_id.empty()) pending_joins_.emplace(join, PendingJoin{req, std::move(reply), 1});
+    joining_ = join;
+    if (again) {
+        for (auto& [type, a] : agents_)
+            guarded("join", type, user.id, [&, agent = a] { agent->on_rejoin(user, room); });
+    } else {
+        membership(true, user, room);
+    }
+    joining_ = 0;
+    release_join(join);  // the router's own hold
+}
+
+void Router::release_join(JoinHold hold) {
+    const auto it = pending_joins_.find(hold);
+    if (it == pending_joins_.end() || --it->second.holds > 0) return;
+    ack(it->second.request, it->second.reply);
+    pending_joins_.erase(it);
 }
 
 void Router::leave_room(Member& m, const Request& req) {
@@ -352,11 +374,6 @@ void Router::ack(const Request& r, const std::string& arg_json) {
     engine_->send(r.session, sio::make_ack(std::string(kNamespace), r.ack_id, "[" + arg_json + "]"));
 }
 
-void Router::succeed(const Request& r, std::string_view reply_event, const std::string& reply_json) {
-    emit(r.session, reply_event, reply_json);
-    ack(r, reply_json);
-}
-
 void Router::fail(const Request& r, ErrorCode code, std::string_view message) {
     if (!engine_->alive(r.session)) return;
     emit(r.session, "request_error",
@@ -458,6 +475,17 @@ std::string Port::type_json() const {
     std::string out;
     util::append_json_string(out, type_);
     return out;
+}
+
+JoinHold Port::hold_join(UserId joiner) const {
+    const auto it = router_->pending_joins_.find(router_->joining_);
+    if (it == router_->pending_joins_.end() || it->second.request.user != joiner) return 0;
+    ++it->second.holds;
+    return it->first;
+}
+
+void Port::release_join(JoinHold hold) const {
+    if (hold) router_->release_join(hold);
 }
 
 std::optional<User> Port::user(UserId id) const { return router_->user(id); }

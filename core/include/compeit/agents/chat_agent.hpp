@@ -33,6 +33,7 @@ public:
     bool on_user_message(const ca::Request& r, const ca::User& from, ca::UserId to, ca::json& data) override;
     bool on_room_message(const ca::Request& r, const ca::User& from, ca::RoomId room, ca::json& data) override;
     void on_join(const ca::User& user, ca::RoomId room) override;
+    void on_rejoin(const ca::User& user, ca::RoomId room) override;
     void on_leave(const ca::User& user, ca::RoomId room) override;
 
 private:
@@ -50,6 +51,8 @@ private:
     std::optional<std::string> valid_text(const ca::Request& r, const ca::json& data) const;
     void history(const ca::Request& r, const ca::User& from, std::optional<std::int64_t> before, std::size_t limit);
     void post_event(ca::RoomId room, const ca::User& user, const char* event);
+    // The room's last kJoinHistory messages to a joiner (CH-4), holding the join's ack until sent.
+    void join_history(const ca::User& user, ca::RoomId room);
     void send_history(ca::UserId to, ca::RoomId room, const std::deque<std::string>& messages);
     // A committed message as delivered; a room message also goes into its room's tail.
     ca::json committed(const ChatMessage& m);

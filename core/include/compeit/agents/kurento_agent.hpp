@@ -30,6 +30,8 @@ public:
     void attached(ca::Port port) override;
     void on_server_message(const ca::Request& r, const ca::User& from, ca::json& data) override;
     void on_join(const ca::User& user, ca::RoomId room) override;
+    // on_join only sends the joiner the config and the streams: the same again.
+    void on_rejoin(const ca::User& user, ca::RoomId room) override { on_join(user, room); }
     void on_leave(const ca::User& user, ca::RoomId room) override;
 
     // Introspection for tests and logs.

@@ -5,6 +5,7 @@
 // special case for any agent: chat and kurento plug in exactly like this.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ struct Request {
     std::string ack_id;  // empty: the client asked for no ack
 };
 
+// A join_room's ack held back by an agent (Port::hold_join); 0 holds nothing.
+using JoinHold = std::uint64_t;
+
 class Port {
 public:
     Port(Router& router, std::string type) : router_(&router), type_(std::move(type)) {}
@@ -46,6 +50,14 @@ public:
     // Answers a request: ack {ok:true} (when asked for), or request_error + ack {error}.
     void ok(const Request& r) const;
     void fail(const Request& r, ErrorCode code, std::string_view message) const;
+
+    // The ack of a join_room comes after what the agents send the joiner on
+    // joining (history, media config, streams), so a client can read that
+    // state in its ack callback. An agent that sends part of it later (after
+    // a store read) holds the ack from on_join / on_rejoin and releases the
+    // hold once that part is sent, or has failed.
+    JoinHold hold_join(UserId joiner) const;
+    void release_join(JoinHold hold) const;
 
     std::optional<User> user(UserId id) const;
     std::optional<RoomId> room_of(UserId id) const;
@@ -75,6 +87,10 @@ public:
     // Membership: called after room_joined / before-or-after the leave is announced.
     virtual void on_join(const User&, RoomId) {}
     virtual void on_leave(const User&, RoomId) {}
+    // join_room of the room the user is already in: room_joined is sent again,
+    // and the agent sends the joiner the room's state again (what on_join
+    // sends it), announcing nothing to the others.
+    virtual void on_rejoin(const User&, RoomId) {}
 };
 
 }  // namespace compeit::ca

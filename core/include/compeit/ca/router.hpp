@@ -96,6 +96,18 @@ private:
     std::function<void(const Fault&)> on_fault_;
     std::unordered_map<sio::SessionId, Identity> identities_;  // token mode: each session's, until it ends
 
+    // join_room acks waiting for the agents' holds (Port::hold_join), with
+    // the room_joined object they carry; the router holds each while its
+    // agents are told (joining_).
+    struct PendingJoin {
+        Request request;
+        std::string reply;
+        unsigned holds = 0;
+    };
+    std::unordered_map<JoinHold, PendingJoin> pending_joins_;
+    JoinHold next_join_ = 1, joining_ = 0;
+    void release_join(JoinHold hold);
+
     // Runs f behind the barrier; false when it threw (reported as a Fault).
     template <class F>
     bool guarded(std::string_view event, std::string_view type, UserId user, F&& f);
@@ -110,7 +122,7 @@ private:
     std::optional<Envelope> envelope(const Request& req, std::string_view arg);
     void dispatch(Member& m, Request& req, std::string_view arg);
     void join_room(Member& m, const Request& req, std::string_view arg);
-    void reply_joined(const Request& req, RoomId room);
+    void reply_joined(const Request& req, const User& user, RoomId room, bool again);
     void leave_room(Member& m, const Request& req);
     void server_message(Member& m, const Request& req, std::string_view arg);
     void room_message(Member& m, const Request& req, std::string_view arg);
@@ -120,7 +132,6 @@ private:
     void emit(sio::SessionId s, std::string_view name, const std::string& arg_json);
     void broadcast(RoomId room, const sio::Frame& frame, sio::SessionId skip);
     void ack(const Request& r, const std::string& arg_json);
-    void succeed(const Request& r, std::string_view reply_event, const std::string& reply_json);
     void fail(const Request& r, ErrorCode code, std::string_view message);
     // {"from":..,"type":..,"data":..} from JSON texts.
     std::string message_json(UserId from, std::string_view type_json, std::string_view data_json) const;
