@@ -14,6 +14,7 @@
 #include "compeit/util/url.hpp"
 #include "compeit/util/utf.hpp"
 #include "admin_api.hpp"
+#include "legacy_client.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
 #include "server.hpp"
@@ -33,8 +34,6 @@ namespace {
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
-constexpr std::string_view kResource = "/socket.io";
-
 bool all_digits(std::string_view s) {
     if (s.empty()) return false;
     for (char c : s)
@@ -42,15 +41,16 @@ bool all_digits(std::string_view s) {
     return true;
 }
 
-// `/socket.io/<protocol>/<transport>/<sid>` split into its segments.
+// `<resource>/<protocol>/<transport>/<sid>` split into its segments
+// (the resource is --resource, /socket.io by default).
 struct SioPath {
     bool welcome = false;  // `/socket.io/` alone, or too many segments
     std::string_view protocol, transport, sid;
 };
 
-std::optional<SioPath> parse_sio_path(std::string_view path) {
-    if (path.substr(0, kResource.size()) != kResource) return std::nullopt;
-    std::string_view rest = path.substr(kResource.size());
+std::optional<SioPath> parse_sio_path(std::string_view path, std::string_view resource) {
+    if (path.substr(0, resource.size()) != resource) return std::nullopt;
+    std::string_view rest = path.substr(resource.size());
     if (!rest.empty() && rest.front() != '/') return std::nullopt;
     SioPath p;
     std::string_view* parts[] = {&p.protocol, &p.transport, &p.sid};
@@ -215,13 +215,16 @@ private:
         origin_ = std::string(req[http::field::origin]);
         origin_allowed_ = server_.origins().allows(origin_);
         const auto target = url::split_target(req.target());
-        const auto sio = parse_sio_path(target.path);
+        const auto sio = parse_sio_path(target.path, server_.options().resource);
         if (req.count(http::field::upgrade)) {  // websocket or not, upgrades are decided below
             if (!origin_allowed_) return bad_origin();
             if (sio && !sio->welcome && sio->transport == "websocket" && !sio->sid.empty())
                 return upgrade(std::move(req), sio->sid);
             return close();  // upgrades anywhere else are not ours (socket.io 0.9's "destroy upgrade")
         }
+        // The client library is public, like any script: no origin check.
+        if (sio && !sio->welcome && sio->transport.empty() && LegacyClient::is_library_name(sio->protocol))
+            return client_library(req, sio->protocol);
         if (sio && !sio->welcome && !origin_allowed_) return bad_origin();
         if (sio) return socketio(req, *sio, target.query);
         if (target.path.substr(0, 7) == "/admin/") return admin(req, target);
@@ -434,6 +437,23 @@ private:
         if (found->gzipped) res.set(http::field::content_encoding, "gzip");
         if (!fresh && req.method() == http::verb::get) res.body() = *found->body;
         if (req.method() == http::verb::head) res.content_length(found->body->size());
+        send(std::move(res));
+    }
+
+    // socket.io.js and its kin (legacy_client.hpp), from memory.
+    void client_library(const Request& req, std::string_view name) {
+        if (req.method() != http::verb::get && req.method() != http::verb::head)
+            return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
+        const auto file = server_.legacy_client().find(name, req[http::field::accept_encoding]);
+        if (!file) return text(http::status::not_found, "not found\n", "text/plain");
+        const bool fresh = etag_matches(req[http::field::if_none_match], file->etag);
+        Response res = make(fresh ? http::status::not_modified : http::status::ok, "text/javascript; charset=utf-8");
+        res.set(http::field::cache_control, file->cache_control);
+        res.set(http::field::etag, file->etag);
+        res.set(http::field::vary, "Accept-Encoding");
+        if (file->gzipped) res.set(http::field::content_encoding, "gzip");
+        if (!fresh && req.method() == http::verb::get) res.body() = *file->body;
+        if (req.method() == http::verb::head) res.content_length(file->body->size());
         send(std::move(res));
     }
 

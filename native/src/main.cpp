@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     std::printf("listening on %s://%s:%u\n", server.tls_context() ? "https" : "http", options.bind.c_str(),
                 static_cast<unsigned>(server.port()));
     std::fflush(stdout);
-    log(LogLevel::info, "serving ", options.web_root, " at /, socket.io 0.9 at /socket.io/1/");
+    log(LogLevel::info, "serving ", options.web_root, " at /, socket.io 0.9 at ", options.resource, "/1/");
     // The last barrier: an exception out of a completion handler (a bug; the
     // router has its own barrier per request) is logged and the loop goes on.
     for (;;) {

@@ -42,6 +42,25 @@ std::function<bool(const std::string&, Options&)> seconds(sio::Time sio::EngineC
     };
 }
 
+// socket.io 0.9's resource as a path prefix: "/" then segments of URL-safe
+// characters, no trailing "/"; "" when unusable (the root, "." or ".."
+// segments, or a prefix that would hide /admin/ or /wasm/).
+std::string normalize_resource(std::string v) {
+    if (v.empty() || v.front() != '/') v.insert(v.begin(), '/');
+    while (v.size() > 1 && v.back() == '/') v.pop_back();
+    if (v.size() < 2 || v.size() > 200) return {};
+    for (char c : v)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '-' ||
+              c == '_' || c == '.' || c == '~'))
+            return {};
+    const std::string segments = v + "/";
+    if (segments.find("//") != std::string::npos || segments.find("/./") != std::string::npos ||
+        segments.find("/../") != std::string::npos)
+        return {};
+    if (segments.rfind("/admin/", 0) == 0 || segments.rfind("/wasm/", 0) == 0) return {};
+    return v;
+}
+
 std::function<bool(const std::string&, Options&)> size_limit(std::size_t ca::Limits::*field) {
     return [field](const std::string& v, Options& o) { return to_size(v, o.limits.*field); };
 }
@@ -63,6 +82,19 @@ const std::vector<Flag>& flags() {
          [](const std::string& v, Options& o) { o.web_root = v; return !v.empty(); }},
         {"--wasm-dir", "DIR", "the built WebAssembly client package, served at /wasm/ (default: build/wasm/package)",
          [](const std::string& v, Options& o) { o.wasm_dir = v; return !v.empty(); }},
+        {"--resource", "PATH", "where the socket.io 0.9 endpoints live, socket.io 0.9's `resource` (default /socket.io)",
+         [](const std::string& v, Options& o) {
+             o.resource = normalize_resource(v);
+             return !o.resource.empty();
+         }},
+        {"--legacy-client", "DIR|off", "the npm socket.io-client 0.9 package whose dist/ is served at <resource>/socket.io.js, "
+                                       "socket.io.min.js and socket.io.v<version>.js (default: the source tree's "
+                                       "node_modules/socket.io-client, if installed); off: not served",
+         [](const std::string& v, Options& o) {
+             o.legacy_client = v == "off" ? std::string() : v;
+             o.legacy_client_required = v != "off";
+             return !v.empty();
+         }},
         {"--heartbeat-interval", "S", "seconds between heartbeats on websockets (default 25)",
          seconds(&sio::EngineConfig::heartbeat_interval)},
         {"--heartbeat-timeout", "S", "seconds a websocket client has to answer a heartbeat (default 60)",

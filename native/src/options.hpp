@@ -17,6 +17,10 @@ struct Options {
     std::string data_dir = "data";
     std::string web_root = COMPEIT_DEFAULT_WEB_ROOT;
     std::string wasm_dir = COMPEIT_DEFAULT_WASM_DIR;  // served at /wasm/
+    std::string resource = "/socket.io";      // socket.io 0.9's `resource`: the prefix of its endpoints
+    std::string legacy_client = COMPEIT_DEFAULT_LEGACY_CLIENT;  // socket.io-client 0.9 package, served at
+                                              // <resource>/socket.io.js; empty: off
+    bool legacy_client_required = false;      // named by --legacy-client: a missing package stops the start
     sio::EngineConfig engine;
     ca::Limits limits;
     std::size_t max_frame_bytes = 1u << 20;   // LIM-2: WS message / POST body

@@ -175,6 +175,7 @@ bool Server::listen() {
         tls_ = std::move(*tls);
         log(LogLevel::info, "TLS certificate: ", describe_certificate(*tls_));
     }
+    if (!load_legacy_client()) return false;
     if (!open_agents()) return false;
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(options_.bind, ec);
@@ -203,6 +204,24 @@ bool Server::listen() {
     reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     accept();
     arm_tick();
+    return true;
+}
+
+// The default package may simply not be installed (a server without npm):
+// a warning. A package named with --legacy-client must be there.
+bool Server::load_legacy_client() {
+    if (options_.legacy_client.empty()) return true;
+    if (const auto error = legacy_client_.load(options_.legacy_client)) {
+        if (options_.legacy_client_required) {
+            log(LogLevel::error, "--legacy-client: ", *error);
+            return false;
+        }
+        log(LogLevel::warn, "socket.io client library not served at ", options_.resource, "/socket.io.js: ", *error,
+            " (npm ci installs it; --legacy-client DIR names another, off turns this off)");
+        return true;
+    }
+    log(LogLevel::info, "serving socket.io-client ", legacy_client_.version(), " at ", options_.resource,
+        "/socket.io.js");
     return true;
 }
 

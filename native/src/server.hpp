@@ -21,6 +21,7 @@
 #include "origin_policy.hpp"
 #include "token_verifier.hpp"
 #include "kms_client.hpp"
+#include "legacy_client.hpp"
 #include "options.hpp"
 #include "static_files.hpp"
 #include "tls_context.hpp"
@@ -48,6 +49,7 @@ public:
     ca::Router& router() { return router_; }
     agents::ChatAgent& chat() { return *chat_; }
     StaticCache& static_files() { return static_files_; }
+    const LegacyClient& legacy_client() const { return legacy_client_; }
     const OriginPolicy& origins() const { return *origins_; }
     const TokenVerifier& tokens() const { return tokens_; }
     // Seconds since the Unix epoch (token expiry).
@@ -114,11 +116,13 @@ private:
     std::unordered_map<sio::SessionId, std::weak_ptr<WsSession>> websockets_;
     std::unordered_map<sio::SessionId, std::weak_ptr<HttpSession>> polls_;
     StaticCache static_files_;
+    LegacyClient legacy_client_;  // socket.io.js for pages written for socket.io 0.9 (--legacy-client)
     std::optional<OriginPolicy> origins_;  // made by listen(), which knows the port
     TokenVerifier tokens_;
     TlsContext tls_;
 
     bool open_agents();
+    bool load_legacy_client();
     void accept();
     void accepted(boost::asio::ip::tcp::socket socket);
     void accept_failed(const boost::system::error_code& ec);

@@ -65,6 +65,8 @@ bool compressible(std::string_view type) {
            type.find("wasm") != std::string_view::npos || type.find("svg") != std::string_view::npos;
 }
 
+}  // namespace
+
 std::shared_ptr<const std::string> gzip(const std::string& in) {
     z_stream z{};
     if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) return nullptr;
@@ -79,8 +81,6 @@ std::shared_ptr<const std::string> gzip(const std::string& in) {
     if (rc != Z_STREAM_END) return nullptr;
     return std::make_shared<const std::string>(std::move(out));
 }
-
-}  // namespace
 
 std::optional<StaticFile> StaticCache::get(const std::string& path, bool accept_gzip) {
     struct stat st {};

@@ -19,6 +19,9 @@ std::optional<std::string> resolve_static(const std::string& root, std::string_v
 
 std::string_view content_type(std::string_view path);
 
+// `in` gzip-compressed (zlib, level 9); null if zlib fails.
+std::shared_ptr<const std::string> gzip(const std::string& in);
+
 struct StaticFile {
     std::shared_ptr<const std::string> body;  // gzip-compressed when `gzipped`
     std::string type;
