@@ -461,13 +461,16 @@ private:
 
     // The web app runs no inline script or style and loads everything from
     // here; WebAssembly needs 'wasm-unsafe-eval'; media come from the camera
-    // (mediastream:) and from blob: URLs. No page may frame it.
+    // (mediastream:) and from blob: URLs. No page may frame it. No referrer
+    // leaves for another site; within the server's own origin it may, since
+    // with `no-referrer` a page's form POST (socket.io 0.9's jsonp-polling)
+    // carries `Origin: null`, which the origin check refuses.
     static void security_headers(Response& res) {
         res.set("Content-Security-Policy",
                 "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
                 "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; "
                 "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'");
-        res.set("Referrer-Policy", "no-referrer");
+        res.set("Referrer-Policy", "same-origin");
     }
 
     Response make(http::status status, std::string_view type) {

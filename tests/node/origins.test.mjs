@@ -74,5 +74,5 @@ test('static files carry the security headers', async () => {
   assert.match(res.headers['content-security-policy'], /frame-ancestors 'none'/);
   assert.doesNotMatch(res.headers['content-security-policy'], /unsafe-inline/);
   assert.equal(res.headers['x-content-type-options'], 'nosniff');
-  assert.equal(res.headers['referrer-policy'], 'no-referrer');
+  assert.equal(res.headers['referrer-policy'], 'same-origin');
 });
