@@ -173,6 +173,17 @@ const std::vector<Flag>& flags() {
              o.ice_servers.push_back(std::move(server));
              return c1 != 0 && !v.empty();
          }},
+        {"--cluster", "URL", "run as one node of a cluster whose rooms and users live in Redis at redis://HOST:PORT (with --node; for TLS to Redis put a TLS proxy in between)",
+         [](const std::string& v, Options& o) { o.cluster = v; return v.rfind("redis://", 0) == 0 && v.size() > 8; }},
+        {"--node", "NAME", "this node's name in the cluster, 1-16 of a-z 0-9 -, unique among the nodes; sids start with NAME. so a load balancer can route them",
+         [](const std::string& v, Options& o) {
+             if (v.empty() || v.size() > 16) return false;
+             for (char c : v)
+                 if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+             o.node = v;
+             o.engine.sid_prefix = v + ".";
+             return true;
+         }},
         {"--log-level", "LEVEL", "debug, info, warn, error or off (default info)",
          [](const std::string& v, Options& o) { return parse_log_level(v, o.log_level); }},
     };
@@ -228,6 +239,7 @@ ParseResult parse_options(const std::vector<std::string>& args, Options& out) {
         if (!flag->set(value, out)) return {false, false, "bad value for " + name + ": " + value};
     }
     if (out.tls_cert.empty() != out.tls_key.empty()) return {false, false, "--tls-cert and --tls-key go together"};
+    if (!out.cluster.empty() && out.node.empty()) return {false, false, "--cluster needs --node NAME"};
     return {};
 }
 

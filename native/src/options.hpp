@@ -42,6 +42,8 @@ struct Options {
     std::string record_dir;                   // recordings (KMS host); empty: <data-dir>/recordings
     ca::json ice_servers = ca::json::array(); // RTCIceServer list sent to clients
     LogLevel log_level = LogLevel::info;
+    std::string cluster;                      // redis://host:port of the cluster engine; empty: one process
+    std::string node;                         // this process's name in the cluster (sids start with "<node>.")
 };
 
 struct ParseResult {

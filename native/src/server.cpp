@@ -17,6 +17,7 @@
 
 #include "chat_store_factory.hpp"
 #include "http_session.hpp"
+#include "pg_chat_store.hpp"
 #include "threaded_chat_store.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
@@ -111,6 +112,7 @@ bool Server::open_agents() {
         options_.limits.max_chat_chars);
     router_.register_agent(agents::ChatAgent::kType, *chat_);
     log(LogLevel::info, "chat history in ", chat_store_location(options_.chat_db, options_.data_dir));
+    if (!options_.cluster.empty() && !open_cluster()) return false;
 
     if (options_.media == "kurento") {
         kms_ = std::make_unique<KmsClient>(ioc_, options_.kms_url, [this] { return now(); });
@@ -131,6 +133,58 @@ bool Server::open_agents() {
     router_.register_agent(agents::KurentoAgent::kType, *kurento_);
     log(LogLevel::info, "kurento agent in ", media_->mode(), " mode");
     return true;
+}
+
+// Cluster mode: the router's rooms and users span every node through Redis;
+// the chat history and the user ids come from the shared PostgreSQL.
+bool Server::open_cluster() {
+    auto* pg = dynamic_cast<PgChatStore*>(chat_store_.get());
+    if (!pg) {
+        log(LogLevel::error, "--cluster needs --chat-db postgresql://...: the nodes share the chat history and "
+                             "take user ids from it");
+        return false;
+    }
+    auto address = parse_redis_url(options_.cluster);
+    if (!address) {
+        log(LogLevel::error, "--cluster ", options_.cluster, ": ", address.error());
+        return false;
+    }
+    cluster::NodeConfig config;
+    config.name = options_.node;
+    config.max_room_users = options_.limits.max_room_users;
+    cluster::Node::Host host;
+    host.deliver = [this](sio::SessionId s, const sio::Frame& f) { engine_.send(s, f); };
+    host.output = [this] { redis_->flush_soon(); };
+    host.need_ids = [this] { reserve_user_ids(); };
+    host.reaped_leave = [this](const ca::User& u, ca::RoomId room) { router_.reaped_leave(u, room); };
+    host.drop = [this](const std::vector<sio::SessionId>& sessions, std::string_view reason) {
+        log(LogLevel::warn, "cluster: ending ", sessions.size(), " sessions: ", reason);
+        for (const auto s : sessions) engine_.disconnect(s, sio::CloseReason::server, now());
+    };
+    host.note = [](std::string_view text) { log(LogLevel::info, text); };
+    cluster_ = std::make_unique<cluster::Node>(std::move(config), std::move(host));
+    router_.link(cluster_.get());
+    chat_->set_shared_store(true);
+    redis_ = std::make_unique<RedisLink>(ioc_, std::move(*address), *cluster_, [this] { return now(); });
+    reserve_user_ids();
+    redis_->start();
+    log(LogLevel::info, "cluster node ", options_.node, " on Redis ", options_.cluster);
+    return true;
+}
+
+// A block of user ids from PostgreSQL; retried while it cannot be had (a
+// connect meanwhile is refused rather than given an id another node may use).
+void Server::reserve_user_ids() {
+    static_cast<PgChatStore*>(chat_store_.get())
+        ->reserve_user_ids(cluster::NodeConfig{}.id_block, [this](Expected<std::int64_t, std::string> first) {
+            if (!cluster_) return;
+            if (first) return cluster_->add_ids(static_cast<ca::UserId>(*first), cluster::NodeConfig{}.id_block);
+            log(LogLevel::error, "cluster: no user ids: ", first.error());
+            auto retry = std::make_shared<asio::steady_timer>(ioc_, std::chrono::seconds(1));
+            retry->async_wait([this, retry](boost::system::error_code ec) {
+                if (!ec && !stopped_) reserve_user_ids();
+            });
+        });
 }
 
 Server::AdminAuth Server::admin_authorize(std::string_view authorization, const std::string& address,
@@ -303,6 +357,7 @@ void Server::arm_tick() {
         const auto t = now();
         router_.advance(t);
         engine_.tick(t);
+        if (cluster_) cluster_->tick(t);
         trim_memory(t);
         arm_tick();
     });
@@ -333,6 +388,7 @@ void Server::stop() {
     accept_timer_.cancel();
     if (kms_) kms_->stop();
     if (janus_) janus_->stop();
+    if (redis_) redis_->stop();
     // Aborting detaches from these maps: iterate over copies.
     const auto websockets = std::exchange(websockets_, {});
     const auto polls = std::exchange(polls_, {});

@@ -15,6 +15,7 @@
 #include "compeit/agents/chat_agent.hpp"
 #include "compeit/agents/kurento_agent.hpp"
 #include "compeit/ca/router.hpp"
+#include "compeit/cluster/node.hpp"
 #include "compeit/sio/engine.hpp"
 #include "address_limits.hpp"
 #include "janus_client.hpp"
@@ -23,6 +24,7 @@
 #include "kms_client.hpp"
 #include "legacy_client.hpp"
 #include "options.hpp"
+#include "redis_link.hpp"
 #include "static_files.hpp"
 #include "tls_context.hpp"
 
@@ -97,6 +99,8 @@ private:
     std::unique_ptr<JanusClient> janus_;  // --media janus: likewise
     std::unique_ptr<agents::MediaBackend> media_;
     std::unique_ptr<agents::KurentoAgent> kurento_;
+    std::unique_ptr<cluster::Node> cluster_;      // --cluster: this process as one node
+    std::unique_ptr<RedisLink> redis_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer tick_timer_;
     boost::asio::steady_timer accept_timer_;  // backing off while descriptors are exhausted
@@ -122,6 +126,8 @@ private:
     TlsContext tls_;
 
     bool open_agents();
+    bool open_cluster();
+    void reserve_user_ids();
     bool load_legacy_client();
     void accept();
     void accepted(boost::asio::ip::tcp::socket socket);

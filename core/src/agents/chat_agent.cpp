@@ -50,8 +50,12 @@ bool ChatAgent::on_room_message(const ca::Request& r, const ca::User& from, ca::
     store_.append(std::move(m), [this, r, room](Expected<ChatMessage, std::string> stored) {
         if (!stored) return port_->fail(r, ErrorCode::unavailable, "chat store: " + stored.error());
         const json j = committed(*stored);
-        port_->relay_to_room(room, stored->user.id, j, true);  // CH-1: the sender too
-        port_->ok(r);
+        // CH-1: the sender too. Acked once it went out (in a cluster, once
+        // Redis took it); if it could not, it is committed all the same.
+        port_->relay_to_room(room, stored->user.id, j, true, order(*stored), [this, r](bool sent) {
+            if (sent) return port_->ok(r);
+            port_->fail(r, ErrorCode::unavailable, "stored in the history, but the room could not be told now");
+        });
     });
     return true;
 }
@@ -114,7 +118,8 @@ void ChatAgent::join_history(const ca::User& user, ca::RoomId room) {
             send_history(id, room, messages);
             // The first answer for a room with members becomes its tail; later
             // commits are appended to it as they complete.
-            if (!tails_.count(room) && !port_->members(room).empty()) tails_.emplace(room, std::move(messages));
+            if (!shared_store_ && !tails_.count(room) && !port_->members(room).empty())
+                tails_.emplace(room, std::move(messages));
         }
         port_->release_join(hold);
     });
@@ -150,7 +155,7 @@ void ChatAgent::post_event(ca::RoomId room, const ca::User& user, const char* ev
     store_.append(std::move(m), [this, room](Expected<ChatMessage, std::string> stored) {
         if (!stored) return;
         const json j = committed(*stored);
-        port_->to_room(room, j);  // CH-3: from 0, to the whole room
+        port_->to_room(room, j, order(*stored));  // CH-3: from 0, to the whole room
     });
 }
 
@@ -160,7 +165,7 @@ void ChatAgent::announce(ca::RoomId room, std::string text,
     store_.append(std::move(m), [this, room, done = std::move(done)](Expected<ChatMessage, std::string> stored) {
         if (stored) {
             const json j = committed(*stored);
-            port_->to_room(room, j);
+            port_->to_room(room, j, order(*stored));
         }
         done(std::move(stored));
     });

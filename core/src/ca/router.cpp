@@ -90,13 +90,19 @@ void Router::on_namespace_connect(sio::SessionId s, std::string_view endpoint, s
     now_ = now;
     if (endpoint != kNamespace) return;
     Member* m = member(s);
-    if (!m) m = &add_member(s, query);
+    if (!m) {
+        std::optional<UserId> id = next_user_;
+        if (link_) id = link_->allocate_user();  // unique in the whole cluster
+        else ++next_user_;
+        if (!id) return engine_->disconnect(s, sio::CloseReason::server, now);
+        m = &add_member(s, query, *id);
+        if (link_) link_->user_online(m->user, s);
+    }
     emit(s, "connected", dump(json{{"user", to_json(m->user)}}));
 }
 
-Router::Member& Router::add_member(sio::SessionId s, std::string_view query) {
-    const UserId id = next_user_++;
-    Member m{User{id, {}, {}}, s, std::nullopt, RateLimiter(limits_.rate_per_second, limits_.rate_burst), {}};
+Router::Member& Router::add_member(sio::SessionId s, std::string_view query, UserId id) {
+    Member m{User{id, {}, {}}, s, std::nullopt, RateLimiter(limits_.rate_per_second, limits_.rate_burst), {}, false, {}};
     std::optional<std::string> name;
     bool chosen_by_client = true;
     // The identity stays with the session until it ends: leaving the
@@ -130,6 +136,7 @@ void Router::on_namespace_disconnect(sio::SessionId s, std::string_view endpoint
     Member* m = member(s);
     if (!m) return;
     leave_current(*m);
+    if (link_) link_->user_offline(m->user);
     sessions_by_user_.erase(m->user.id);
     members_.erase(s);
 }
@@ -141,7 +148,18 @@ void Router::on_packet(sio::SessionId s, const sio::Packet& p, sio::Time now) {
     if (p.endpoint != kNamespace) return;  // the root namespace carries no application events (TR-6)
     Member* m = member(s);
     if (!m || p.type == sio::PacketType::ack) return;
+    if (m->joining) {  // cluster mode: after the join in flight, in order
+        if (m->queued.size() < kMaxQueued) return m->queued.push_back(p);
+        Request req{s, m->user.id, "message", p.data_ack ? p.id : std::string()};
+        return fail(req, ErrorCode::rate_limited, "too many requests while joining a room");
+    }
+    handle(*m, p);
+}
 
+void Router::handle(Member& member, const sio::Packet& p) {
+    Member* m = &member;
+    const sio::SessionId s = m->session;
+    const sio::Time now = now_;
     Request req{s, m->user.id, {}, p.data_ack ? p.id : std::string()};
     if (p.type != sio::PacketType::event) {
         req.event = "message";
@@ -194,6 +212,7 @@ void Router::join_room(Member& m, const Request& req, std::string_view arg) {
         if (it != rooms_.end() && it->second.sessions.size() >= limits_.max_room_users)
             return fail(req, ErrorCode::room_full, "room is full");
         leave_current(m);  // CA-7
+        if (link_) return join_cluster(m, req, room);
         rooms_[room].sessions.push_back(m.session);
         m.room = room;
         const std::string joined = dump(json{{"room", room}, {"user", to_json(m.user)}});
@@ -201,6 +220,44 @@ void Router::join_room(Member& m, const Request& req, std::string_view arg) {
                   m.session);
     }
     reply_joined(req, User(m.user), room, again);
+}
+
+// Cluster mode: the room's size is checked and the join announced by the
+// cluster in the room's order; the session's next packets wait for it.
+void Router::join_cluster(Member& m, const Request& req, RoomId room) {
+    m.joining = true;
+    const std::string joined = dump(json{{"room", room}, {"user", to_json(m.user)}});
+    link_->join(room, m.session, m.user,
+                sio::make_frame(sio::encode_event(kNamespace, "user_joined", "[" + joined + "]")),
+                [this, s = m.session, req, user = m.user, room](ClusterLink::Joined j) {
+                    joined_cluster(s, req, user, room, std::move(j));
+                });
+}
+
+void Router::joined_cluster(sio::SessionId s, const Request& req, const User& user, RoomId room,
+                            ClusterLink::Joined j) {
+    Member* m = member(s);
+    if (!m) {  // gone while joining: leave again
+        if (!j.error) {
+            const std::string left = dump(json{{"room", room}, {"user", to_json(user)}});
+            link_->leave(room, s, user, sio::make_frame(sio::encode_event(kNamespace, "user_left", "[" + left + "]")));
+        }
+        return;
+    }
+    m->joining = false;
+    if (j.error) {
+        fail(req, *j.error, *j.error == ErrorCode::room_full ? "room is full" : "the cluster is unavailable");
+    } else {
+        rooms_[room].sessions.push_back(s);
+        m->room = room;
+        reply_joined(req, m->user, room, false, j.users_json);
+    }
+    // What the client sent meanwhile, in order; another join stops the drain.
+    while ((m = member(s)) && !m->joining && !m->queued.empty()) {
+        const sio::Packet p = std::move(m->queued.front());
+        m->queued.pop_front();
+        handle(*m, p);
+    }
 }
 
 // Every agent hears of a join or leave, each behind the barrier: one agent's
@@ -217,10 +274,18 @@ void Router::membership(bool joined, const User& user, RoomId room) {
 // that state in its ack callback. An agent that sends part of it later holds
 // the ack back (Port::hold_join). Joining the room one is in sends it all
 // again and tells the others nothing (on_rejoin).
-void Router::reply_joined(const Request& req, const User& user, RoomId room, bool again) {
-    json users = json::array();
-    for (const User& u : members(room)) users.push_back(to_json(u));
-    std::string reply = dump(json{{"room", room}, {"users", std::move(users)}});
+void Router::reply_joined(const Request& req, const User& user, RoomId room, bool again,
+                          std::string_view users_json) {
+    std::string reply;
+    if (users_json.empty()) {
+        json users = json::array();
+        for (const User& u : members(room)) users.push_back(to_json(u));
+        reply = dump(json{{"room", room}, {"users", std::move(users)}});
+    } else {
+        reply = "{\"room\":" + std::to_string(room) + ",\"users\":";
+        reply += users_json;
+        reply += '}';
+    }
     emit(req.session, "room_joined", reply);
     const JoinHold join = next_join_++;
     if (!req.ack_id.empty()) pending_joins_.emplace(join, PendingJoin{req, std::move(reply), 1});
@@ -261,7 +326,9 @@ void Router::leave_current(Member& m) {
     }
     emit(m.session, "room_left", dump(json{{"room", room}}));
     const std::string left = dump(json{{"room", room}, {"user", to_json(m.user)}});
-    broadcast(room, sio::make_frame(sio::encode_event(kNamespace, "user_left", "[" + left + "]")), m.session);
+    auto frame = sio::make_frame(sio::encode_event(kNamespace, "user_left", "[" + left + "]"));
+    if (link_) link_->leave(room, m.session, m.user, std::move(frame));
+    else broadcast(room, frame, m.session);
     membership(false, m.user, room);
     it = rooms_.find(room);  // agents may have touched the map
     if (it != rooms_.end() && it->second.sessions.empty()) rooms_.erase(it);
@@ -307,6 +374,8 @@ void Router::server_message(Member& m, const Request& req, std::string_view arg)
         const auto to = util::json_integer(*e->to);
         if (!to) return fail(req, ErrorCode::bad_request, "to must be a user id");
         Member* target = member_by_user(*to);
+        if (!target && link_)
+            return user_message_cluster(req, m.user, *to, e->type, std::string(e->type_json), std::string(e->data));
         if (!target) return fail(req, ErrorCode::unknown_user, "no such user");
         if (ServerAgent* a = agent(e->type)) {
             json data = util::parse_json(e->data);
@@ -325,6 +394,32 @@ void Router::server_message(Member& m, const Request& req, std::string_view arg)
         fail(req, ErrorCode::internal, "the server failed on this request");
 }
 
+// Cluster mode: a user not connected here. Whether some node has the user is
+// asked first (an agent such as chat must not store a message to nobody);
+// then as for a local user, delivered through the cluster.
+void Router::user_message_cluster(const Request& req, const User& from, UserId to, std::string type,
+                                  std::string type_json, std::string data) {
+    if (!link_->available()) return fail(req, ErrorCode::unavailable, "the cluster is unavailable");
+    link_->locate(to, [this, req, from, to, type = std::move(type), type_json = std::move(type_json),
+                       data = std::move(data)](bool found) {
+        if (!engine_->alive(req.session)) return;
+        if (!found) return fail(req, ErrorCode::unknown_user, "no such user");
+        if (ServerAgent* a = agent(type)) {
+            json parsed = util::parse_json(data);
+            bool taken = true;
+            if (!guarded(req.event, type, from.id, [&] { taken = a->on_user_message(req, from, to, parsed); }))
+                return fail(req, ErrorCode::internal, "the server failed on this request");
+            if (taken) return;
+        }
+        const auto frame = sio::make_frame(
+            sio::encode_event(kNamespace, "user_message", "[" + message_json(from.id, type_json, data) + "]"));
+        link_->to_user(to, frame, [this, req](bool sent) {
+            if (sent) ack(req, R"({"ok":true})");
+            else fail(req, ErrorCode::unknown_user, "no such user");
+        });
+    });
+}
+
 void Router::room_message(Member& m, const Request& req, std::string_view arg) {
     auto e = envelope(req, arg);
     if (!e) return;
@@ -339,6 +434,11 @@ void Router::room_message(Member& m, const Request& req, std::string_view arg) {
     // Relayed as sent: the data bytes are copied once into the shared frame.
     const auto frame = sio::make_frame(sio::encode_event(
         kNamespace, "room_message", "[" + message_json(m.user.id, e->type_json, e->data) + "]"));
+    if (link_)  // acked once the cluster has it: then every member will get it
+        return link_->publish(*m.room, frame, m.session, 0, [this, req](bool ok) {
+            if (ok) ack(req, R"({"ok":true})");
+            else fail(req, ErrorCode::unavailable, "the cluster is unavailable");
+        });
     broadcast(*m.room, frame, m.session);
     ack(req, R"({"ok":true})");
 }
@@ -362,11 +462,18 @@ void Router::emit(sio::SessionId s, std::string_view name, const std::string& ar
     engine_->send(s, sio::make_frame(sio::encode_event(kNamespace, name, "[" + arg_json + "]")));
 }
 
-void Router::broadcast(RoomId room, const sio::Frame& frame, sio::SessionId skip) {
-    const auto it = rooms_.find(room);
-    if (it == rooms_.end()) return;
-    for (sio::SessionId s : it->second.sessions)
-        if (s != skip) engine_->send(s, frame);
+void Router::broadcast(RoomId room, const sio::Frame& frame, sio::SessionId skip, std::uint64_t order,
+                       std::function<void(bool)> done) {
+    if (link_) return link_->publish(room, frame, skip, order, std::move(done));
+    if (const auto it = rooms_.find(room); it != rooms_.end())
+        for (sio::SessionId s : it->second.sessions)
+            if (s != skip) engine_->send(s, frame);
+    if (done) done(true);
+}
+
+void Router::send_user(UserId to, const sio::Frame& frame) {
+    if (const Member* m = member_by_user(to)) engine_->send(m->session, frame);
+    else if (link_) link_->to_user(to, frame, {});
 }
 
 void Router::ack(const Request& r, const std::string& arg_json) {
@@ -433,36 +540,41 @@ std::vector<User> Router::members(RoomId room) const {
 
 // --- Port -------------------------------------------------------------------
 
+// Without a cluster, a message to nobody is not even encoded.
+bool Port::reachable(UserId to) const { return router_->link_ || router_->member_by_user(to); }
+
 void Port::to_user(UserId to, const json& data) const {
-    if (auto* m = router_->member_by_user(to))
-        router_->emit(m->session, "server_message", dump(json{{"type", type_}, {"data", data}}));
+    if (!reachable(to)) return;
+    router_->send_user(to, sio::make_frame(sio::encode_event(
+                               kNamespace, "server_message", "[" + dump(json{{"type", type_}, {"data", data}}) + "]")));
 }
 
 void Port::to_user_raw(UserId to, std::string_view data_json) const {
-    if (auto* m = router_->member_by_user(to)) {
-        std::string arg = "{\"type\":" + type_json() + ",\"data\":";
-        arg += data_json;
-        arg += '}';
-        router_->emit(m->session, "server_message", arg);
-    }
+    if (!reachable(to)) return;
+    std::string arg = "[{\"type\":" + type_json() + ",\"data\":";
+    arg += data_json;
+    arg += "}]";
+    router_->send_user(to, sio::make_frame(sio::encode_event(kNamespace, "server_message", arg)));
 }
 
-void Port::to_room(RoomId room, const json& data) const {
+void Port::to_room(RoomId room, const json& data, std::uint64_t order, std::function<void(bool)> done) const {
     const auto frame = sio::make_frame(sio::encode_event(
         kNamespace, "room_message", "[" + router_->message_json(0, type_json(), dump(data)) + "]"));
-    router_->broadcast(room, frame, 0);
+    router_->broadcast(room, frame, 0, order, std::move(done));
 }
 
-void Port::relay_to_room(RoomId room, UserId from, const json& data, bool include_sender) const {
+void Port::relay_to_room(RoomId room, UserId from, const json& data, bool include_sender, std::uint64_t order,
+                         std::function<void(bool)> done) const {
     const auto frame = sio::make_frame(sio::encode_event(
         kNamespace, "room_message", "[" + router_->message_json(from, type_json(), dump(data)) + "]"));
     const auto* sender = router_->member_by_user(from);
-    router_->broadcast(room, frame, include_sender || !sender ? 0 : sender->session);
+    router_->broadcast(room, frame, include_sender || !sender ? 0 : sender->session, order, std::move(done));
 }
 
 void Port::user_message(UserId to, UserId from, const json& data) const {
-    if (auto* m = router_->member_by_user(to))
-        router_->emit(m->session, "user_message", router_->message_json(from, type_json(), dump(data)));
+    if (!reachable(to)) return;
+    router_->send_user(to, sio::make_frame(sio::encode_event(
+                               kNamespace, "user_message", "[" + router_->message_json(from, type_json(), dump(data)) + "]")));
 }
 
 void Port::ok(const Request& r) const { router_->ack(r, R"({"ok":true})"); }

@@ -25,6 +25,11 @@ public:
     // `wall_ms` gives the time stamped on messages (ms since the Unix epoch).
     ChatAgent(ChatStore& store, std::function<std::int64_t()> wall_ms, std::size_t max_text_chars);
 
+    // Other processes write to the store too (a cluster on PostgreSQL): a
+    // join's history is always read from the store, never from this
+    // process's tail of what it committed itself.
+    void set_shared_store(bool shared) { shared_store_ = shared; }
+
     // An operator announcement (CH-3); done(true) once it is stored and posted.
     void announce(ca::RoomId room, std::string text, std::function<void(Expected<ChatMessage, std::string>)> done);
 
@@ -41,6 +46,7 @@ private:
     std::function<std::int64_t()> wall_ms_;
     std::size_t max_text_chars_;
     std::optional<ca::Port> port_;
+    bool shared_store_ = false;
     // The last kJoinHistory committed messages of each room with members, as
     // JSON, so a join's history needs neither the store nor serialising (a
     // room's tail is loaded from the store by its first join, dropped when
@@ -56,6 +62,8 @@ private:
     void send_history(ca::UserId to, ca::RoomId room, const std::deque<std::string>& messages);
     // A committed message as delivered; a room message also goes into its room's tail.
     ca::json committed(const ChatMessage& m);
+    // The message's place in its room's history order (0: the store keeps none).
+    static std::uint64_t order(const ChatMessage& m) { return m.seq > 0 ? static_cast<std::uint64_t>(m.seq) : 0; }
 };
 
 }  // namespace compeit::agents

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,10 +41,15 @@ public:
     void to_user(UserId to, const json& data) const;
     // The same with `data` already encoded as JSON text.
     void to_user_raw(UserId to, std::string_view data_json) const;
-    // room_message {from:0, type, data} to every member of the room.
-    void to_room(RoomId room, const json& data) const;
+    // room_message {from:0, type, data} to every member of the room. `order`
+    // > 0: the chat history's sequence number of this message in the room; in
+    // a cluster, receivers release such messages in that order.
+    // done (optional): whether it went out (in a cluster: whether the cluster
+    // took it; false while Redis is unreachable).
+    void to_room(RoomId room, const json& data, std::uint64_t order = 0, std::function<void(bool)> done = {}) const;
     // room_message {from, type, data} to the members, the sender too when include_sender.
-    void relay_to_room(RoomId room, UserId from, const json& data, bool include_sender) const;
+    void relay_to_room(RoomId room, UserId from, const json& data, bool include_sender, std::uint64_t order = 0,
+                       std::function<void(bool)> done = {}) const;
     // user_message {from, type, data} to one user.
     void user_message(UserId to, UserId from, const json& data) const;
 
@@ -68,6 +74,7 @@ private:
     Router* router_;
     std::string type_;
     std::string type_json() const;
+    bool reachable(UserId to) const;
 };
 
 class ServerAgent {

@@ -7,6 +7,7 @@
 // recipient.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "compeit/ca/agent.hpp"
+#include "compeit/ca/cluster_link.hpp"
 #include "compeit/ca/types.hpp"
 #include "compeit/sio/engine.hpp"
 
@@ -42,6 +44,13 @@ public:
     // The verified identity of a session (token mode), before its namespace
     // connect: its name, rooms and capabilities then come from it.
     void identify(sio::SessionId session, Identity identity);
+    // Cluster mode: rooms and users span processes through this link (see
+    // cluster_link.hpp); null (the default) keeps everything in this process.
+    // Set before the first session. Then user(), room_of() and members() see
+    // this process's users only; room_joined lists the members on every node.
+    void link(ClusterLink* link) { link_ = link; }
+    // A user of another node (gone) left `room`: the agents hear of it.
+    void reaped_leave(const User& user, RoomId room) { membership(false, user, room); }
     // Keeps Port::now() current between client events (the server's timer calls this).
     void advance(sio::Time now) { now_ = now; }
 
@@ -80,13 +89,19 @@ private:
         std::optional<RoomId> room;
         RateLimiter rate;
         std::optional<std::set<RoomId>> allowed_rooms;  // token mode: the token's rooms
+        // Cluster mode: a join in flight; the session's later packets wait
+        // for it, in order (at most kMaxQueued).
+        bool joining = false;
+        std::deque<sio::Packet> queued;
     };
+    static constexpr std::size_t kMaxQueued = 64;
     struct Room {
         std::vector<sio::SessionId> sessions;  // in join order
     };
 
     Limits limits_;
     sio::Engine* engine_ = nullptr;
+    ClusterLink* link_ = nullptr;
     sio::Time now_{};
     UserId next_user_ = 1;
     std::unordered_map<sio::SessionId, Member> members_;
@@ -112,7 +127,7 @@ private:
     template <class F>
     bool guarded(std::string_view event, std::string_view type, UserId user, F&& f);
     void membership(bool joined, const User& user, RoomId room);
-    Member& add_member(sio::SessionId s, std::string_view query);
+    Member& add_member(sio::SessionId s, std::string_view query, UserId id);
 
     Member* member(sio::SessionId s);
     Member* member_by_user(UserId id);
@@ -122,7 +137,13 @@ private:
     std::optional<Envelope> envelope(const Request& req, std::string_view arg);
     void dispatch(Member& m, Request& req, std::string_view arg);
     void join_room(Member& m, const Request& req, std::string_view arg);
-    void reply_joined(const Request& req, const User& user, RoomId room, bool again);
+    void join_cluster(Member& m, const Request& req, RoomId room);
+    void joined_cluster(sio::SessionId s, const Request& req, const User& user, RoomId room, ClusterLink::Joined j);
+    void handle(Member& m, const sio::Packet& p);
+    void user_message_cluster(const Request& req, const User& from, UserId to, std::string type,
+                              std::string type_json, std::string data);
+    // users_json: the members on every node (cluster mode); empty: this process's.
+    void reply_joined(const Request& req, const User& user, RoomId room, bool again, std::string_view users_json = {});
     void leave_room(Member& m, const Request& req);
     void server_message(Member& m, const Request& req, std::string_view arg);
     void room_message(Member& m, const Request& req, std::string_view arg);
@@ -130,7 +151,12 @@ private:
 
     // Output.
     void emit(sio::SessionId s, std::string_view name, const std::string& arg_json);
-    void broadcast(RoomId room, const sio::Frame& frame, sio::SessionId skip);
+    // To the room's members but `skip`; through the cluster when linked
+    // (`order`: the chat history's sequence in the room, 0 none).
+    void broadcast(RoomId room, const sio::Frame& frame, sio::SessionId skip, std::uint64_t order = 0,
+                   std::function<void(bool)> done = {});
+    // To one user here, or on another node when linked.
+    void send_user(UserId to, const sio::Frame& frame);
     void ack(const Request& r, const std::string& arg_json);
     void fail(const Request& r, ErrorCode code, std::string_view message);
     // {"from":..,"type":..,"data":..} from JSON texts.
