@@ -4,6 +4,8 @@
 // namespace connect, join_room), lets S members per room send room_message at
 // a fixed rate or flat out, and measures latency, loss and per-sender order
 // at every receiver. The server's CPU time and RSS are read from /proc.
+// A cluster is several servers (--urls, members spread over them) whose CPU
+// is summed over every process named by --server-pid (nodes and Redis).
 // The socket.io packets and the websocket frames go through the project's
 // core codec (compeit::sio, compeit::ws); nothing here parses them again.
 //
@@ -53,8 +55,8 @@ double seconds_between(std::int64_t a, std::int64_t b) { return static_cast<doub
 // ---- options ---------------------------------------------------------------------------------------------
 
 struct Options {
-    std::string url;
-    std::uint16_t port = 0;
+    std::string url;                   // as given: one URL, or the --urls list
+    std::vector<std::uint16_t> ports;  // one per server
     int rooms = 10;
     int members = 10;
     int senders = 1;
@@ -69,7 +71,7 @@ struct Options {
     std::string type = "bench";
     int payload = 0;  // extra bytes of padding in each bench message
     bool idle = false;
-    int server_pid = 0;
+    std::vector<int> server_pids;  // their CPU and RSS are summed
     int connect_concurrency = 256;
     int first_room = 1;
     std::string label;
@@ -79,6 +81,9 @@ struct Options {
 [[noreturn]] void usage(int code) {
     std::fprintf(code ? stderr : stdout, "%s",
                  "usage: compeit-loadgen --url http://127.0.0.1:PORT [flags]\n"
+                 "       compeit-loadgen --urls http://127.0.0.1:P1,http://127.0.0.1:P2,... [flags]\n"
+                 "  --urls A,B,...           several servers (cluster nodes): member m of the k-th room\n"
+                 "                           connects to server (k + m) mod count, so every room spans them\n"
                  "  --rooms N                rooms (default 10)\n"
                  "  --members M              clients per room (default 10)\n"
                  "  --senders S              senders per room (default 1)\n"
@@ -89,7 +94,8 @@ struct Options {
                  "  --type TYPE              room_message type (default bench; chat: data {text})\n"
                  "  --payload BYTES          extra padding per bench message (default 0)\n"
                  "  --idle                   connect and join every client, measure RSS, hold, no messages\n"
-                 "  --server-pid PID         sample the server's CPU time and RSS from /proc/PID\n"
+                 "  --server-pid PID[,PID..] sample the server's CPU time and RSS from /proc/PID;\n"
+                 "                           several: summed (e.g. every node and Redis), each reported too\n"
                  "  --connect-concurrency N  clients being set up at once (default 256)\n"
                  "  --connect-timeout S      per-client setup deadline (default 15)\n"
                  "  --setup-timeout S        deadline for every client to be joined (default 120)\n"
@@ -97,6 +103,35 @@ struct Options {
                  "  --first-room N           number of the first room (default 1)\n"
                  "  --label TEXT, --scenario TEXT   copied into the JSON line\n");
     std::exit(code);
+}
+
+// "a,b,c" -> {"a", "b", "c"}; "" -> {""}.
+std::vector<std::string_view> split_commas(std::string_view s) {
+    std::vector<std::string_view> parts;
+    for (std::size_t at = 0;;) {
+        const auto comma = s.find(',', at);
+        parts.push_back(s.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
+        if (comma == std::string_view::npos) return parts;
+        at = comma + 1;
+    }
+}
+
+// The port of http://127.0.0.1:PORT[/]; anything else ends the program.
+std::uint16_t parse_url(std::string_view u) {
+    constexpr std::string_view prefix = "http://127.0.0.1:";
+    if (u.substr(0, prefix.size()) != prefix) {
+        std::fprintf(stderr, "compeit-loadgen: --url must be http://127.0.0.1:PORT\n");
+        usage(2);
+    }
+    u.remove_prefix(prefix.size());
+    while (!u.empty() && u.back() == '/') u.remove_suffix(1);
+    unsigned port = 0;
+    const auto [p, ec] = std::from_chars(u.data(), u.data() + u.size(), port);
+    if (ec != std::errc{} || p != u.data() + u.size() || port == 0 || port > 65535) {
+        std::fprintf(stderr, "compeit-loadgen: bad port in --url\n");
+        usage(2);
+    }
+    return static_cast<std::uint16_t>(port);
 }
 
 Options parse_options(int argc, char** argv) {
@@ -121,7 +156,7 @@ Options parse_options(int argc, char** argv) {
     };
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
-        if (a == "--url") o.url = need(i);
+        if (a == "--url" || a == "--urls") o.url = need(i);
         else if (a == "--rooms") o.rooms = static_cast<int>(num(i));
         else if (a == "--members") o.members = static_cast<int>(num(i));
         else if (a == "--senders") o.senders = static_cast<int>(num(i));
@@ -134,7 +169,18 @@ Options parse_options(int argc, char** argv) {
         else if (a == "--type") o.type = need(i);
         else if (a == "--payload") o.payload = static_cast<int>(num(i));
         else if (a == "--idle") o.idle = true;
-        else if (a == "--server-pid") o.server_pid = static_cast<int>(num(i));
+        else if (a == "--server-pid") {
+            const std::string v = need(i);
+            for (const auto part : split_commas(v)) {
+                int pid = 0;
+                const auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), pid);
+                if (ec != std::errc{} || p != part.data() + part.size() || pid < 0) {
+                    std::fprintf(stderr, "compeit-loadgen: bad value for --server-pid: %s\n", v.c_str());
+                    usage(2);
+                }
+                if (pid > 0) o.server_pids.push_back(pid);  // 0: none, as before
+            }
+        }
         else if (a == "--connect-concurrency") o.connect_concurrency = static_cast<int>(num(i));
         else if (a == "--connect-timeout") o.connect_timeout = num(i);
         else if (a == "--setup-timeout") o.setup_timeout = num(i);
@@ -148,21 +194,7 @@ Options parse_options(int argc, char** argv) {
         }
     }
     // Only the loopback interface: this tool must never load anything else.
-    constexpr std::string_view prefix = "http://127.0.0.1:";
-    std::string_view u = o.url;
-    if (u.substr(0, prefix.size()) != prefix) {
-        std::fprintf(stderr, "compeit-loadgen: --url must be http://127.0.0.1:PORT\n");
-        usage(2);
-    }
-    u.remove_prefix(prefix.size());
-    while (!u.empty() && u.back() == '/') u.remove_suffix(1);
-    unsigned port = 0;
-    const auto [p, ec] = std::from_chars(u.data(), u.data() + u.size(), port);
-    if (ec != std::errc{} || p != u.data() + u.size() || port == 0 || port > 65535) {
-        std::fprintf(stderr, "compeit-loadgen: bad port in --url\n");
-        usage(2);
-    }
-    o.port = static_cast<std::uint16_t>(port);
+    for (const auto u : split_commas(o.url)) o.ports.push_back(parse_url(u));
     if (o.rooms < 1 || o.members < 1 || o.connect_concurrency < 1 || o.window < 1) usage(2);
     if (!o.idle && (o.senders < 1 || o.senders > o.members)) {
         std::fprintf(stderr, "compeit-loadgen: --senders must be 1..members\n");
@@ -183,6 +215,7 @@ struct ProcSample {
     double cpu_s = 0;  // utime + stime of every thread
     long rss_kb = 0;
     long hwm_kb = 0;
+    std::vector<double> each_cpu_s;  // sample_servers: each process's cpu_s, in --server-pid order
 };
 
 ProcSample sample_process(int pid) {
@@ -206,6 +239,21 @@ ProcSample sample_process(int pid) {
     }
     s.ok = true;
     return s;
+}
+
+// Every server process summed (ok when each one could be read).
+ProcSample sample_servers(const std::vector<int>& pids) {
+    ProcSample total;
+    total.ok = !pids.empty();
+    for (const int pid : pids) {
+        const ProcSample s = sample_process(pid);
+        total.ok = total.ok && s.ok;
+        total.cpu_s += s.cpu_s;
+        total.rss_kb += s.rss_kb;
+        total.hwm_kb += s.hwm_kb;
+        total.each_cpu_s.push_back(s.cpu_s);
+    }
+    return total;
 }
 
 // Busy CPU seconds of the whole machine (every core) from /proc/stat: what
@@ -367,6 +415,7 @@ struct Client {
     int index;
     int room = 0;
     int member = 0;       // index within the room
+    std::size_t server = 0;  // which of the --urls it connects to
     int sender = -1;      // global sender index, -1 for a pure receiver
     Phase phase = Phase::handshake;
     unsigned gen = 0;     // bumps when the socket is closed: stale handlers return
@@ -399,14 +448,17 @@ struct Sender {
 class Generator {
 public:
     Generator(asio::io_context& io, Options o)
-        : io_(io), o_(std::move(o)), ticker_(io), send_timer_(io),
-          endpoint_(asio::ip::make_address_v4("127.0.0.1"), o_.port) {
+        : io_(io), o_(std::move(o)), ticker_(io), send_timer_(io) {
+        for (const auto port : o_.ports) endpoints_.emplace_back(asio::ip::make_address_v4("127.0.0.1"), port);
         const int total = o_.rooms * o_.members;
         clients_.reserve(static_cast<std::size_t>(total));
         for (int i = 0; i < total; ++i) {
             auto c = std::make_unique<Client>(io_, i);
             c->room = o_.first_room + i / o_.members;
             c->member = i % o_.members;
+            // Round robin within the room, shifted by the room: every room spans
+            // the servers and its senders (the first members) are spread too.
+            c->server = static_cast<std::size_t>(i / o_.members + c->member) % endpoints_.size();
             if (!o_.idle) {
                 c->last_seq.assign(static_cast<std::size_t>(o_.senders), -1);
                 if (c->member < o_.senders) {
@@ -425,9 +477,9 @@ public:
     }
 
     int run() {
-        base_ = sample_process(o_.server_pid);
-        if (o_.server_pid && !base_.ok) {
-            std::fprintf(stderr, "compeit-loadgen: cannot read /proc/%d\n", o_.server_pid);
+        base_ = sample_servers(o_.server_pids);
+        if (!o_.server_pids.empty() && !base_.ok) {
+            std::fprintf(stderr, "compeit-loadgen: cannot read /proc of every --server-pid\n");
         }
         setup_machine0_ = machine_busy_s();
         t_start_ = now_ns();
@@ -443,7 +495,7 @@ private:
     Options o_;
     asio::steady_timer ticker_;
     asio::steady_timer send_timer_;
-    tcp::endpoint endpoint_;
+    std::vector<tcp::endpoint> endpoints_;
     std::vector<std::unique_ptr<Client>> clients_;
     std::vector<Sender> senders_;
     int recipients_ = 0;
@@ -501,7 +553,7 @@ private:
     template <class Then>
     void connect(Client& c, Then then) {
         const unsigned g = c.gen;
-        c.sock.async_connect(endpoint_, [this, &c, g, then](boost::system::error_code ec) {
+        c.sock.async_connect(endpoints_[c.server], [this, &c, g, then](boost::system::error_code ec) {
             if (g != c.gen || c.phase == Phase::failed) return;
             if (ec) return fail(c, "connect: " + ec.message());
             boost::system::error_code ignore;
@@ -511,7 +563,9 @@ private:
         });
     }
 
-    std::string host_header() const { return "Host: 127.0.0.1:" + std::to_string(o_.port) + "\r\n"; }
+    std::string host_header(const Client& c) const {
+        return "Host: 127.0.0.1:" + std::to_string(endpoints_[c.server].port()) + "\r\n";
+    }
     std::string user_query(const Client& c) const { return "name=u" + std::to_string(c.index); }
 
     void send_handshake(Client& c) {
@@ -521,7 +575,7 @@ private:
         const auto t_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch()).count();
         write_raw(c, "GET /socket.io/1/?" + user_query(c) + "&t=" + std::to_string(t_ms) + " HTTP/1.1\r\n" +
-                         host_header() + "Connection: close\r\n\r\n");
+                         host_header(c) + "Connection: close\r\n\r\n");
         arm_read(c);
     }
 
@@ -565,7 +619,7 @@ private:
         std::string key_bytes(16, '\0');
         for (auto& ch : key_bytes) ch = static_cast<char>(rnd());
         c.ws_key = compeit::ws::base64_encode(key_bytes);
-        write_raw(c, "GET /socket.io/1/websocket/" + c.sid + "?" + user_query(c) + " HTTP/1.1\r\n" + host_header() +
+        write_raw(c, "GET /socket.io/1/websocket/" + c.sid + "?" + user_query(c) + " HTTP/1.1\r\n" + host_header(c) +
                          "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + c.ws_key +
                          "\r\nSec-WebSocket-Version: 13\r\n\r\n");
         arm_read(c);
@@ -595,7 +649,7 @@ private:
             t_setup_done_ = now_ns();
             setup_machine1_ = machine_busy_s();
             setup_gen_cpu_ = self_cpu_s();
-            setup_server1_ = sample_process(o_.server_pid);
+            setup_server1_ = sample_servers(o_.server_pids);
         }
         launch_more();
     }
@@ -916,7 +970,7 @@ private:
             case Stage::settle:
                 if (now >= stage_until_) {
                     if (o_.idle) {
-                        idle_sample_ = sample_process(o_.server_pid);
+                        idle_sample_ = sample_servers(o_.server_pids);
                         gen_rss_kb_ = self_rss_kb();
                         stage_ = Stage::hold;
                         stage_until_ = now + static_cast<std::int64_t>(o_.duration * 1e9);
@@ -932,7 +986,7 @@ private:
                     latencies_.reserve(static_cast<std::size_t>(
                         std::min(5e7, (o_.rate > 0 ? o_.rate * static_cast<double>(senders_.size()) * recipients_
                                                    : 2e5) * o_.duration * 1.2)));
-                    w0_ = sample_process(o_.server_pid);
+                    w0_ = sample_servers(o_.server_pids);
                     gen_cpu0_ = self_cpu_s();
                     machine0_ = machine_busy_s();
                     window_start_ = now_ns();
@@ -944,7 +998,7 @@ private:
             case Stage::measure:
                 if (now >= stage_until_) {
                     window_end_ = now_ns();
-                    w1_ = sample_process(o_.server_pid);
+                    w1_ = sample_servers(o_.server_pids);
                     gen_cpu1_ = self_cpu_s();
                     machine1_ = machine_busy_s();
                     gen_rss_kb_ = self_rss_kb();
@@ -968,7 +1022,7 @@ private:
             case Stage::hold:
                 if (now >= stage_until_) {
                     // The later of the two samples: what the server holds after the hold.
-                    const auto later = sample_process(o_.server_pid);
+                    const auto later = sample_servers(o_.server_pids);
                     if (later.ok) idle_sample_ = later;
                     return stop("");
                 }
@@ -1017,6 +1071,7 @@ private:
         r["server"] = o_.label;
         r["scenario"] = o_.scenario;
         r["url"] = o_.url;
+        if (o_.ports.size() > 1) r["servers"] = o_.ports.size();
         r["rooms"] = o_.rooms;
         r["members"] = o_.members;
         r["clients"] = clients_.size();
@@ -1075,6 +1130,12 @@ private:
                 r["server_cpu_us_per_delivery"] =
                     window_deliveries_ ? round3(cpu * 1e6 / static_cast<double>(window_deliveries_)) : 0.0;
                 r["server_rss_kb"] = w1_.rss_kb;
+                if (o_.server_pids.size() > 1) {
+                    // Each process's share of server_cpu_s, in --server-pid order.
+                    auto& each = r["server_cpu_s_each"] = nlohmann::ordered_json::array();
+                    for (std::size_t k = 0; k < o_.server_pids.size(); ++k)
+                        each.push_back(round3(w1_.each_cpu_s[k] - w0_.each_cpu_s[k]));
+                }
             }
             r["gen_cpu_s"] = round3(gen_cpu1_ - gen_cpu0_);
             if (wall > 0) {
