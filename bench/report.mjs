@@ -30,7 +30,7 @@ p('by the same load generator (`compeit-loadgen`, real socket.io 0.9 over websoc
 p();
 p(`- date: ${started}, all scenarios took ${elapsed} s`);
 p(`- machine: ${os.cpus().length} cores (nproc ${sh('nproc', [])}), ${cpuModel}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}`);
-p(`- Node ${process.version}, socket.io ${ioVersion}; compeit-server from build/native (RelWithDebInfo), source \`${process.env.BENCH_GIT ?? '?'}\`, binary built ${process.env.BENCH_SERVER_BUILT ?? '?'} (sha256 ${process.env.BENCH_SERVER_SHA ?? '?'}…)`);
+p(`- Node ${process.version}, socket.io ${ioVersion}; compeit-server from ${process.env.BENCH_BUILD ?? 'build/native'} (RelWithDebInfo), source \`${process.env.BENCH_GIT ?? '?'}\`, binary built ${process.env.BENCH_SERVER_BUILT ?? '?'} (sha256 ${process.env.BENCH_SERVER_SHA ?? '?'}…)`);
 p('- the generator shares the 2 cores with the server: compare server CPU per delivery at the same rate, not only the peak.');
 p('  `other` is CPU used by neither (other processes on this shared machine) during the window; high values make a row less trustworthy.');
 p();
@@ -138,6 +138,9 @@ p('```');
 p();
 p('Raw results (one JSON line per run, every field the generator reports): [results.jsonl](results.jsonl).');
 p();
+// The cluster's, from bench/cluster.sh (the file carries the markers it replaces this part by).
+const clusterResults = new URL('./cluster/RESULTS.md', import.meta.url);
+if (fs.existsSync(clusterResults)) { p(fs.readFileSync(clusterResults, 'utf8').trimEnd()); p(); }
 // The WebAssembly client's figures come from bench/wasm/run.sh.
 const wasmResults = new URL('./wasm/RESULTS.md', import.meta.url);
 if (fs.existsSync(wasmResults)) p(fs.readFileSync(wasmResults, 'utf8').trimEnd());
