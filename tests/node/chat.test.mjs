@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from './lib/server.mjs';
+import { startServer, perProcess } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 
 const TOKEN = 'test-admin-token';
@@ -119,7 +119,9 @@ test('CH-6: bad chat input gets request_error and is neither delivered nor store
   assert.equal(b.chat.all((e) => e.name === 'room_message' && !e.args[0].data.event).length, 0);
 });
 
-test('CH-5: every delivered message survives SIGKILL with the same id; ids keep increasing', async () => {
+test('CH-5: every delivered message survives SIGKILL with the same id; ids keep increasing', {
+  skip: perProcess('kills the process and starts another on its --data-dir; a cluster keeps chat in PostgreSQL'),
+}, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'compeit-crash-'));
   const first = await startServer(['--data-dir', dataDir, '--rate', '100000', '--burst', '100000']);
   const received = new Map();  // id -> text, as any client saw it

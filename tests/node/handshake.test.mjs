@@ -1,10 +1,10 @@
 // TR-2: the socket.io 0.9 handshake and its error answers, over raw HTTP.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './lib/server.mjs';
+import { startServer, perProcess, sidPattern } from './lib/server.mjs';
 import { httpRequest, handshake, RawWs, tcpExchange } from './lib/raw.mjs';
 
-const HS_RE = /^[A-Za-z0-9_-]{22}:60:60:websocket,xhr-polling,jsonp-polling$/;
+const HS_RE = new RegExp(`^${sidPattern}:60:60:websocket,xhr-polling,jsonp-polling$`);
 let srv;
 
 before(async () => { srv = await startServer(); });
@@ -93,7 +93,9 @@ test('TR-2 unknown sid on websocket: 101, a 7:::1+0 frame, then close', async ()
   await ws.waitClosed();
 });
 
-test('TR-2 unknown transport name: the connection is closed with no response', async () => {
+test('TR-2 unknown transport name: the connection is closed with no response', {
+  skip: perProcess('the node closes its own connection; haproxy in front answers the client 502 instead'),
+}, async () => {
   const sid = await handshake(srv.port);
   const res = await httpRequest(srv.port, { path: `/socket.io/1/bogus/${sid}` });
   assert.equal(res.noResponse, true, `got a response: ${JSON.stringify(res)}`);
@@ -114,7 +116,7 @@ test('TR-2 the handshake advertises the configured heartbeat and close timeouts'
   const other = await startServer(['--heartbeat-timeout', '7', '--close-timeout', '9']);
   try {
     const res = await httpRequest(other.port, { path: '/socket.io/1/' });
-    assert.match(res.body, /^[A-Za-z0-9_-]{22}:7:9:websocket,xhr-polling,jsonp-polling$/);
+    assert.match(res.body, new RegExp(`^${sidPattern}:7:9:websocket,xhr-polling,jsonp-polling$`));
   } finally {
     await other.stop();
   }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from './lib/server.mjs';
+import { startServer, clusterTodo, perProcess } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { startFakeKms } from '../fake-kms/fake-kms.mjs';
 import { OFFER, RECV_OFFER, CANDIDATE } from './lib/sdp.mjs';
@@ -18,6 +18,8 @@ let kms;
 let server;
 let recordDir;
 let nextRoom = 100;
+// A cluster keeps media state per node for now: users on two nodes cannot reach each other's streams.
+const acrossNodes = clusterTodo('the Kurento Agent is not yet across nodes (docs/protocol.md section 6)');
 
 before(async () => {
   kms = await startFakeKms();
@@ -76,7 +78,7 @@ test('KU-1: config says sfu; the subscriber offers (KU-3 as written), so no offe
   assert.equal(r.error?.code, 'not_supported');
 });
 
-test('KU-2..KU-4: publish and subscribe through KMS, ICE trickled both ways', async () => {
+test('KU-2..KU-4: publish and subscribe through KMS, ICE trickled both ways', { todo: acrossNodes }, async () => {
   const room = nextRoom++;
   const a = await joined('Ann', room);
   const b = await joined('Bob', room);
@@ -126,7 +128,7 @@ test('KU-2..KU-4: publish and subscribe through KMS, ICE trickled both ways', as
   await allReleased();
 });
 
-test('KU-6: filters sit between the publisher and its subscribers; recording', async () => {
+test('KU-6: filters sit between the publisher and its subscribers; recording', { todo: acrossNodes }, async () => {
   const room = nextRoom++;
   const a = await joined('Cal', room);
   const b = await joined('Dee', room);
@@ -189,7 +191,7 @@ test('KU-6: filters sit between the publisher and its subscribers; recording', a
     'the recording was stopped (its file finalized) before the recorder was released');
 });
 
-test('leaving and disconnecting release every subscription and stream', async () => {
+test('leaving and disconnecting release every subscription and stream', { todo: acrossNodes }, async () => {
   const room = nextRoom++;
   const a = await joined('Fox', room);
   const b = await joined('Gus', room);
@@ -206,7 +208,7 @@ test('leaving and disconnecting release every subscription and stream', async ()
   await allReleased();
 });
 
-test('KU-7: a KMS error answer reaches the requester and leaves nothing behind', async () => {
+test('KU-7: a KMS error answer reaches the requester and leaves nothing behind', { todo: acrossNodes }, async () => {
   const room = nextRoom++;
   const a = await joined('Hal', room);
   const b = await joined('Ivy', room);
@@ -258,7 +260,7 @@ test('KU-7: a KMS error answer reaches the requester and leaves nothing behind',
   await allReleased();
 });
 
-test('KU-7: media-server connection loss: pending requests fail, objects are released on reconnect', async () => {
+test('KU-7: media-server connection loss: pending requests fail, objects are released on reconnect', { todo: acrossNodes }, async () => {
   const room = nextRoom++;
   const a = await joined('Jay', room);
   const b = await joined('Kim', room);
@@ -286,7 +288,7 @@ test('KU-7: media-server connection loss: pending requests fail, objects are rel
   await allReleased();
 });
 
-test('KU-7: media server down: request_error unavailable; the room works again once it is back', async () => {
+test('KU-7: media server down: request_error unavailable; the room works again once it is back', { todo: acrossNodes }, async () => {
   const room = nextRoom++;
   const a = await joined('Lea', room);
   const b = await joined('Max', room);
@@ -313,7 +315,9 @@ test('KU-7: media server down: request_error unavailable; the room works again o
   await allReleased();
 });
 
-test('requests carry the session id; a reconnect resumes the same session', async () => {
+test('requests carry the session id; a reconnect resumes the same session', {
+  skip: perProcess('each node has its own media-server connection and session'),
+}, async () => {
   const creates = kms.seen('create');
   assert.ok(creates.length > 0);
   const ids = new Set(kms.calls.filter((c) => c.method !== 'ping').map((c) => c.params.sessionId).filter(Boolean));

@@ -3,7 +3,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { startServer } from './lib/server.mjs';
+import { startServer, perProcess } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { RawWs, openWs, openAgentWs, httpRequest, handshake, tcpExchange, PollSession, buildFrame, joinedPollSession } from './lib/raw.mjs';
 import { NS, eventPacket, countEvents } from './lib/packet.mjs';
@@ -291,7 +291,9 @@ test('LIM-2 a POST of exactly --max-frame bytes is accepted', async () => {
   assert.equal(res.body, '1');
 });
 
-test('LIM-2 a POST over --max-frame gets 413 and the connection is closed', async () => {
+test('LIM-2 a POST over --max-frame gets 413 and the connection is closed', {
+  skip: perProcess('the node closes its connection to haproxy, which keeps the client\'s open'),
+}, async () => {
   const sid = await handshake(srv.port);
   await httpRequest(srv.port, { path: `/socket.io/1/xhr-polling/${sid}` });
   // Content-Length over the limit; only the first KiB is sent
@@ -380,7 +382,9 @@ test('TR-2 a sid that was disconnected answers 7:::1+0 on every transport', asyn
 
 // ---------------------------------------------------------------- LIM-4 slow clients
 
-test('LIM-4 an unfinished HTTP request is closed after --request-timeout', async () => {
+test('LIM-4 an unfinished HTTP request is closed after --request-timeout', {
+  skip: perProcess('haproxy holds an unfinished request (its own timeout http-request, 10 s); the node never sees it'),
+}, async () => {
   const sid = await handshake(srv.port);
   assert.equal((await httpRequest(srv.port, { path: `/socket.io/1/xhr-polling/${sid}` })).body, '1::');
   const t0 = Date.now();
@@ -519,7 +523,9 @@ test('LIM-3 / CA-10 more than --rate msgs/s beyond --burst gets rate_limited', a
   }
 });
 
-test('LIM-3 / CA-10 --max-rooms: a join that would create one room too many is refused', async () => {
+test('LIM-3 / CA-10 --max-rooms: a join that would create one room too many is refused', {
+  skip: perProcess('--max-rooms counts the rooms of one node (docs/protocol.md section 6)'),
+}, async () => {
   const mr = await startServer(['--max-rooms', '2']);
   try {
     const [a, b, c] = [await Client.connect(mr.url, { name: 'A' }), await Client.connect(mr.url, { name: 'B' }),

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from './lib/server.mjs';
+import { startServer, perProcess } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { openAgentWs, buildFrame, PollSession, joinedPollSession } from './lib/raw.mjs';
 import { NS, eventPacket } from './lib/packet.mjs';
@@ -72,7 +72,9 @@ test('CH-4: the first joiner of an emptied room gets its stored history oldest f
   assert.equal(last.user.id, ann.user.id);
 });
 
-test('CH-4 / CH-5: after a restart the history on join comes from the database, the newest 50, oldest first', async () => {
+test('CH-4 / CH-5: after a restart the history on join comes from the database, the newest 50, oldest first', {
+  skip: perProcess('stops the process and starts another on its --data-dir; a cluster keeps chat in PostgreSQL'),
+}, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'compeit-restart-'));
   const room = 5;
   try {

@@ -109,6 +109,8 @@ async function loggedReason(srv, res, what) {
  * JSONP (200 with the error the 0.9.6 client's script-tag handshake reads).
  */
 async function assertRefused(srv, token, reason, what) {
+  // A cluster node logs the peer it sees, haproxy's connection: ask one node directly there.
+  srv = srv.cluster?.nodes[0].server ?? srv;
   const query = token === null ? '' : tokenQuery(mint(token));
   const answers = [
     ['query', await request(srv, `/socket.io/1/?${query}`)],

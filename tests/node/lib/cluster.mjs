@@ -3,7 +3,7 @@
 // haproxy in front with deploy/haproxy/compeit.cfg, all on free loopback ports.
 // scripts/run-cluster.sh starts the same thing by hand. Every wait is bounded.
 import { existsSync } from 'node:fs';
-import { startServer } from './server.mjs';
+import { startProcess } from './server.mjs';
 import { startRedis } from './redis.mjs';
 import { startHaproxy } from './haproxy.mjs';
 import { freePort } from './daemon.mjs';
@@ -45,12 +45,15 @@ async function chatDatabase(chatDb) {
 /**
  * Starts the cluster. Resolves to {url (haproxy's), haproxy, redis, postgres
  * (null without), chatDbUrl, nodes: [{name, port, server}], kill9Node(i),
- * restartNode(i), stop()}. `server` is startServer's handle of the node's current
+ * restartNode(i), stop()}. `server` is startProcess's handle of the node's current
  * process (a new one after restartNode). `args` go to every node, after the
- * cluster flags. `cluster: false` leaves out --cluster (nodes named but
- * independent, as before the cluster engine).
+ * cluster flags, `serverOptions` ({env, nofile}) to every node's startProcess.
+ * `cluster: false` leaves out --cluster (nodes named but independent, as before the
+ * cluster engine).
  */
-export async function startCluster({ nodes: count = 3, args = [], chatDb, cluster = true, readyTimeout = 15000 } = {}) {
+export async function startCluster({
+  nodes: count = 3, args = [], chatDb, cluster = true, readyTimeout = 15000, serverOptions = {},
+} = {}) {
   const started = { redis: null, postgres: null, haproxy: null, nodes: [] };
   async function stopAll() {
     const servers = started.nodes.map((n) => n.server).filter(Boolean);
@@ -74,7 +77,7 @@ export async function startCluster({ nodes: count = 3, args = [], chatDb, cluste
       const name = `n${i + 1}`;
       const node = { name, args: nodeArgs(name), port: null, server: null };
       started.nodes.push(node);
-      node.server = await startServer(node.args, { readyTimeout });
+      node.server = await startProcess(node.args, { ...serverOptions, readyTimeout });
       node.port = node.server.port;
     }
     started.haproxy = await startHaproxy(started.nodes, { port: proxyPort });
@@ -109,9 +112,9 @@ export async function startCluster({ nodes: count = 3, args = [], chatDb, cluste
         const node = started.nodes[i];
         if (node.server.alive()) await node.server.stop();
         try {
-          node.server = await startServer([...node.args, '--port', String(node.port)], { readyTimeout });
+          node.server = await startProcess([...node.args, '--port', String(node.port)], { ...serverOptions, readyTimeout });
         } catch {
-          node.server = await startServer(node.args, { readyTimeout });
+          node.server = await startProcess(node.args, { ...serverOptions, readyTimeout });
           await started.haproxy.setServerPort(node.name, node.server.port);
           node.port = node.server.port;
         }

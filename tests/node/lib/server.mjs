@@ -15,13 +15,56 @@ export const serverBinary =
 const READY_RE = /listening on (https?):\/\/127\.0\.0\.1:(\d+)/;  // https with --tls-cert
 
 /**
+ * COMPEIT_TEST_CLUSTER=N (N from 2 to 9): every startServer() is a cluster of N nodes
+ * behind haproxy instead of one process; unset, 0 or 1: one process. Any other value is
+ * an error, not a silent single process.
+ */
+export const clusterSize = (() => {
+  const v = process.env.COMPEIT_TEST_CLUSTER;
+  if (v === undefined || v === '' || v === '0' || v === '1') return 0;
+  if (!/^[2-9]$/.test(v)) throw new Error(`COMPEIT_TEST_CLUSTER=${v}: expected a node count from 2 to 9`);
+  return Number(v);
+})();
+
+/**
+ * Skip reason for a test that checks something one process owns (per-address limits,
+ * its descriptors, its own log lines, killing it): `{ skip: perProcess('why') }` is
+ * false in single-process mode and 'per-process: why' under COMPEIT_TEST_CLUSTER.
+ */
+export const perProcess = (why) => (clusterSize ? `per-process: ${why}` : false);
+
+/**
+ * For a test that fails against a cluster because the server does not do it yet across
+ * nodes (a bug, or a part not built): `{ todo: clusterTodo('what') }` still runs it, and
+ * under COMPEIT_TEST_CLUSTER reports a failure as TODO instead of failing the run. Drop
+ * the mark once the server is fixed (node prints passing TODO tests too).
+ */
+export const clusterTodo = (why) => (clusterSize ? `cluster: ${why}` : false);
+
+/**
+ * A session id as the server hands it out, for a RegExp: 22 base64url characters, after
+ * the node's name and a dot on a cluster node (startCluster names them n1, n2, ...).
+ */
+export const sidPattern = clusterSize ? 'n[1-9][.][A-Za-z0-9_-]{22}' : '[A-Za-z0-9_-]{22}';
+
+/**
+ * The server for one test: one process (startProcess), or under COMPEIT_TEST_CLUSTER=N
+ * a cluster of N nodes behind haproxy (startClusterServer), extraArgs given to every
+ * node. Both resolve to {port, url, proc, exited, dataDir, stop(), alive(), stderr(),
+ * stdout()}; the cluster's also has `cluster` (tests/node/lib/cluster.mjs's handle).
+ */
+export function startServer(extraArgs = [], opts = {}) {
+  return clusterSize ? startClusterServer(extraArgs, opts) : startProcess(extraArgs, opts);
+}
+
+/**
  * Spawns the server on 127.0.0.1 with a free port and a fresh data dir.
  * Resolves to {port, url, proc, stop(), alive(), stderr()} once the ready line is printed;
  * `url` is https://... when the server speaks TLS (--tls-cert/--tls-key).
  * `nofile: N` starts it with RLIMIT_NOFILE N (soft and hard), through prlimit, which
  * execs the server: proc.pid is the server's own pid.
  */
-export async function startServer(extraArgs = [], { readyTimeout = 10000, env, nofile } = {}) {
+export async function startProcess(extraArgs = [], { readyTimeout = 10000, env, nofile } = {}) {
   if (!existsSync(serverBinary)) {
     throw new Error(`server binary not found: ${serverBinary} (set COMPEIT_SERVER)`);
   }
@@ -93,5 +136,88 @@ export async function startServer(extraArgs = [], { readyTimeout = 10000, env, n
     alive: () => proc.exitCode === null && proc.signalCode === null,
     stderr: () => stderr,
     stdout: () => stdout,
+  };
+}
+
+// One scratch PostgreSQL shared by the clusters that run at the same time (initdb takes
+// seconds; a test file's extra servers start while its main one runs), stopped when the
+// last of them stops. Each cluster gets a fresh database in it, so no chat history
+// leaks from one startServer() to the next.
+let sharedPostgres = null;  // a promise of startPostgres()'s handle
+let postgresUsers = 0;
+let databases = 0;
+let clusterStarts = Promise.resolve();  // the last startCluster() of this process
+
+/** Resolves to {url, release()}: a fresh database for one cluster. */
+async function acquireChatDb() {
+  const { postgresMissing, startPostgres } = await import('./postgres.mjs');
+  const missing = postgresMissing();
+  if (missing) throw new Error(`COMPEIT_TEST_CLUSTER needs PostgreSQL: ${missing}`);
+  postgresUsers++;
+  let released = false;
+  async function release() {
+    if (released) return;
+    released = true;
+    if (--postgresUsers > 0) return;
+    const pg = sharedPostgres;
+    sharedPostgres = null;
+    await (await pg.catch(() => null))?.stop();
+  }
+  try {
+    sharedPostgres ??= startPostgres();
+    const pg = await sharedPostgres;
+    const name = `compeit_${++databases}`;
+    await pg.psql(`CREATE DATABASE ${name}`);
+    return { url: pg.url.replace(/\/postgres$/, `/${name}`), release };
+  } catch (e) {
+    await release();
+    throw e;
+  }
+}
+
+/**
+ * COMPEIT_TEST_CLUSTER=N: Redis, N nodes (--cluster, --node, --chat-db on a fresh
+ * database, extraArgs after them) and haproxy in front. `port`/`url` are haproxy's, so
+ * consecutive clients land on different nodes (leastconn); `proc`, `exited` and
+ * `dataDir` are the first node's (the current process after cluster.restartNode(0)),
+ * alive() is true while every node runs, stderr() and stdout() are the nodes' one after
+ * the other, stop() ends the lot.
+ */
+async function startClusterServer(extraArgs, { readyTimeout = 10000, env, nofile } = {}) {
+  const { startCluster } = await import('./cluster.mjs');
+  const chatDb = await acquireChatDb();
+  let cluster;
+  // One at a time: startCluster picks haproxy's port before the nodes start (their allowed
+  // origin), and the nodes of a cluster started alongside could be given that port.
+  const turn = clusterStarts.then(() => startCluster({
+    nodes: clusterSize, args: extraArgs, chatDb: chatDb.url, readyTimeout, serverOptions: { env, nofile },
+  }));
+  clusterStarts = turn.catch(() => {});
+  try {
+    cluster = await turn;
+  } catch (e) {
+    await chatDb.release();
+    throw e;
+  }
+  const servers = () => cluster.nodes.map((n) => n.server);
+  const first = () => servers()[0];
+  return {
+    port: cluster.port,
+    url: cluster.url,
+    get proc() { return first().proc; },
+    get exited() { return first().exited; },
+    get dataDir() { return first().dataDir; },
+    cluster,
+    /** Stops it all; resolves the first node's {code, signal}, or the first node's that did not exit 0. */
+    async stop() {
+      const exits = servers().map((s) => s.exited);
+      await cluster.stop();
+      await chatDb.release();
+      const infos = await Promise.all(exits);
+      return infos.find((i) => i.code !== 0) ?? infos[0];
+    },
+    alive: () => servers().every((s) => s.alive()),
+    stderr: () => servers().map((s) => s.stderr()).join(''),
+    stdout: () => servers().map((s) => s.stdout()).join(''),
   };
 }
