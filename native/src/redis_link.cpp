@@ -49,6 +49,7 @@ struct RedisLink::Conn : std::enable_shared_from_this<RedisLink::Conn> {
     std::array<char, 16 * 1024> buffer{};
     std::string writing, next;
     bool open = false;
+    bool draining = false;  // subscriber of a lost attempt, read to its end
 };
 
 RedisLink::RedisLink(asio::io_context& ioc, RedisAddress address, cluster::Node& node, std::function<sio::Time()> now)
@@ -69,6 +70,12 @@ void RedisLink::stop() {
 }
 
 void RedisLink::connect() {
+    // A subscriber connection still draining from the last attempt ends here:
+    // what it had not delivered by now must not come after the new one's.
+    if (subscriber_) {
+        boost::system::error_code ec;
+        subscriber_->socket.close(ec);
+    }
     const unsigned generation = ++generation_;
     commands_ = std::make_shared<Conn>(ioc_);
     subscriber_ = std::make_shared<Conn>(ioc_);
@@ -102,11 +109,14 @@ void RedisLink::connected_one() {
 
 void RedisLink::lost(unsigned generation, const std::string& why) {
     if (generation != generation_ || stopped_) return;
-    ++generation_;  // callbacks of these connections are ignored from now on
-    for (auto* c : {&commands_, &subscriber_}) {
-        boost::system::error_code ec;
-        (*c)->socket.close(ec);
-    }
+    ++generation_;  // callbacks of these connections are ignored from now on...
+    boost::system::error_code closed;
+    commands_->socket.close(closed);
+    // ...but for what Redis published before it went away: the subscriber
+    // connection is read to its end (room messages already acked to their
+    // senders), until it ends or the next attempt begins.
+    subscriber_->draining = subscriber_->open;
+    if (!subscriber_->draining) subscriber_->socket.close(closed);
     if (up_) log(LogLevel::error, "cluster: lost Redis (", why, "); requests that need it get `unavailable`");
     else log(LogLevel::warn, "cluster: cannot reach Redis at ", address_.host, ":", address_.port, " (", why, ")");
     up_ = false;
@@ -130,7 +140,14 @@ void RedisLink::flush_soon() {
 void RedisLink::read(const std::shared_ptr<Conn>& conn, unsigned generation, bool is_commands) {
     conn->socket.async_read_some(
         asio::buffer(conn->buffer), [this, conn, generation, is_commands](boost::system::error_code ec, std::size_t n) {
-            if (generation != generation_ || stopped_) return;
+            if (stopped_) return;
+            if (generation != generation_) {  // a connection of a lost attempt: only a draining subscriber goes on
+                if (!conn->draining || ec) return;
+                conn->decoder.feed(std::string_view(conn->buffer.data(), n));
+                while (auto v = conn->decoder.next()) node_.on_push(std::move(*v));
+                if (!conn->decoder.failed()) read(conn, generation, is_commands);
+                return;
+            }
             if (ec) return lost(generation, ec == asio::error::eof ? "Redis closed the connection" : ec.message());
             conn->decoder.feed(std::string_view(conn->buffer.data(), n));
             while (auto v = conn->decoder.next()) {
