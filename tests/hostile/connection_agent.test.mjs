@@ -189,8 +189,10 @@ test('hostile names (CA-1): each user gets a well-formed name of at most 100 cha
   }
   // a newcomer's join history holds every one of those joins, names as they were
   const late = await Peer.open(target, 'Late');
+  // the history comes before join_room's ack (2.2): wait for it from before the request
+  const joinHistory = late.event('server_message', (m) => m?.type === 'chat' && m.data?.action === 'history');
   await late.must('join_room', { room });
-  const history = await late.event('server_message', (m) => m?.type === 'chat' && m.data?.action === 'history');
+  const history = await joinHistory;
   for (const u of seen) {
     const e = history.data.messages.find((m) => m.event === 'user_joined' && m.user.id === u.id);
     if (!e || e.user.name !== u.name) problems.push(`history: the join of user ${u.id} reads ${JSON.stringify(e)?.slice(0, 160)}`);
