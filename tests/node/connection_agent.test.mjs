@@ -2,7 +2,7 @@
 // where the client cannot produce the packet).
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, clusterTodo } from './lib/server.mjs';
+import { startServer } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { openAgentWs, openWs } from './lib/raw.mjs';
 import { parsePacket, NS } from './lib/packet.mjs';
@@ -190,9 +190,7 @@ test('TR-6 after 0::/connection_agent the namespace can be connected again', asy
   assert.deepEqual(await ws.nextAck('1'), { room, users: [user] });
 });
 
-test('CA-2 joining the room you are in: room_joined again, nobody sees user_left or user_joined', {
-  todo: clusterTodo('bug: joining the room again lists only the members on the joiner\'s node'),
-}, async () => {
+test('CA-2 joining the room you are in: room_joined again, nobody sees user_left or user_joined', async () => {
   const room = freshRoom();
   const a = await connect('A');
   const b = await connect('B');
@@ -527,9 +525,7 @@ test('LIM-3 --max-data is exact: data of exactly max-data bytes of JSON passes, 
   assert.equal((await a.ack('room_message', { type: 'game', data: multi + 'é' })).error?.code, 'too_large');
 });
 
-test('CA-10 / LIM-3 a room at --max-room-users refuses with room_full and changes nothing', {
-  todo: clusterTodo('bug: the refused join takes the user out of its old room (room_left, user_left)'),
-}, async () => {
+test('CA-10 / LIM-3 a room at --max-room-users refuses with room_full and changes nothing', async () => {
   const room = freshRoom();
   const elsewhere = freshRoom();
   const members = [];
@@ -598,9 +594,7 @@ test('TR-4 an event with an id but no + is auto-acked 6::/connection_agent:<id> 
 
 // ---------------------------------------------------------------- CA-12
 
-test('CA-12 per-sender order: 200 numbered messages arrive in order', {
-  todo: clusterTodo('bug: a user_message to another node can arrive after room_messages sent after it'),
-}, async () => {
+test('CA-12 per-sender order: 200 numbered messages arrive in order', async () => {
   const room = freshRoom();
   const a = await connect('A');
   const b = await connect('B');

@@ -209,36 +209,41 @@ void Router::join_room(Member& m, const Request& req, std::string_view arg) {
         const auto it = rooms_.find(room);
         if (it == rooms_.end() && rooms_.size() >= limits_.max_rooms)
             return fail(req, ErrorCode::room_full, "too many rooms");
+        if (link_) return join_cluster(m, req, room, false);  // the cluster counts the room's members
         if (it != rooms_.end() && it->second.sessions.size() >= limits_.max_room_users)
             return fail(req, ErrorCode::room_full, "room is full");
         leave_current(m);  // CA-7
-        if (link_) return join_cluster(m, req, room);
         rooms_[room].sessions.push_back(m.session);
         m.room = room;
         const std::string joined = dump(json{{"room", room}, {"user", to_json(m.user)}});
         broadcast(room, sio::make_frame(sio::encode_event(kNamespace, "user_joined", "[" + joined + "]")),
                   m.session);
+    } else if (link_) {
+        return join_cluster(m, req, room, true);  // the members on every node
     }
     reply_joined(req, User(m.user), room, again);
 }
 
 // Cluster mode: the room's size is checked and the join announced by the
-// cluster in the room's order; the session's next packets wait for it.
-void Router::join_cluster(Member& m, const Request& req, RoomId room) {
+// cluster in the room's order (or, joining again, the members are read);
+// the session's next packets wait for it. The old room is left only once
+// the new one has taken the user: a refused join leaves it where it was.
+void Router::join_cluster(Member& m, const Request& req, RoomId room, bool again) {
     m.joining = true;
+    auto done = [this, s = m.session, req, user = m.user, room, again](ClusterLink::Joined j) {
+        joined_cluster(s, req, user, room, again, std::move(j));
+    };
+    if (again) return link_->members(room, std::move(done));
     const std::string joined = dump(json{{"room", room}, {"user", to_json(m.user)}});
-    link_->join(room, m.session, m.user,
-                sio::make_frame(sio::encode_event(kNamespace, "user_joined", "[" + joined + "]")),
-                [this, s = m.session, req, user = m.user, room](ClusterLink::Joined j) {
-                    joined_cluster(s, req, user, room, std::move(j));
-                });
+    link_->join(room, m.session, m.user, sio::make_frame(sio::encode_event(kNamespace, "user_joined", "[" + joined + "]")),
+                std::move(done));
 }
 
-void Router::joined_cluster(sio::SessionId s, const Request& req, const User& user, RoomId room,
+void Router::joined_cluster(sio::SessionId s, const Request& req, const User& user, RoomId room, bool again,
                             ClusterLink::Joined j) {
     Member* m = member(s);
     if (!m) {  // gone while joining: leave again
-        if (!j.error) {
+        if (!j.error && !again) {
             const std::string left = dump(json{{"room", room}, {"user", to_json(user)}});
             link_->leave(room, s, user, sio::make_frame(sio::encode_event(kNamespace, "user_left", "[" + left + "]")));
         }
@@ -248,9 +253,12 @@ void Router::joined_cluster(sio::SessionId s, const Request& req, const User& us
     if (j.error) {
         fail(req, *j.error, *j.error == ErrorCode::room_full ? "room is full" : "the cluster is unavailable");
     } else {
-        rooms_[room].sessions.push_back(s);
-        m->room = room;
-        reply_joined(req, m->user, room, false, j.users_json);
+        if (!again) {
+            leave_current(*m);  // CA-7
+            rooms_[room].sessions.push_back(s);
+            m->room = room;
+        }
+        reply_joined(req, m->user, room, again, j.users_json);
     }
     // What the client sent meanwhile, in order; another join stops the drain.
     while ((m = member(s)) && !m->joining && !m->queued.empty()) {
@@ -400,6 +408,14 @@ void Router::server_message(Member& m, const Request& req, std::string_view arg)
 void Router::user_message_cluster(const Request& req, const User& from, UserId to, std::string type,
                                   std::string type_json, std::string data) {
     if (!link_->available()) return fail(req, ErrorCode::unavailable, "the cluster is unavailable");
+    if (!agent(type)) {  // relayed as sent, in one step: in order with the sender's room messages
+        const auto frame = sio::make_frame(
+            sio::encode_event(kNamespace, "user_message", "[" + message_json(from.id, type_json, data) + "]"));
+        return link_->to_user(to, frame, [this, req](bool sent) {
+            if (sent) ack(req, R"({"ok":true})");
+            else fail(req, ErrorCode::unknown_user, "no such user");
+        });
+    }
     link_->locate(to, [this, req, from, to, type = std::move(type), type_json = std::move(type_json),
                        data = std::move(data)](bool found) {
         if (!engine_->alive(req.session)) return;

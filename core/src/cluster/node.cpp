@@ -6,6 +6,7 @@
 #include "compeit/sio/packet.hpp"
 #include "compeit/util/json_guard.hpp"
 #include "compeit/util/json_scan.hpp"
+#include "compeit/util/utf.hpp"
 
 namespace compeit::cluster {
 namespace {
@@ -56,6 +57,14 @@ redis.register_function('compeit_join', function(_, a)
   for _, member in ipairs(redis.call('ZRANGE', m, 0, -1)) do out[#out + 1] = redis.call('HGET', u, member) end
   return out
 end)
+-- members(room) -> {member JSON in join order...}
+redis.register_function{function_name = 'compeit_members', flags = {'no-writes'}, callback = function(_, a)
+  local u, out = P .. 'r:' .. a[1] .. ':u', {}
+  for _, member in ipairs(redis.call('ZRANGE', P .. 'r:' .. a[1] .. ':m', 0, -1)) do
+    out[#out + 1] = redis.call('HGET', u, member)
+  end
+  return out
+end}
 -- rejoin(room, node, id, user json): a member re-registered after Redis lost it; nobody is told
 redis.register_function('compeit_rejoin', function(_, a)
   local m = P .. 'r:' .. a[1] .. ':m'
@@ -70,8 +79,9 @@ end)
 redis.register_function('compeit_leave', function(_, a)
   local room, node, id = a[1], a[2], a[3]
   local m = P .. 'r:' .. room .. ':m'
-  if a[6] == '1' then redis.call('HSET', P .. 'n:' .. node .. ':users', id, '')
-  else redis.call('HDEL', P .. 'n:' .. node .. ':users', id) end
+  local users = P .. 'n:' .. node .. ':users'
+  if a[6] == '0' then redis.call('HDEL', users, id)
+  elseif redis.call('HGET', users, id) == room then redis.call('HSET', users, id, '') end
   if redis.call('ZREM', m, id) == 0 then return 0 end
   redis.call('HDEL', P .. 'r:' .. room .. ':u', id)
   local seq = emit(room, a[4], a[5])
@@ -138,6 +148,20 @@ std::optional<std::uint64_t> to_u64(std::string_view s) {
 std::string str(std::uint64_t v) { return std::to_string(v); }
 
 resp::Value error_value(std::string text) { return resp::Value::error(std::move(text)); }
+
+// The member JSON texts of a reply, from element `first` on, as one JSON
+// array; what is not one JSON object (Redis is outside input too) is left out.
+std::string json_array(const resp::Value& v, std::size_t first) {
+    std::string out = "[";
+    for (std::size_t i = first; i < v.elements.size(); ++i)
+        if (const auto u = v.elements[i].as_string();
+            u && !u->empty() && u->front() == '{' && utf::valid_utf8(*u) && util::json_value_span(*u, 4) == *u) {
+            if (out.size() > 1) out += ',';
+            out += *u;
+        }
+    out += ']';
+    return out;
+}
 
 sio::Frame user_left_frame(ca::RoomId room, std::string_view user_json) {
     std::string arg = "[{\"room\":" + std::to_string(room) + ",\"user\":";
@@ -651,13 +675,7 @@ void Node::join(ca::RoomId room, sio::SessionId session, const ca::User& user, s
                     member->since = static_cast<std::uint64_t>(seq);
                     if (!r.next_seq) r.next_seq = member->since + 1;
                     user_rooms_[user_id] = room;
-                    std::string users = "[";
-                    for (std::size_t i = 1; i < v.elements.size(); ++i)
-                        if (const auto u = v.elements[i].as_string()) {
-                            if (users.size() > 1) users += ',';
-                            users += *u;
-                        }
-                    users += ']';
+                    std::string users = json_array(v, 1);
                     const std::uint64_t since = member->since;
                     done(Joined{std::nullopt, std::move(users)});  // room_joined first (the router may act on more)
                     const auto again = rooms_.find(room);
@@ -679,7 +697,7 @@ void Node::leave(ca::RoomId room, sio::SessionId session, const ca::User& user, 
         auto& v = it->second.members;
         v.erase(std::remove_if(v.begin(), v.end(), [&](const Member& m) { return m.session == session; }), v.end());
     }
-    if (users_.count(user.id)) user_rooms_[user.id] = std::nullopt;
+    if (const auto it = user_rooms_.find(user.id); it != user_rooms_.end() && it->second == room) it->second.reset();
     command({"FCALL", "compeit_leave", "0", str(room), config_.name, str(user.id), room_payload(session, 0, left_frame),
              str(config_.log_length), "1"},
             {});
@@ -713,6 +731,14 @@ void Node::to_user(ca::UserId user, sio::Frame frame, std::function<void(bool)> 
     }
     command({"FCALL", "compeit_send", "0", str(user), *frame}, [done = std::move(done)](const resp::Value& v) {
         if (done) done(v.as_integer().value_or(0) == 1);
+    });
+}
+
+void Node::members(ca::RoomId room, std::function<void(Joined)> done) {
+    if (!available()) return done(Joined{ca::ErrorCode::unavailable, {}});
+    command({"FCALL", "compeit_members", "0", str(room)}, [done = std::move(done)](const resp::Value& v) {
+        if (v.kind != resp::Value::Kind::array) return done(Joined{ca::ErrorCode::unavailable, {}});
+        done(Joined{std::nullopt, json_array(v, 0)});
     });
 }
 

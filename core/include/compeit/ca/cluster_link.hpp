@@ -50,6 +50,8 @@ public:
     // One frame to a user on another node. done (may be empty): false when
     // no node has the user (or the cluster is unreachable: see available()).
     virtual void to_user(UserId user, sio::Frame frame, std::function<void(bool)> done) = 0;
+    // The room's members on every node (a JSON array, join order), as in Joined.
+    virtual void members(RoomId room, std::function<void(Joined)> done) = 0;
     // Whether a user is connected to some node, without sending anything.
     virtual void locate(UserId user, std::function<void(bool)> done) = 0;
     // Whether requests that need the cluster can be served now.

@@ -137,8 +137,9 @@ private:
     std::optional<Envelope> envelope(const Request& req, std::string_view arg);
     void dispatch(Member& m, Request& req, std::string_view arg);
     void join_room(Member& m, const Request& req, std::string_view arg);
-    void join_cluster(Member& m, const Request& req, RoomId room);
-    void joined_cluster(sio::SessionId s, const Request& req, const User& user, RoomId room, ClusterLink::Joined j);
+    void join_cluster(Member& m, const Request& req, RoomId room, bool again);
+    void joined_cluster(sio::SessionId s, const Request& req, const User& user, RoomId room, bool again,
+                        ClusterLink::Joined j);
     void handle(Member& m, const sio::Packet& p);
     void user_message_cluster(const Request& req, const User& from, UserId to, std::string type,
                               std::string type_json, std::string data);

@@ -98,6 +98,7 @@ public:
                  std::function<void(bool)> done) override;
     void to_user(ca::UserId user, sio::Frame frame, std::function<void(bool)> done) override;
     void locate(ca::UserId user, std::function<void(bool)> done) override;
+    void members(ca::RoomId room, std::function<void(Joined)> done) override;
     bool available() const override { return state_ == State::ready && settling_ == 0; }
 
     // Introspection (tests, logs).
