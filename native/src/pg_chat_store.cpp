@@ -153,9 +153,18 @@ void PgChatStore::run() {
 // for COMMIT.
 std::optional<std::string> PgChatStore::commit_batch(std::deque<Job>& jobs) {
     if (!connect_if_due()) return kNoConnection;
+    db_->begin();
+    if (db_->failed() && !db_->connected()) {
+        // The connection died while idle (PostgreSQL restarted meanwhile):
+        // nothing of this batch reached it, so one fresh connection may try.
+        log(LogLevel::info, "chat database ", redacted(url_), ": the idle connection was lost; connecting again");
+        db_.reset();
+        next_connect_ = {};
+        if (!connect_if_due()) return kNoConnection;
+        db_->begin();
+    }
     PgChatDb& db = *db_;
     Batch batch;
-    db.begin();
     std::map<ca::RoomId, std::int64_t> counts;
     for (const auto& job : jobs)
         if (job.seq_room) ++counts[*job.seq_room];
