@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
-import { startServer, serverBinary } from './lib/server.mjs';
+import { startServer, serverBinary, sidPattern, perProcess, clusterTodo } from './lib/server.mjs';
 import { Client, closeAll, io } from './lib/client.mjs';
 import { PollSession, httpRequest } from './lib/raw.mjs';
 import { NS, eventPacket } from './lib/packet.mjs';
@@ -159,7 +159,7 @@ test('--legacy-client off: not served (404), socket.io itself unchanged', async 
     }
     const hs = await httpRequest(off.port, { path: '/socket.io/1/' });
     assert.equal(hs.status, 200);
-    assert.match(hs.body, /^[A-Za-z0-9_-]+:60:60:websocket,xhr-polling,jsonp-polling$/);
+    assert.match(hs.body, new RegExp(`^${sidPattern}:60:60:websocket,xhr-polling,jsonp-polling$`));
   } finally {
     await off.stop();
   }
@@ -194,7 +194,9 @@ test('--legacy-client DIR serves that package; a DIR without one stops the start
 
 // --- --resource ------------------------------------------------------------------------------
 
-test('--resource moves socket.io and its client library; the 0.9.6 client follows with {resource}', async () => {
+test('--resource moves socket.io and its client library; the 0.9.6 client follows with {resource}', {
+  skip: perProcess('haproxy routes sessions by their sid under /socket.io only (deploy/haproxy/compeit.cfg)'),
+}, async () => {
   const moved = await startServer(['--resource', '/realtime/sio']);
   try {
     assert.equal((await httpRequest(moved.port, { path: '/realtime/sio/1/' })).status, 200);
@@ -344,7 +346,9 @@ for (const [what, path] of [
   ["socket.io-client 0.9.16's //<sid>/?disconnect=1", (sid) => `/socket.io/1//${sid}/?disconnect=1`],
   ['jsonp-polling/<sid>?disconnect=1', (sid) => `/socket.io/1/jsonp-polling/${sid}?t=1&i=0&disconnect=1`],
 ]) {
-  test(`?disconnect (${what}) ends a polling session at once: the room sees user_left, a held poll gets 0::`, async () => {
+  test(`?disconnect (${what}) ends a polling session at once: the room sees user_left, a held poll gets 0::`, {
+    todo: clusterTodo('the join\'s chat traffic can reach the poll after it is held, before 0::'),
+  }, async () => {
     const room = freshRoom();
     const watcher = await Client.connect(srv.url, { name: 'Watcher' });
     await watcher.ack('join_room', { room });
@@ -368,7 +372,9 @@ for (const [what, path] of [
   });
 }
 
-test('without ?disconnect a polling user whose page went away lingers for the close timeout', async () => {
+test('without ?disconnect a polling user whose page went away lingers for the close timeout', {
+  todo: clusterTodo('through haproxy the 0.9.6 watcher\'s own 2 s close timeout races the user_left'),
+}, async () => {
   // socket.io-client 0.9.6 gives up a connection it has heard nothing on for
   // the close timeout: the watcher needs heartbeats more often than that.
   const short = await startServer(['--close-timeout', '2', '--polling-duration', '1', '--heartbeat-interval', '0.5']);
