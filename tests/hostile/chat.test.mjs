@@ -23,7 +23,10 @@ const target = new Target({
 });
 
 // CH-6: a non-empty string of at most --max-text (4000) characters.
-const text = string('text', { ok: (v) => (v.overText ? error('too_large', 'text') : OK) });
+// A NUL inside is refused as bad_request (not every store can keep one).
+const text = string('text', {
+  ok: (v) => (v.overText ? error('too_large', 'text') : v.str?.includes('\u0000') ? bad('text') : OK),
+});
 // A chat request whose data is not an object with text: the message names data or text.
 const notChat = () => bad(['data', 'text']);
 

@@ -105,6 +105,10 @@ TEST_CASE("CH-6: bad text is refused and nothing is stored", "[chat]") {
     CHECK(ack(w, a, a.client->send_room("chat", R"({"text":7})"))["error"]["code"] == "bad_request");
     CHECK(ack(w, a, a.client->send_server("chat", R"({"action":"history","limit":0})"))["error"]["code"] == "bad_request");
     CHECK(ack(w, a, a.client->send_server("chat", R"({"action":"dance"})"))["error"]["code"] == "bad_request");
+    // Not every store can keep a NUL (PostgreSQL cannot): refused alike everywhere.
+    const json nul = ack(w, a, a.client->send_room("chat", R"({"text":"a\u0000b"})"));
+    CHECK(nul["error"]["code"] == "bad_request");
+    CHECK(nul["error"]["message"].get<std::string>().rfind("text", 0) == 0);
     CHECK(w.db->history(1, std::nullopt, 200)->size() == before);
 }
 

@@ -32,6 +32,8 @@ std::optional<std::string> ChatAgent::valid_text(const ca::Request& r, const jso
     // The whole `data` is already bounded (LIM-3): the text is counted in code points below.
     std::string text = in.string("text", std::numeric_limits<std::size_t>::max());
     if (in && text.empty()) in.fail("text must be a non-empty string");
+    // Not every store can keep a NUL (PostgreSQL cannot): refused alike everywhere.
+    if (in && text.find('\0') != std::string::npos) in.fail("text must not contain NUL characters");
     if (!in) {
         port_->fail(r, ErrorCode::bad_request, in.error());
         return std::nullopt;
