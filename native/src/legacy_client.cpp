@@ -1,5 +1,7 @@
 #include "legacy_client.hpp"
 
+#include "compeit/util/utf.hpp"
+
 #include <openssl/sha.h>
 
 #include <fstream>
@@ -51,15 +53,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
 }
 
 // Calls f on each comma-separated element of a header, trimmed.
@@ -144,7 +137,7 @@ bool accepts_gzip(std::string_view accept_encoding) {
     return any_element(accept_encoding, [](std::string_view coding) {
         const auto semi = coding.find(';');
         const auto name = trim(coding.substr(0, semi));
-        if (!iequals(name, "gzip") && !iequals(name, "x-gzip") && name != "*") return false;
+        if (!utf::ascii_iequals(name, "gzip") && !utf::ascii_iequals(name, "x-gzip") && name != "*") return false;
         if (semi == std::string_view::npos) return true;
         // q=0 (0, 0.0, 0.00, 0.000) refuses it.
         auto params = trim(coding.substr(semi + 1));

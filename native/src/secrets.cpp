@@ -1,5 +1,7 @@
 #include "secrets.hpp"
 
+#include "compeit/util/utf.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -33,11 +35,8 @@ bool secrets_equal(std::string_view a, std::string_view b) {
 
 std::optional<std::string_view> bearer_credentials(std::string_view authorization) {
     constexpr std::string_view scheme = "bearer ";
-    if (authorization.size() <= scheme.size()) return std::nullopt;
-    for (std::size_t i = 0; i < scheme.size(); ++i) {
-        const char c = authorization[i];
-        if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != scheme[i]) return std::nullopt;
-    }
+    if (authorization.size() <= scheme.size() || !utf::ascii_iequals(authorization.substr(0, scheme.size()), scheme))
+        return std::nullopt;
     return authorization.substr(scheme.size());
 }
 

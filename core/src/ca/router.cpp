@@ -22,15 +22,6 @@ bool reserved_event(std::string_view name) {
            name.substr(0, 11) == "newListener";
 }
 
-bool same_ignoring_ascii_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
-}
-
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 
@@ -120,7 +111,7 @@ Router::Member& Router::add_member(sio::SessionId s, std::string_view query, Use
     }
     m.user.name = name ? utf::clean_display_name(*name, limits_.max_name_chars) : std::string();
     // The server's own name cannot be taken by a client.
-    if (chosen_by_client && same_ignoring_ascii_case(m.user.name, kServerName)) m.user.name.clear();
+    if (chosen_by_client && utf::ascii_iequals(m.user.name, kServerName)) m.user.name.clear();
     if (m.user.name.empty()) m.user.name = "user" + std::to_string(id);
     sessions_by_user_.emplace(id, s);
     return members_.emplace(s, std::move(m)).first->second;

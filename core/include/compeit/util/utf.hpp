@@ -19,6 +19,10 @@ std::size_t utf16_length(std::string_view utf8);
 // split a surrogate pair (a non-BMP character).
 std::optional<std::size_t> prefix_bytes(std::string_view utf8, std::size_t units);
 
+// True when a and b are equal with ASCII letters compared without case
+// (protocol tokens: header values, auth schemes, reserved names).
+bool ascii_iequals(std::string_view a, std::string_view b);
+
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool valid_utf8(std::string_view s);
 
