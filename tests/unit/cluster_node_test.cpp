@@ -247,6 +247,14 @@ TEST_CASE("cluster node: a dead node's users each leave once, and the agents hea
     h.node.on_reply(integer(12));  // announced
     h.node.on_reply(integer(0));   // someone else announced it already: not again
     CHECK(h.reaped == std::vector<std::pair<ca::UserId, ca::RoomId>>{{7, 5}});
+
+    // What Redis holds is outside input: a user whose name is not a string still leaves, nameless.
+    h.node.tick(3000ms);
+    h.commands();
+    h.node.on_reply(array({integer(1), bulk("n3"), bulk("8"), bulk("5"), bulk(R"({"id":8,"name":{"x":1}})")}));
+    REQUIRE(h.commands().size() == 1);
+    h.node.on_reply(integer(13));
+    CHECK(h.reaped.back() == std::pair<ca::UserId, ca::RoomId>{8, 5});
 }
 
 TEST_CASE("cluster node: a node reaped while cut off ends its sessions when it is back", "[cluster]") {

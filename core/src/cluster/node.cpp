@@ -393,7 +393,10 @@ void Node::reaped(const resp::Value& v, bool gone) {
         const bool still_online = !gone && here != user_rooms_.end();
         const auto user = util::parse_json(*user_text, 4);
         if (!room || !user.is_object() || !user.contains("id") || !user["id"].is_number_integer()) continue;
-        ca::User u(user["id"].get<ca::UserId>(), user.value("name", std::string()));
+        // Redis is outside input too: a name of another type reads as none (value() would throw).
+        const auto name = user.find("name");
+        ca::User u(user["id"].get<ca::UserId>(),
+                   name != user.end() && name->is_string() ? name->get<std::string>() : std::string());
         const std::string payload = room_payload(0, 0, user_left_frame(static_cast<ca::RoomId>(*room), *user_text));
         command({"FCALL", "compeit_leave", "0", str(*room), config_.name, str(*id), payload, str(config_.log_length),
                  still_online ? "1" : "0"},
