@@ -4,13 +4,43 @@
 #include <cstdio>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
 namespace compeit::native {
 namespace {
 LogLevel g_level = LogLevel::info;
+LogFormat g_format = LogFormat::text;
+bool g_access = false;
+
+const char* level_name(LogLevel level) {
+    static const char* names[] = {"debug", "info", "warn", "error", "off"};
+    return names[static_cast<int>(level)];
 }
 
+// `2026-12-02T03:04:05.678Z`
+std::string timestamp() {
+    const auto now = std::chrono::system_clock::now();
+    const auto t = std::chrono::system_clock::to_time_t(now);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[40];
+    const auto n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms));
+    return stamp;
+}
+
+void emit(const std::string& line) {
+    std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace
+
 void set_log_level(LogLevel level) { g_level = level; }
-bool log_enabled(LogLevel level) { return level >= g_level; }
+bool log_enabled(LogLevel level) { return level >= g_level && level != LogLevel::off; }
+void set_log_format(LogFormat format) { g_format = format; }
+void set_access_log(bool on) { g_access = on; }
+bool access_log_enabled() { return g_access; }
 
 bool parse_log_level(std::string_view s, LogLevel& out) {
     if (s == "debug") out = LogLevel::debug;
@@ -22,17 +52,48 @@ bool parse_log_level(std::string_view s, LogLevel& out) {
     return true;
 }
 
-void log_line(LogLevel level, std::string_view message) {
-    static const char* names[] = {"debug", "info", "warn", "error"};
-    const auto now = std::chrono::system_clock::now();
-    const auto t = std::chrono::system_clock::to_time_t(now);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::fprintf(stderr, "%s.%03dZ %s %.*s\n", stamp, static_cast<int>(ms), names[static_cast<int>(level)],
-                 static_cast<int>(message.size()), message.data());
+bool parse_log_format(std::string_view s, LogFormat& out) {
+    if (s == "text") out = LogFormat::text;
+    else if (s == "json") out = LogFormat::json;
+    else return false;
+    return true;
+}
+
+void log_line(LogLevel level, std::string_view message) { log_event(level, LogFields{}, message); }
+
+void log_event(LogLevel level, const LogFields& f, std::string_view message) {
+    if (!log_enabled(level)) return;
+    if (g_format == LogFormat::json) {
+        nlohmann::ordered_json j{{"time", timestamp()}, {"level", level_name(level)}, {"event", f.event.empty() ? "log" : f.event}};
+        if (!message.empty()) j["message"] = message;
+        if (!f.session.empty()) j["session"] = f.session;
+        if (f.user) j["user"] = *f.user;
+        if (f.room) j["room"] = *f.room;
+        if (!f.transport.empty()) j["transport"] = f.transport;
+        if (!f.reason.empty()) j["reason"] = f.reason;
+        if (!f.remote.empty()) j["remote"] = f.remote;
+        return emit(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+    }
+    std::string line = timestamp();
+    line += ' ';
+    line += level_name(level);
+    line += ' ';
+    line += message;
+    emit(line + "\n");
+}
+
+void log_access(const AccessEntry& e) {
+    if (!g_access) return;
+    if (g_format == LogFormat::json) {
+        nlohmann::ordered_json j{{"time", timestamp()}, {"level", "info"}, {"event", "http_request"}, {"method", e.method},
+                         {"path", e.path}, {"status", e.status}, {"bytes", e.bytes}, {"ms", e.ms}, {"remote", e.remote}};
+        return emit(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+    }
+    char tail[96];
+    std::snprintf(tail, sizeof tail, " %u %llu %.1fms", e.status, static_cast<unsigned long long>(e.bytes), e.ms);
+    std::string line = timestamp() + " info " + std::string(e.remote) + " " + std::string(e.method) + " " +
+                       std::string(e.path) + tail + "\n";
+    emit(line);
 }
 
 }  // namespace compeit::native

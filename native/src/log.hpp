@@ -1,6 +1,12 @@
-// One line per event on stderr: `<UTC time> <level> <message>`.
+// Logging: one line per event on stderr, as text (`<UTC time> <level>
+// <message> key=value...`) or, with --log-format json, one JSON object per
+// line {time, level, event, message, session, user, room, transport, reason,
+// remote}. Lines never carry message content, sids or tokens: a session is
+// named by its sid tag (sid_tag()).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -8,11 +14,42 @@
 namespace compeit::native {
 
 enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3, off = 4 };
+enum class LogFormat { text, json };
 
 void set_log_level(LogLevel level);
 bool log_enabled(LogLevel level);
-void log_line(LogLevel level, std::string_view message);
 bool parse_log_level(std::string_view s, LogLevel& out);
+void set_log_format(LogFormat format);
+bool parse_log_format(std::string_view s, LogFormat& out);
+
+// What a line is about. `event` is a stable name an operator can filter on
+// ("session_open", "session_closed", "http_request", ...); the other fields
+// are left out of the line when empty.
+struct LogFields {
+    std::string_view event;
+    std::string_view session;    // the sid tag, never the sid
+    std::optional<std::uint64_t> user;
+    std::optional<std::int64_t> room;
+    std::string_view transport;
+    std::string_view reason;
+    std::string_view remote;     // the client's address:port
+};
+
+void log_line(LogLevel level, std::string_view message);
+void log_event(LogLevel level, const LogFields& fields, std::string_view message);
+
+// The access log (--access-log): one line per HTTP request answered.
+struct AccessEntry {
+    std::string_view method;
+    std::string_view path;       // without the query: it may hold a token
+    unsigned status = 0;
+    std::uint64_t bytes = 0;     // body bytes sent
+    double ms = 0;               // from the request read to the answer queued
+    std::string_view remote;
+};
+void set_access_log(bool on);
+bool access_log_enabled();
+void log_access(const AccessEntry& entry);
 
 template <class... Args>
 void log(LogLevel level, const Args&... args) {

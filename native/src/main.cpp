@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     }
     if (parsed.exit_now) return 0;
     set_log_level(options.log_level);
+    set_log_format(options.log_format);
+    set_access_log(options.access_log);
     std::signal(SIGPIPE, SIG_IGN);
     // Buffers of 256 KiB and more get pages of their own, returned to the
     // system when freed (glibc would otherwise raise this threshold as large

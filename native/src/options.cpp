@@ -186,6 +186,12 @@ const std::vector<Flag>& flags() {
          }},
         {"--log-level", "LEVEL", "debug, info, warn, error or off (default info)",
          [](const std::string& v, Options& o) { return parse_log_level(v, o.log_level); }},
+        {"--log-format", "FORMAT", "text (default) or json: one JSON object per line",
+         [](const std::string& v, Options& o) { return parse_log_format(v, o.log_format); }},
+        {"--access-log", "", "log every HTTP request (off by default)",
+         [](const std::string&, Options& o) { return o.access_log = true; }},
+        {"--drain-timeout", "SECONDS", "on SIGTERM, how long connected clients get before the server closes (default 10)",
+         [](const std::string& v, Options& o) { return to_double(v, o.drain_timeout_s) && o.drain_timeout_s >= 0; }},
     };
     return list;
 }
@@ -232,7 +238,7 @@ ParseResult parse_options(const std::vector<std::string>& args, Options& out) {
         for (const auto& f : flags())
             if (f.name == name) flag = &f;
         if (!flag) return {false, false, "unknown flag: " + name};
-        if (!has_value) {
+        if (!has_value && !flag->arg.empty()) {
             if (i + 1 >= args.size()) return {false, false, name + " needs a value"};
             value = args[++i];
         }

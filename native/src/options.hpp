@@ -42,6 +42,9 @@ struct Options {
     std::string record_dir;                   // recordings (KMS host); empty: <data-dir>/recordings
     ca::json ice_servers = ca::json::array(); // RTCIceServer list sent to clients
     LogLevel log_level = LogLevel::info;
+    LogFormat log_format = LogFormat::text;   // --log-format text|json
+    bool access_log = false;                  // --access-log: one line per HTTP request
+    double drain_timeout_s = 10;              // --drain-timeout: SIGTERM waits this long for clients
     std::string cluster;                      // redis://host:port of the cluster engine; empty: one process
     std::string node;                         // this process's name in the cluster (sids start with "<node>.")
 };
