@@ -34,7 +34,7 @@
 
 #include "compeit/sio/packet.hpp"
 #include "compeit/ws/frame.hpp"
-#include "compeit/ws/handshake.hpp"
+#include "ws_accept.hpp"  // native/src: OpenSSL
 
 namespace {
 

@@ -5,11 +5,11 @@
 #include <boost/asio/write.hpp>
 #include <array>
 
-#include "compeit/ws/handshake.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
 #include "server.hpp"
 #include "tls_stream.hpp"
+#include "ws_accept.hpp"
 
 namespace compeit::native {
 

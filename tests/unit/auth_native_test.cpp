@@ -17,7 +17,7 @@
 #include <string>
 
 #include "compeit/auth/token.hpp"
-#include "compeit/ws/handshake.hpp"
+#include "compeit/util/base64url.hpp"
 #include "origin_policy.hpp"
 #include "token_verifier.hpp"
 
@@ -108,9 +108,9 @@ std::string rs256(EVP_PKEY* key, const auth::Claims& c = claims()) {
 template <class F>
 std::string resign(const std::string& token, F f) {
     const auto dot = token.rfind('.');
-    const auto sig = auth::base64url_decode(token.substr(dot + 1));
+    const auto sig = util::base64url_decode(token.substr(dot + 1));
     REQUIRE(sig);
-    return token.substr(0, dot + 1) + ws::base64url_encode(f(*sig));
+    return token.substr(0, dot + 1) + util::base64url_encode(f(*sig));
 }
 
 TokenVerifier make(const std::string& secret, const std::string& key_file = {}) {
@@ -214,8 +214,8 @@ TEST_CASE("HS256: the right secret's token is taken; forged, altered and truncat
     CHECK(refusal(v, other) != "ACCEPTED");
     // alg none, with or without a signature
     const std::string payload = good.substr(good.find('.') + 1, good.rfind('.') - good.find('.') - 1);
-    CHECK(has(refusal(v, ws::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." + payload + "."), "none"));
-    CHECK(has(refusal(v, ws::base64url_encode(R"({"alg":"none"})") + "." + payload + good.substr(good.rfind('.'))),
+    CHECK(has(refusal(v, util::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." + payload + "."), "none"));
+    CHECK(has(refusal(v, util::base64url_encode(R"({"alg":"none"})") + "." + payload + good.substr(good.rfind('.'))),
               "none"));
     // a bad claim is refused before any signature is computed, with its own reason
     auth::Claims no_sub = claims();

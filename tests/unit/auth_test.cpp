@@ -11,7 +11,7 @@
 #include "compeit/auth/token.hpp"
 #include "compeit/ca/types.hpp"
 #include "compeit/util/utf.hpp"
-#include "compeit/ws/handshake.hpp"
+#include "compeit/util/base64url.hpp"
 
 using namespace compeit;
 using json = ca::json;
@@ -20,7 +20,7 @@ namespace {
 
 constexpr std::int64_t kExp = 2000000000;  // 2033
 
-std::string b64(std::string_view s) { return ws::base64url_encode(s); }
+std::string b64(std::string_view s) { return util::base64url_encode(s); }
 
 // A token from raw header and payload texts; the signature bytes are not
 // checked here, any non-empty ones do.
@@ -341,9 +341,9 @@ TEST_CASE("base64url_decode: RFC 4648 vectors, round trips, and one text per byt
         {"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}};
     for (const auto& [plain, coded] : vectors) {
         CHECK(b64(plain) == coded);
-        CHECK(auth::base64url_decode(coded) == std::optional<std::string>(plain));
+        CHECK(util::base64url_decode(coded) == std::optional<std::string>(plain));
     }
-    CHECK(auth::base64url_decode("-_8") == std::optional<std::string>("\xFB\xFF"));
+    CHECK(util::base64url_decode("-_8") == std::optional<std::string>("\xFB\xFF"));
     CHECK(b64("\xFB\xFF") == "-_8");
 
     // every byte value, every length mod 3
@@ -351,7 +351,7 @@ TEST_CASE("base64url_decode: RFC 4648 vectors, round trips, and one text per byt
     for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
     for (std::size_t n = 0; n <= all.size(); ++n) {
         const std::string bytes = all.substr(256 - n) + all.substr(0, n % 7);
-        const auto back = auth::base64url_decode(b64(bytes));
+        const auto back = util::base64url_decode(b64(bytes));
         REQUIRE(back);
         CHECK(*back == bytes);
     }
@@ -359,10 +359,10 @@ TEST_CASE("base64url_decode: RFC 4648 vectors, round trips, and one text per byt
     for (const char* bad : {"Zg==", "Zm8=", "Z", "Zm9vY", "Zm9v+A", "Zm9v/A", "Zm 9v", "Zm9v\n", "Zg=", "Zh", "Zm9",
                             "Zm-", "\xC3\xA9\xC3\xA9"}) {
         INFO("text " << bad);
-        CHECK_FALSE(auth::base64url_decode(bad));
+        CHECK_FALSE(util::base64url_decode(bad));
     }
     // "Zm9" would be "fo" with a leftover set bit; "Zm8" is the one text for "fo"
-    CHECK(auth::base64url_decode("Zm8"));
+    CHECK(util::base64url_decode("Zm8"));
 }
 
 TEST_CASE("encode_unsigned and parse_token agree (what `compeit-server token` mints)", "[auth]") {

@@ -8,7 +8,7 @@
 
 #include "compeit/sio/engine.hpp"
 #include "compeit/util/utf.hpp"
-#include "compeit/ws/handshake.hpp"
+#include "compeit/util/base64url.hpp"
 #include "fake_host.hpp"
 #include "sio_print.hpp"
 
@@ -139,7 +139,7 @@ TEST_CASE("a sid is the caller's 128 random bits and nothing else", "[engine][ha
     const std::string random = test_random();
     const auto a = rig.engine.handshake(0ms, random, "", "127.0.0.1");
     REQUIRE(a);
-    CHECK(a.sid == compeit::ws::base64url_encode(random));
+    CHECK(a.sid == compeit::util::base64url_encode(random));
     // A repeat of a live sid, or too few bytes, means the random source is
     // broken: refused, never patched up with a counter.
     const auto again = rig.engine.handshake(0ms, random, "", "127.0.0.1");

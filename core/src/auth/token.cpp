@@ -2,19 +2,10 @@
 
 #include "compeit/ca/input.hpp"
 #include "compeit/util/json_guard.hpp"
-#include "compeit/ws/handshake.hpp"
+#include "compeit/util/base64url.hpp"
 
 namespace compeit::auth {
 namespace {
-
-int sextet(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
 
 std::optional<Algorithm> algorithm(std::string_view name) {
     if (name == "HS256") return Algorithm::hs256;
@@ -34,7 +25,7 @@ std::string printable(std::string_view s) {
 
 // A JSON object from a base64url segment, or why not.
 Expected<ca::json, Refusal> segment_json(std::string_view segment, std::string_view what) {
-    const auto bytes = base64url_decode(segment);
+    const auto bytes = util::base64url_decode(segment);
     if (!bytes) return unexpected(std::string(what) + " is not base64url");
     auto j = util::parse_json(*bytes, 8);
     if (!j.is_object()) return unexpected(std::string(what) + " is not a JSON object");
@@ -95,27 +86,6 @@ std::string_view to_string(Algorithm a) {
     return "";
 }
 
-std::optional<std::string> base64url_decode(std::string_view text) {
-    if (text.size() % 4 == 1) return std::nullopt;
-    std::string out;
-    out.reserve(text.size() * 3 / 4);
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (char ch : text) {
-        const int v = sextet(ch);
-        if (v < 0) return std::nullopt;
-        acc = (acc << 6) | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> bits) & 0xFF);
-        }
-    }
-    // Leftover bits must be zero: one text per byte string.
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-    return out;
-}
-
 Expected<Token, Refusal> parse_token(std::string_view text) {
     if (text.empty()) return unexpected(std::string("no token"));
     if (text.size() > kMaxTokenBytes) return unexpected(std::string("token longer than 8192 bytes"));
@@ -140,7 +110,7 @@ Expected<Token, Refusal> parse_token(std::string_view text) {
     auto claims = claims_of(*payload);
     if (!claims) return unexpected(claims.error());
 
-    auto signature = base64url_decode(text.substr(dot2 + 1));
+    auto signature = util::base64url_decode(text.substr(dot2 + 1));
     if (!signature || signature->empty()) return unexpected(std::string("signature is not base64url"));
     return Token{*alg, std::string(text.substr(0, dot2)), std::move(*signature), std::move(*claims)};
 }
@@ -165,11 +135,11 @@ std::string encode_unsigned(Algorithm alg, const Claims& c) {
     if (c.caps.moderate) caps.push_back("moderate");
     if (c.caps.admin) caps.push_back("admin");
     payload["caps"] = std::move(caps);
-    return ws::base64url_encode(header.dump()) + "." + ws::base64url_encode(payload.dump());
+    return util::base64url_encode(header.dump()) + "." + util::base64url_encode(payload.dump());
 }
 
 std::string encode_signature(std::string_view signing_input, std::string_view signature) {
-    return std::string(signing_input) + "." + ws::base64url_encode(signature);
+    return std::string(signing_input) + "." + util::base64url_encode(signature);
 }
 
 }  // namespace compeit::auth

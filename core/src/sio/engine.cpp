@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "compeit/ws/handshake.hpp"
+#include "compeit/util/base64url.hpp"
 
 namespace compeit::sio {
 
@@ -120,7 +120,7 @@ Engine::Handshake Engine::handshake(Time now, std::string_view random, std::stri
     // The random bytes, base64url: 22 characters for 128 bits; in a cluster
     // after the node's prefix, which load balancers route on.
     std::string sid = random.size() >= kSidRandomBytes
-                          ? config_.sid_prefix + ws::base64url_encode(random.substr(0, kSidRandomBytes))
+                          ? config_.sid_prefix + util::base64url_encode(random.substr(0, kSidRandomBytes))
                           : std::string();
     if (sid.empty() || by_sid_.count(sid)) {
         h.refused = Refusal::bad_random;

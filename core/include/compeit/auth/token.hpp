@@ -57,10 +57,6 @@ Expected<Token, Refusal> parse_token(std::string_view text);
 // clock difference allowed either way.
 Expected<bool, Refusal> check_time(const Claims& c, std::int64_t now, std::int64_t skew);
 
-// RFC 4648 section 5 without padding; nullopt for any other character, or
-// a length no encoding has.
-std::optional<std::string> base64url_decode(std::string_view text);
-
 // The token for `claims`, signed by `sign` (which gets the signing input
 // and returns the signature bytes). Used by `compeit-server token` and tests.
 template <class Sign>
