@@ -1,4 +1,4 @@
-// compeit-server: flags in, one io_context thread, clean exit on SIGINT/SIGTERM,
+// compeit-server: configuration in (flags, environment, config file), one io_context thread, clean exit on SIGINT/SIGTERM,
 // the TLS certificate reloaded on SIGHUP.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -25,10 +25,19 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "compeit-server: %s\n(see --help)\n", parsed.error.c_str());
         return 2;
     }
-    if (parsed.exit_now) return 0;
+    if (parsed.exit_now) {
+        std::fputs(parsed.output.c_str(), stdout);
+        return 0;
+    }
+    const auto folders = check_folders(options);
+    if (!folders.error.empty()) {
+        std::fprintf(stderr, "compeit-server: %s\n", folders.error.c_str());
+        return 2;
+    }
     set_log_level(options.log_level);
     set_log_format(options.log_format);
     set_access_log(options.access_log);
+    for (const auto& warning : folders.warnings) log(LogLevel::warn, warning);
     std::signal(SIGPIPE, SIG_IGN);
     // Buffers of 256 KiB and more get pages of their own, returned to the
     // system when freed (glibc would otherwise raise this threshold as large

@@ -1,252 +1,227 @@
+// The command line is read by CLI11 (Debian's libcli11-dev) and the config
+// file by CLI11's TOML/INI reader; the three sources are then layered here,
+// flag by flag, so the environment can sit between the command line and the
+// file (CLI11's own order puts the file above the environment), and each
+// value goes through the flag's own check (option_flags.cpp) so an error
+// names the flag, the value and what is allowed.
 #include "options.hpp"
 
-#include <cmath>
-#include <cstdio>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
 #include <cstdlib>
-#include <functional>
-#include <map>
+#include <filesystem>
 #include <sstream>
 
-#include "media_url.hpp"
-#include "origin_policy.hpp"
+#include "option_flags.hpp"
+#include "version.hpp"
 
 namespace compeit::native {
 namespace {
 
-struct Flag {
-    std::string name;
-    std::string arg;   // empty: takes no value
-    std::string help;
-    std::function<bool(const std::string&, Options&)> set;
+// The values one source gives a flag, and where they came from ("" for the
+// command line) for the error message.
+struct Given {
+    std::vector<std::string> values;
+    std::string where;
 };
 
-bool to_double(const std::string& s, double& out) {
-    char* end = nullptr;
-    out = std::strtod(s.c_str(), &end);
-    return !s.empty() && end && *end == '\0' && std::isfinite(out);
+std::string env_name(const std::string& flag) {
+    std::string out = "COMPEIT_";
+    for (char c : flag) out += c == '-' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    return out;
 }
 
-bool to_size(const std::string& s, std::size_t& out) {
-    double d;
-    if (!to_double(s, d) || d < 0 || d != std::floor(d) || d > 1e15) return false;
-    out = static_cast<std::size_t>(d);
-    return true;
+std::vector<std::string> words(const std::string& s) {
+    std::istringstream in(s);
+    std::vector<std::string> out;
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
 }
 
-std::function<bool(const std::string&, Options&)> seconds(sio::Time sio::EngineConfig::*field) {
-    return [field](const std::string& v, Options& o) {
-        double d;
-        if (!to_double(v, d) || d <= 0) return false;
-        o.engine.*field = sio::Time(static_cast<std::int64_t>(d * 1000));
-        return true;
-    };
+const Flag* find_flag(const std::string& name) {
+    for (const auto& f : option_flags())
+        if (f.name == name) return &f;
+    return nullptr;
 }
 
-// socket.io 0.9's resource as a path prefix: "/" then segments of URL-safe
-// characters, no trailing "/"; "" when unusable (the root, "." or ".."
-// segments, or a prefix that would hide /admin/ or /wasm/).
-std::string normalize_resource(std::string v) {
-    if (v.empty() || v.front() != '/') v.insert(v.begin(), '/');
-    while (v.size() > 1 && v.back() == '/') v.pop_back();
-    if (v.size() < 2 || v.size() > 200) return {};
-    for (char c : v)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '-' ||
-              c == '_' || c == '.' || c == '~'))
-            return {};
-    const std::string segments = v + "/";
-    if (segments.find("//") != std::string::npos || segments.find("/./") != std::string::npos ||
-        segments.find("/../") != std::string::npos)
-        return {};
-    if (segments.rfind("/admin/", 0) == 0 || segments.rfind("/wasm/", 0) == 0) return {};
-    return v;
+const char* const kFooter =
+    "Every flag can also come from the config file (--config FILE, or env COMPEIT_CONFIG), one\n"
+    "`flag = value` line each: `port = 8080`, `access-log = true`,\n"
+    "`allowed-origin = [\"https://a.example\", \"https://b.example\"]`; or from the environment as\n"
+    "COMPEIT_<FLAG>: COMPEIT_PORT, COMPEIT_DATA_DIR, COMPEIT_ADMIN_TOKEN, ... (repeatable flags: values\n"
+    "separated by spaces). Command line > environment > config file > defaults; --print-config shows\n"
+    "the result.";
+
+struct Cli {
+    CLI::App app{"compeit-server " + std::string(kVersion) +
+                     ": the COMPEIT real-time server (socket.io 0.9, namespace /connection_agent)",
+                 "compeit-server"};
+    CLI::Option* config = nullptr;
+    CLI::Option* version = nullptr;
+    CLI::Option* print_config = nullptr;
+    std::vector<CLI::Option*> flags;  // option_flags() order
+
+    Cli() {
+        app.set_help_flag("--help,-h", "this text");
+        app.allow_extras();  // reported below, as "unknown flag"
+        app.get_formatter()->column_width(34);
+        app.footer(kFooter);
+        config = app.add_option("--config")->type_name("FILE")->description(
+            "read flags from this file, `flag = value` lines (or env COMPEIT_CONFIG)");
+        print_config = app.add_flag("--print-config")->description(
+            "print the effective configuration in the config file's format, secrets as (set), and exit");
+        version = app.add_flag("--version")->description("print the version and the git commit, and exit");
+        for (const auto& f : option_flags()) {
+            CLI::Option* o = f.kind == Flag::Kind::boolean ? app.add_flag("--" + f.name) : app.add_option("--" + f.name);
+            o->description(f.help);
+            if (f.kind != Flag::Kind::boolean) o->type_name(f.arg);
+            if (f.kind == Flag::Kind::list)
+                o->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+            else
+                o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+            flags.push_back(o);
+        }
+    }
+};
+
+std::string parse_error(const CLI::ParseError& e) {
+    const std::string what = e.what();
+    if (e.get_name() == "ArgumentMismatch" && what.find("missing") != std::string::npos)
+        return what.substr(0, what.find(':')) + " needs a value";
+    return what;
 }
 
-std::function<bool(const std::string&, Options&)> size_limit(std::size_t ca::Limits::*field) {
-    return [field](const std::string& v, Options& o) { return to_size(v, o.limits.*field); };
+// The config file's values by flag; an unknown key or a [section] is an error.
+std::string read_config_file(const std::string& path, std::vector<std::optional<Given>>& given) {
+    std::vector<CLI::ConfigItem> items;
+    try {
+        items = CLI::ConfigTOML().from_file(path);
+    } catch (const CLI::FileError&) {
+        return "config file " + path + " cannot be read";
+    } catch (const CLI::Error& e) {
+        return "config file " + path + ": " + e.what();
+    }
+    const auto& flags = option_flags();
+    for (auto& item : items) {
+        if (!item.parents.empty() || item.name == "++" || item.name == "--")
+            return "config file " + path + ": sections are not used (found [" +
+                   (item.parents.empty() ? item.name : item.parents.front()) + "])";
+        const Flag* flag = find_flag(item.name);
+        if (!flag) return "config file " + path + ": unknown key \"" + item.name + "\" (keys are the flags without --)";
+        if (item.inputs.empty()) item.inputs.emplace_back();
+        given[static_cast<std::size_t>(flag - flags.data())] = Given{std::move(item.inputs), "in config file " + path};
+    }
+    return {};
 }
 
-const std::vector<Flag>& flags() {
-    static const std::vector<Flag> list = {
-        {"--port", "N", "TCP port to listen on; 0 picks a free one (default 8080)",
-         [](const std::string& v, Options& o) {
-             std::size_t n;
-             if (!to_size(v, n) || n > 65535) return false;
-             o.port = static_cast<std::uint16_t>(n);
-             return true;
-         }},
-        {"--bind", "ADDR", "address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)",
-         [](const std::string& v, Options& o) { o.bind = v; return !v.empty(); }},
-        {"--data-dir", "DIR", "where durable data (chat history) is kept (default ./data)",
-         [](const std::string& v, Options& o) { o.data_dir = v; return !v.empty(); }},
-        {"--web-root", "DIR", "static files served at / (default: the source tree's web/)",
-         [](const std::string& v, Options& o) { o.web_root = v; return !v.empty(); }},
-        {"--wasm-dir", "DIR", "the built WebAssembly client package, served at /wasm/ (default: build/wasm/package)",
-         [](const std::string& v, Options& o) { o.wasm_dir = v; return !v.empty(); }},
-        {"--resource", "PATH", "where the socket.io 0.9 endpoints live, socket.io 0.9's `resource` (default /socket.io)",
-         [](const std::string& v, Options& o) {
-             o.resource = normalize_resource(v);
-             return !o.resource.empty();
-         }},
-        {"--legacy-client", "DIR|off", "the npm socket.io-client 0.9 package whose dist/ is served at <resource>/socket.io.js, "
-                                       "socket.io.min.js and socket.io.v<version>.js (default: the source tree's "
-                                       "node_modules/socket.io-client, if installed); off: not served",
-         [](const std::string& v, Options& o) {
-             o.legacy_client = v == "off" ? std::string() : v;
-             o.legacy_client_required = v != "off";
-             return !v.empty();
-         }},
-        {"--heartbeat-interval", "S", "seconds between heartbeats on websockets (default 25)",
-         seconds(&sio::EngineConfig::heartbeat_interval)},
-        {"--heartbeat-timeout", "S", "seconds a websocket client has to answer a heartbeat (default 60)",
-         seconds(&sio::EngineConfig::heartbeat_timeout)},
-        {"--close-timeout", "S", "seconds a polling client may stay away between requests (default 60)",
-         seconds(&sio::EngineConfig::close_timeout)},
-        {"--polling-duration", "S", "seconds a long-poll is held before it is answered with a noop (default 20)",
-         seconds(&sio::EngineConfig::polling_duration)},
-        {"--handshake-timeout", "S", "seconds a handshake stays valid before a transport uses it (default 30)",
-         seconds(&sio::EngineConfig::handshake_timeout)},
-        {"--request-timeout", "S", "seconds to receive a whole HTTP request before the connection is closed (default 10)",
-         [](const std::string& v, Options& o) { return to_double(v, o.request_timeout_s) && o.request_timeout_s > 0; }},
-        {"--max-frame", "BYTES", "largest websocket message or POST body accepted (default 1048576)",
-         [](const std::string& v, Options& o) { return to_size(v, o.max_frame_bytes) && o.max_frame_bytes > 0; }},
-        {"--max-data", "BYTES", "largest `data` of one message, as JSON (default 65536)",
-         size_limit(&ca::Limits::max_data_bytes)},
-        {"--max-text", "CHARS", "longest chat text (default 4000)", size_limit(&ca::Limits::max_chat_chars)},
-        {"--max-room-users", "N", "users per room (default 256)", size_limit(&ca::Limits::max_room_users)},
-        {"--max-rooms", "N", "rooms at once (default 100000)", size_limit(&ca::Limits::max_rooms)},
-        {"--rate", "N", "messages per connection per second (default 200)",
-         [](const std::string& v, Options& o) { return to_double(v, o.limits.rate_per_second) && o.limits.rate_per_second > 0; }},
-        {"--burst", "N", "messages a connection may send in a burst (default 400)",
-         [](const std::string& v, Options& o) { return to_double(v, o.limits.rate_burst) && o.limits.rate_burst >= 1; }},
-        {"--max-write-queue", "BYTES", "bytes queued for a websocket reader that takes nothing for 5 s before it is dropped; 8x this drops any reader (default 8388608)",
-         [](const std::string& v, Options& o) { return to_size(v, o.max_write_queue_bytes) && o.max_write_queue_bytes > 0; }},
-        {"--max-pending-handshakes", "N", "handshakes not yet used by a transport, from all addresses; more get 503 (default 10000)",
-         [](const std::string& v, Options& o) { return to_size(v, o.engine.max_pending_handshakes) && o.engine.max_pending_handshakes > 0; }},
-        {"--max-handshakes-per-address", "N", "handshakes not yet used, from one client address (default 64)",
-         [](const std::string& v, Options& o) { return to_size(v, o.engine.max_pending_per_peer) && o.engine.max_pending_per_peer > 0; }},
-        {"--max-connections-per-address", "N", "open TCP connections from one client address; 0: no limit (default 256)",
-         [](const std::string& v, Options& o) { return to_size(v, o.max_connections_per_address); }},
-        {"--sid-address-check", "on|off", "refuse a session's sid presented from an address other than the one it handshook from (default on)",
-         [](const std::string& v, Options& o) {
-             o.engine.bind_sid_to_peer = v == "on";
-             return v == "on" || v == "off";
-         }},
-        {"--history-event-retention", "N", "join and leave events kept per room in the chat history; older ones are deleted (default 200)",
-         [](const std::string& v, Options& o) { return to_size(v, o.history_event_retention) && o.history_event_retention > 0; }},
-        {"--history-retention-days", "DAYS", "chat history older than this is deleted; 0 keeps it forever (default 0)",
-         [](const std::string& v, Options& o) { return to_double(v, o.history_retention_days) && o.history_retention_days >= 0; }},
-        // Checked when the store opens (chat_store_factory), where errors show the URL without its password.
-        {"--chat-db", "URL", "chat history store: postgresql://USER@HOST[:PORT]/DB (or postgres://; servers sharing one history) or sqlite:PATH (default: SQLite in <data-dir>/chat.sqlite3); a password is better kept in PGPASSWORD or ~/.pgpass",
-         [](const std::string& v, Options& o) { o.chat_db = v; return true; }},
-        {"--auth-secret", "SECRET", "require access tokens signed with HS256 under this secret, at least 32 bytes (or env COMPEIT_AUTH_SECRET)",
-         [](const std::string& v, Options& o) { o.auth_secret = v; return !v.empty(); }},
-        {"--auth-public-key", "FILE", "require access tokens signed with ES256 (P-256) or RS256 by the key in this PEM public key file",
-         [](const std::string& v, Options& o) { o.auth_public_key = v; return !v.empty(); }},
-        {"--allowed-origin", "ORIGIN", "a web origin allowed to use the server besides its own (localhost, 127.0.0.1, --bind), e.g. https://chat.example.com, or * (repeatable)",
-         [](const std::string& v, Options& o) {
-             o.allowed_origins.push_back(v);
-             return v == "*" || !OriginPolicy::normalize(v).empty();
-         }},
-        {"--tls-cert", "FILE", "PEM certificate chain: serve https and wss instead of http and ws (with --tls-key; reloaded on SIGHUP)",
-         [](const std::string& v, Options& o) { o.tls_cert = v; return !v.empty(); }},
-        {"--tls-key", "FILE", "PEM private key of --tls-cert (reloaded on SIGHUP)",
-         [](const std::string& v, Options& o) { o.tls_key = v; return !v.empty(); }},
-        {"--admin-token", "TOKEN", "bearer token for the admin HTTP interface (or env COMPEIT_ADMIN_TOKEN); none: disabled",
-         [](const std::string& v, Options& o) { o.admin_token = v; return true; }},
-        {"--media", "MODE", "Kurento Agent media mode: mesh (browsers peer to peer; the default) kurento (through Kurento Media Server) or janus (through the Janus VideoRoom)",
-         [](const std::string& v, Options& o) { o.media = v; return v == "mesh" || v == "kurento" || v == "janus"; }},
-        {"--kms-url", "URL", "Kurento Media Server for --media kurento, ws:// or wss:// (default ws://127.0.0.1:8888/kurento)",
-         [](const std::string& v, Options& o) { o.kms_url = v; return parse_media_url(v).error.empty(); }},
-        {"--janus-url", "URL", "Janus WebSocket API for --media janus, ws:// or wss:// (default ws://127.0.0.1:8188)",
-         [](const std::string& v, Options& o) { o.janus_url = v; return parse_media_url(v).error.empty(); }},
-        {"--record-dir", "DIR", "where the media server writes recordings, a folder on its host or a file:// URI (default <data-dir>/recordings)",
-         [](const std::string& v, Options& o) { o.record_dir = v; return !v.empty(); }},
-        {"--ice-server", "URL[,USER,CREDENTIAL]", "an ICE server for clients, e.g. stun:stun.example.org:3478 (repeatable; default none)",
-         [](const std::string& v, Options& o) {
-             const auto c1 = v.find(','), c2 = c1 == std::string::npos ? c1 : v.find(',', c1 + 1);
-             ca::json server{{"urls", v.substr(0, c1)}};
-             if (c1 != std::string::npos) {
-                 if (c2 == std::string::npos) return false;
-                 server["username"] = v.substr(c1 + 1, c2 - c1 - 1);
-                 server["credential"] = v.substr(c2 + 1);
-             }
-             o.ice_servers.push_back(std::move(server));
-             return c1 != 0 && !v.empty();
-         }},
-        {"--cluster", "URL", "run as one node of a cluster whose rooms and users live in Redis at redis://HOST:PORT (with --node; for TLS to Redis put a TLS proxy in between)",
-         [](const std::string& v, Options& o) { o.cluster = v; return v.rfind("redis://", 0) == 0 && v.size() > 8; }},
-        {"--node", "NAME", "this node's name in the cluster, 1-16 of a-z 0-9 -, unique among the nodes; sids start with NAME. so a load balancer can route them",
-         [](const std::string& v, Options& o) {
-             if (v.empty() || v.size() > 16) return false;
-             for (char c : v)
-                 if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-             o.node = v;
-             o.engine.sid_prefix = v + ".";
-             return true;
-         }},
-        {"--log-level", "LEVEL", "debug, info, warn, error or off (default info)",
-         [](const std::string& v, Options& o) { return parse_log_level(v, o.log_level); }},
-        {"--log-format", "FORMAT", "text (default) or json: one JSON object per line",
-         [](const std::string& v, Options& o) { return parse_log_format(v, o.log_format); }},
-        {"--access-log", "", "log every HTTP request (off by default)",
-         [](const std::string&, Options& o) { return o.access_log = true; }},
-        {"--drain-timeout", "SECONDS", "on SIGTERM, how long connected clients get before the server closes (default 10)",
-         [](const std::string& v, Options& o) { return to_double(v, o.drain_timeout_s) && o.drain_timeout_s >= 0; }},
-    };
-    return list;
+std::string bad_value(const Flag& f, const std::string& value, const std::string& allowed, const std::string& where) {
+    const std::string got = value.empty() ? "an empty value" : f.secret ? "a hidden value" : value;
+    return f.name + " must be " + allowed + " (got " + got + ")" + (where.empty() ? "" : " " + where);
+}
+
+std::string print_config(const Options& o, const std::string& config_path) {
+    std::ostringstream os;
+    os << "# compeit-server " << kVersion << " (" << kGitCommit << "): the effective configuration\n"
+       << "# command line > environment > config file"
+       << (config_path.empty() ? std::string(" (none)") : " " + config_path) << " > built-in defaults\n";
+    for (const auto& f : option_flags()) {
+        if (const auto value = f.get(o))
+            os << f.name << " = " << *value << "\n";
+        else
+            os << "# " << f.name << " is not set\n";
+    }
+    return os.str();
 }
 
 }  // namespace
 
-std::string help_text() {
-    std::ostringstream os;
-    os << "compeit-server " << COMPEIT_VERSION
-       << ": the COMPEIT real-time server (socket.io 0.9, namespace /connection_agent)\n\n"
-       << "usage: compeit-server [flags]\n\n";
-    for (const auto& f : flags()) {
-        std::string left = "  " + f.name + (f.arg.empty() ? "" : " " + f.arg);
-        if (left.size() < 28) left.resize(28, ' ');
-        else left += "\n" + std::string(28, ' ');
-        os << left << f.help << "\n";
-    }
-    os << "  --help                    this text\n"
-       << "  --version                 the version\n";
-    return os.str();
+EnvLookup process_env() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        return v ? std::optional<std::string>(v) : std::nullopt;
+    };
 }
 
-ParseResult parse_options(const std::vector<std::string>& args, Options& out) {
-    if (const char* token = std::getenv("COMPEIT_ADMIN_TOKEN")) out.admin_token = token;
-    if (const char* secret = std::getenv("COMPEIT_AUTH_SECRET")) out.auth_secret = secret;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        std::string name = args[i];
-        std::string value;
-        bool has_value = false;
-        if (const auto eq = name.find('='); eq != std::string::npos) {
-            value = name.substr(eq + 1);
-            name = name.substr(0, eq);
-            has_value = true;
-        }
-        if (name == "--help" || name == "-h") {
-            std::fputs(help_text().c_str(), stdout);
-            return {true, true, {}};
-        }
-        if (name == "--version") {
-            std::printf("compeit-server %s\n", COMPEIT_VERSION);
-            return {true, true, {}};
-        }
-        const Flag* flag = nullptr;
-        for (const auto& f : flags())
-            if (f.name == name) flag = &f;
-        if (!flag) return {false, false, "unknown flag: " + name};
-        if (!has_value && !flag->arg.empty()) {
-            if (i + 1 >= args.size()) return {false, false, name + " needs a value"};
-            value = args[++i];
-        }
-        if (!flag->set(value, out)) return {false, false, "bad value for " + name + ": " + value};
+ParseResult parse_options(const std::vector<std::string>& args, Options& out, const EnvLookup& env) {
+    Cli cli;
+    try {
+        std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+        cli.app.parse(reversed);
+    } catch (const CLI::CallForHelp&) {
+        return {true, true, {}, cli.app.help()};
+    } catch (const CLI::ParseError& e) {
+        return {false, false, parse_error(e), {}};
     }
-    if (out.tls_cert.empty() != out.tls_key.empty()) return {false, false, "--tls-cert and --tls-key go together"};
-    if (!out.cluster.empty() && out.node.empty()) return {false, false, "--cluster needs --node NAME"};
+    if (const auto rest = cli.app.remaining(); !rest.empty())
+        return {false, false,
+                rest.front().rfind("-", 0) == 0 ? "unknown flag: " + rest.front()
+                                                : "unexpected argument: " + rest.front() + " (flags start with --)",
+                {}};
+    if (cli.version->count())
+        return {true, true, {}, "compeit-server " + std::string(kVersion) + " (" + std::string(kGitCommit) + ")\n"};
+
+    // Lowest first: the config file, then the environment, then the command line.
+    const auto& flags = option_flags();
+    std::vector<std::optional<Given>> given(flags.size());
+    std::string config_path;
+    if (cli.config->count())
+        config_path = cli.config->results().empty() ? "" : cli.config->results().back();
+    else if (const auto v = env("COMPEIT_CONFIG"))
+        config_path = *v;
+    if (cli.config->count() && config_path.empty()) return {false, false, "config must be a file (got an empty value)", {}};
+    if (!config_path.empty())
+        if (auto error = read_config_file(config_path, given); !error.empty()) return {false, false, error, {}};
+    for (std::size_t i = 0; i < flags.size(); ++i) {
+        const std::string var = env_name(flags[i].name);
+        if (const auto v = env(var); v && !v->empty())
+            given[i] = Given{flags[i].kind == Flag::Kind::list ? words(*v) : std::vector<std::string>{*v}, "in " + var};
+        if (cli.flags[i]->count()) {
+            auto values = cli.flags[i]->results();
+            if (values.empty()) values.emplace_back();
+            if (flags[i].kind != Flag::Kind::list) values = {values.back()};
+            given[i] = Given{std::move(values), ""};
+        }
+    }
+
+    for (std::size_t i = 0; i < flags.size(); ++i) {
+        if (!given[i]) continue;
+        const Flag& f = flags[i];
+        if (f.kind != Flag::Kind::list && given[i]->values.size() != 1)
+            return {false, false, f.name + " takes one value (got " + std::to_string(given[i]->values.size()) + ") " + given[i]->where, {}};
+        for (const auto& v : given[i]->values)
+            if (const auto allowed = f.set(v, out)) return {false, false, bad_value(f, v, *allowed, given[i]->where), {}};
+        out.named.push_back(f.name);
+    }
+    if (out.tls_cert.empty() != out.tls_key.empty()) return {false, false, "--tls-cert and --tls-key go together", {}};
+    if (!out.cluster.empty() && out.node.empty()) return {false, false, "--cluster needs --node NAME", {}};
+    if (cli.print_config->count()) return {true, true, {}, print_config(out, config_path)};
     return {};
+}
+
+FolderCheck check_folders(const Options& o) {
+    FolderCheck check;
+    std::string missing_defaults;
+    const auto named = [&](const char* flag) { return std::find(o.named.begin(), o.named.end(), flag) != o.named.end(); };
+    const std::pair<const char*, const std::string*> folders[] = {
+        {"web-root", &o.web_root}, {"wasm-dir", &o.wasm_dir}, {"legacy-client", &o.legacy_client}, {"record-dir", &o.record_dir}};
+    for (const auto& [flag, path] : folders) {
+        // Unset, off, or a file:// URI: a folder on the media server's host, which this one cannot see.
+        if (path->empty() || path->rfind("file://", 0) == 0) continue;
+        std::error_code ec;
+        if (std::filesystem::is_directory(*path, ec)) continue;
+        if (named(flag)) {
+            check.error = std::string("--") + flag + " " + *path + ": no such folder";
+            return check;
+        }
+        // The default socket.io client package has its own warning (Server::load_legacy_client).
+        if (std::string_view(flag) != "legacy-client")
+            missing_defaults += std::string(missing_defaults.empty() ? "" : ", ") + "--" + flag + " " + *path;
+    }
+    if (!missing_defaults.empty())
+        check.warnings.push_back("default folders missing, not served: " + missing_defaults +
+                                 " (name others with these flags)");
+    return check;
 }
 
 }  // namespace compeit::native

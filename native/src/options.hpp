@@ -1,7 +1,12 @@
-// Command-line flags of compeit-server. Every limit and timeout is a flag.
+// compeit-server's configuration: every limit and timeout is a flag, and every
+// flag can also come from the environment (COMPEIT_<FLAG>) or a config file
+// (--config FILE, `flag = value`). Precedence: command line > environment >
+// config file > the defaults below.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,15 +52,28 @@ struct Options {
     double drain_timeout_s = 10;              // --drain-timeout: SIGTERM waits this long for clients
     std::string cluster;                      // redis://host:port of the cluster engine; empty: one process
     std::string node;                         // this process's name in the cluster (sids start with "<node>.")
+    std::vector<std::string> named;           // the flags the operator set (any source), e.g. "web-root"
 };
 
 struct ParseResult {
     bool ok = true;
-    bool exit_now = false;  // --help / --version printed
-    std::string error;
+    bool exit_now = false;  // --help, --version or --print-config: `output` is for stdout, then exit 0
+    std::string error;      // a bad configuration: for stderr, then exit 2
+    std::string output;
 };
 
-ParseResult parse_options(const std::vector<std::string>& args, Options& out);
-std::string help_text();
+// The environment, one variable at a time (nullopt: not set).
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+EnvLookup process_env();
+
+ParseResult parse_options(const std::vector<std::string>& args, Options& out, const EnvLookup& env = process_env());
+
+// The folders the server reads: one the operator named that is missing is an
+// error (naming flag and path); a missing built-in default is a warning.
+struct FolderCheck {
+    std::string error;
+    std::vector<std::string> warnings;
+};
+FolderCheck check_folders(const Options& options);
 
 }  // namespace compeit::native

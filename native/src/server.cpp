@@ -61,6 +61,18 @@ std::vector<std::string> interface_addresses() {
     return out;
 }
 
+// --bind: an IP address, or a host name resolved once at start-up (its first
+// IPv4 address, else its first one: "localhost" is 127.0.0.1 where it has both).
+asio::ip::address bind_address(asio::io_context& ioc, const std::string& host, boost::system::error_code& ec) {
+    auto address = asio::ip::make_address(host, ec);
+    if (!ec) return address;
+    const auto results = tcp::resolver(ioc).resolve(host, "", tcp::resolver::passive, ec);
+    if (ec) return {};
+    for (const auto& r : results)
+        if (r.endpoint().address().is_v4()) return r.endpoint().address();
+    return results.begin()->endpoint().address();
+}
+
 }  // namespace
 
 Server::Server(asio::io_context& ioc, Options options)
@@ -232,9 +244,9 @@ bool Server::listen() {
     if (!load_legacy_client()) return false;
     if (!open_agents()) return false;
     boost::system::error_code ec;
-    const auto address = asio::ip::make_address(options_.bind, ec);
+    const auto address = bind_address(ioc_, options_.bind, ec);
     if (ec) {
-        log(LogLevel::error, "bad --bind address ", options_.bind, ": ", ec.message());
+        log(LogLevel::error, "--bind ", options_.bind, ": ", ec.message());
         return false;
     }
     const tcp::endpoint endpoint(address, options_.port);
