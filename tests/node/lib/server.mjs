@@ -12,7 +12,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const serverBinary =
   process.env.COMPEIT_SERVER || join(repoRoot, 'build/native/bin/compeit-server');
 
-const READY_RE = /listening on (https?):\/\/127\.0\.0\.1:(\d+)/;  // https with --tls-cert
+const READY_RE = /listening on (https?):\/\/(?:127\.0\.0\.1|localhost):(\d+)/;  // https with --tls-cert; --bind localhost
 
 /**
  * COMPEIT_TEST_CLUSTER=N (N from 2 to 9): every startServer() is a cluster of N nodes
