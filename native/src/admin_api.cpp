@@ -94,7 +94,8 @@ void handle_admin(Server& server, const AdminRequest& req, std::function<void(Ad
         if (!post) return reply(error(405, "use POST"));
         if (seg[2] == "close") {
             const std::size_t removed = router.close_room(*room);
-            log(LogLevel::info, "admin: ", who, " from ", req.address, " closed room ", *room, " (", removed, " members)");
+            log_event(LogLevel::info, LogFields{.event = "admin_action", .room = *room, .remote = req.address}, "admin: ",
+                      who, " from ", req.address, " closed room ", *room, " (", removed, " members)");
             return reply({200, json{{"room", *room}, {"removed", removed}}.dump()});
         }
         if (seg[2] == "announce") {
@@ -104,7 +105,8 @@ void handle_admin(Server& server, const AdminRequest& req, std::function<void(Ad
             if (in && (text.empty() || utf::code_points(text) > server.options().limits.max_chat_chars))
                 in.fail("text must be a non-empty string within the chat limit");
             if (!in) return reply(error(400, in.error()));
-            log(LogLevel::info, "admin: ", who, " from ", req.address, " announced in room ", *room);
+            log_event(LogLevel::info, LogFields{.event = "admin_action", .room = *room, .remote = req.address},
+                      "admin: ", who, " from ", req.address, " announced in room ", *room);
             return server.chat().announce(*room, std::move(text),
                                           [reply = std::move(reply)](Expected<agents::ChatMessage, std::string> stored) {
                                               if (!stored) return reply(error(503, stored.error()));
@@ -118,7 +120,9 @@ void handle_admin(Server& server, const AdminRequest& req, std::function<void(Ad
         if (!user) return reply(error(404, "no such endpoint"));
         if (!post) return reply(error(405, "use POST"));
         if (!router.kick(*user, server.now())) return reply(error(404, "no such user"));
-        log(LogLevel::info, "admin: ", who, " from ", req.address, " kicked user ", *user);
+        log_event(LogLevel::info,
+                  LogFields{.event = "admin_action", .user = static_cast<std::uint64_t>(*user), .remote = req.address},
+                  "admin: ", who, " from ", req.address, " kicked user ", *user);
         return reply({200, json{{"user", *user}}.dump()});
     }
     reply(error(404, "no such endpoint"));

@@ -141,7 +141,8 @@ private:
     void on_handshake(beast::error_code ec) {
         if (closed_) return;
         if (!ec) return read();
-        log(LogLevel::info, "TLS handshake with ", peer_, " failed: ", ec.message());
+        log_event(LogLevel::info, LogFields{.event = "tls_handshake_failed", .remote = peer_}, "TLS handshake with ",
+                  peer_, " failed: ", ec.message());
         if (ec.category() == asio::error::get_ssl_category() &&
             ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
             // Plain http to the https port: one plain answer that says so (best effort).
@@ -259,7 +260,9 @@ private:
         if (server_.tokens().enabled()) {
             auto verified = server_.tokens().verify(token_of(req, query), Server::wall_seconds());
             if (!verified) {
-                log(LogLevel::info, "handshake unauthorized from ", peer_, ": ", verified.error());
+                log_event(LogLevel::info,
+                          LogFields{.event = "handshake_refused", .reason = "unauthorized", .remote = peer_},
+                          "handshake unauthorized from ", peer_, ": ", verified.error());
                 return handshake_error(http::status::forbidden, "handshake unauthorized", query);
             }
             claims = std::move(*verified);
@@ -267,10 +270,14 @@ private:
         const auto hs = engine.handshake(server_.now(), random_bytes(sio::Engine::kSidRandomBytes), query, address_);
         if (!hs) return refuse_handshake(hs.refused, query);
         if (claims) {
-            log(LogLevel::info, "session ", sid_tag(hs.sid), " handshake from ", peer_, " as ", claims->sub);
+            const auto tag = sid_tag(hs.sid);
+            log_event(LogLevel::info, LogFields{.event = "handshake", .session = tag, .remote = peer_}, "session ", tag,
+                      " handshake from ", peer_, " as ", claims->sub);
             server_.router().identify(hs.id, identity_of(std::move(*claims)));
         } else {
-            log(LogLevel::info, "session ", sid_tag(hs.sid), " handshake from ", peer_);
+            const auto tag = sid_tag(hs.sid);
+            log_event(LogLevel::info, LogFields{.event = "handshake", .session = tag, .remote = peer_}, "session ", tag,
+                      " handshake from ", peer_);
         }
         if (const auto jsonp = url::query_param(query, "jsonp"); jsonp && all_digits(*jsonp)) {
             Response res = make(http::status::ok, "application/javascript");
@@ -315,10 +322,14 @@ private:
                 return handshake_error(http::status::uri_too_long, "handshake query too long", query);
             case R::too_many_pending:
             case R::too_many_from_peer:
-                log(LogLevel::warn, "handshake refused from ", peer_, ": too many pending handshakes");
+                log_event(LogLevel::warn,
+                          LogFields{.event = "handshake_refused", .reason = "too many pending handshakes", .remote = peer_},
+                          "handshake refused from ", peer_, ": too many pending handshakes");
                 return handshake_error(http::status::service_unavailable, "too many pending handshakes", query);
             default:
-                log(LogLevel::error, "handshake refused: the random source repeated itself");
+                log_event(LogLevel::error,
+                          LogFields{.event = "handshake_refused", .reason = "random source repeated", .remote = peer_},
+                          "handshake refused: the random source repeated itself");
                 return handshake_error(http::status::internal_server_error, "handshake error", query);
         }
     }
@@ -326,7 +337,8 @@ private:
     // A page of an origin not on --allowed-origin: 403 with no CORS headers
     // (socket.io 0.9's `handshake bad origin`), for upgrades too.
     void bad_origin() {
-        log(LogLevel::warn, "refused origin ", origin_, " from ", peer_);
+        log_event(LogLevel::warn, LogFields{.event = "origin_refused", .remote = peer_}, "refused origin ", origin_,
+                  " from ", peer_);
         Response res{http::status::forbidden, version_};
         res.set(http::field::content_type, "text/plain");
         res.body() = "handshake bad origin";

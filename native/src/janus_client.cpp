@@ -24,7 +24,8 @@ std::unique_ptr<agents::MediaBackend> JanusClient::make_backend(const std::strin
         return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     };
-    log(LogLevel::info, "Janus ", link_.url(), ", recordings in ", config.record_dir);
+    log_event(LogLevel::info, LogFields{.event = "media_config"}, "Janus ", link_.url(), ", recordings in ",
+              config.record_dir);
     return std::make_unique<janus::JanusBackend>(session_, std::move(config));
 }
 

@@ -30,7 +30,8 @@ std::unique_ptr<agents::MediaBackend> KmsClient::make_backend(const std::string&
         return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     };
-    log(LogLevel::info, "media server ", link_.url(), ", recordings in ", config.record_uri);
+    log_event(LogLevel::info, LogFields{.event = "media_config"}, "media server ", link_.url(), ", recordings in ",
+              config.record_uri);
     return std::make_unique<kms::KurentoBackend>(session_, std::move(config));
 }
 

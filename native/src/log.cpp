@@ -34,6 +34,47 @@ void emit(const std::string& line) {
     std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+// The text form is one line per event whatever the values hold: control
+// characters (a newline in a user name, an ANSI escape) become \xNN, so no
+// value can forge a line or repaint the terminal.
+void append_escaped(std::string& out, std::string_view s) {
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f || c == '\\') {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", u);
+            out += hex;
+        } else {
+            out += c;
+        }
+    }
+}
+
+// ` key=value`, quoted when the value holds a space or a quote; left out when
+// the message already says it (`session 1a2b3c4d open websocket`).
+void append_field(std::string& out, std::string_view message, std::string_view key, std::string_view value) {
+    if (value.empty() || message.find(value) != std::string_view::npos) return;
+    out += ' ';
+    out += key;
+    out += '=';
+    const bool quote = value.find_first_of(" \"") != std::string_view::npos;
+    if (quote) out += '"';
+    append_escaped(out, value);
+    if (quote) out += '"';
+}
+
+void append_number(std::string& out, std::string_view message, std::string_view key, std::string_view value) {
+    // A number is too short to search for in the message: `user 3` says it, `3` alone may not.
+    std::string said(key);
+    said += ' ';
+    said += value;
+    if (message.find(said) != std::string_view::npos) return;
+    out += ' ';
+    out += key;
+    out += '=';
+    out += value;
+}
+
 }  // namespace
 
 void set_log_level(LogLevel level) { g_level = level; }
@@ -78,7 +119,13 @@ void log_event(LogLevel level, const LogFields& f, std::string_view message) {
     line += ' ';
     line += level_name(level);
     line += ' ';
-    line += message;
+    append_escaped(line, message);
+    append_field(line, message, "session", f.session);
+    if (f.user) append_number(line, message, "user", std::to_string(*f.user));
+    if (f.room) append_number(line, message, "room", std::to_string(*f.room));
+    append_field(line, message, "transport", f.transport);
+    append_field(line, message, "reason", f.reason);
+    append_field(line, message, "remote", f.remote);
     emit(line + "\n");
 }
 
@@ -90,10 +137,14 @@ void log_access(const AccessEntry& e) {
         return emit(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
     }
     char tail[96];
-    std::snprintf(tail, sizeof tail, " %u %llu %.1fms", e.status, static_cast<unsigned long long>(e.bytes), e.ms);
-    std::string line = timestamp() + " info " + std::string(e.remote) + " " + std::string(e.method) + " " +
-                       std::string(e.path) + tail + "\n";
-    emit(line);
+    std::snprintf(tail, sizeof tail, " %u %llu %.1fms\n", e.status, static_cast<unsigned long long>(e.bytes), e.ms);
+    std::string line = timestamp() + " info ";
+    append_escaped(line, e.remote);
+    line += ' ';
+    append_escaped(line, e.method);
+    line += ' ';
+    append_escaped(line, e.path);
+    emit(line + tail);
 }
 
 }  // namespace compeit::native

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int signo) {
         if (ec) return;
-        log(LogLevel::info, "signal ", signo, ": shutting down");
+        log_event(LogLevel::info, LogFields{.event = "shutting_down"}, "signal ", signo, ": shutting down");
         server.stop();
         hangups.cancel();
         ioc.stop();
@@ -72,7 +72,9 @@ int main(int argc, char** argv) {
     std::printf("listening on %s://%s:%u\n", server.tls_context() ? "https" : "http", options.bind.c_str(),
                 static_cast<unsigned>(server.port()));
     std::fflush(stdout);
-    log(LogLevel::info, "serving ", options.web_root, " at /, socket.io 0.9 at ", options.resource, "/1/");
+    const auto listening = options.bind + ":" + std::to_string(server.port());
+    log_event(LogLevel::info, LogFields{.event = "listening"}, "listening on ", listening, ", serving ",
+              options.web_root, " at /, socket.io 0.9 at ", options.resource, "/1/");
     // The last barrier: an exception out of a completion handler (a bug; the
     // router has its own barrier per request) is logged and the loop goes on.
     for (;;) {
@@ -80,9 +82,10 @@ int main(int argc, char** argv) {
             ioc.run();
             break;
         } catch (const std::exception& e) {
-            log(LogLevel::error, "internal error in an event handler: ", e.what());
+            log_event(LogLevel::error, LogFields{.event = "internal_error"}, "internal error in an event handler: ",
+                      e.what());
         }
     }
-    log(LogLevel::info, "stopped");
+    log_event(LogLevel::info, LogFields{.event = "stopped"}, "stopped");
     return 0;
 }

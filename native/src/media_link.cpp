@@ -158,7 +158,8 @@ void MediaLink::opened(const std::shared_ptr<Conn>& conn) {
     conn->open = true;
     backoff_ = kFirstBackoff;
     warned_ = false;
-    log(LogLevel::info, name_, " connected: ", url());
+    log_event(LogLevel::info, LogFields{.event = "media_link_state", .reason = "connected"}, name_, " connected: ",
+              url());
     read(conn);
     endpoint_.on_open(now_());
     flush();
@@ -201,13 +202,16 @@ void MediaLink::fail(const std::shared_ptr<Conn>& conn, const std::string& what)
     queue_.clear();
     writing_ = false;
     if (was_open) {
-        log(LogLevel::warn, name_, " connection lost: ", what);
+        log_event(LogLevel::warn, LogFields{.event = "media_link_state", .reason = what}, name_, " connection lost: ",
+                  what);
         endpoint_.on_closed(what);
     } else if (!warned_) {
-        log(LogLevel::warn, "cannot reach ", name_, " at ", url(), ": ", what, " (retrying)");
+        log_event(LogLevel::warn, LogFields{.event = "media_link_state", .reason = what}, "cannot reach ", name_, " at ",
+                  url(), ": ", what, " (retrying)");
         warned_ = true;
     } else {
-        log(LogLevel::debug, name_, " still unreachable: ", what);
+        log_event(LogLevel::debug, LogFields{.event = "media_link_state", .reason = what}, name_,
+                  " still unreachable: ", what);
     }
     schedule_retry();
 }

@@ -157,7 +157,8 @@ std::optional<std::string> PgChatStore::commit_batch(std::deque<Job>& jobs) {
     if (db_->failed() && !db_->connected()) {
         // The connection died while idle (PostgreSQL restarted meanwhile):
         // nothing of this batch reached it, so one fresh connection may try.
-        log(LogLevel::info, "chat database ", redacted(url_), ": the idle connection was lost; connecting again");
+        log_event(LogLevel::info, LogFields{.event = "chat_store_state", .reason = "idle connection lost"},
+                  "chat database ", redacted(url_), ": the idle connection was lost; connecting again");
         db_.reset();
         next_connect_ = {};
         if (!connect_if_due()) return kNoConnection;
@@ -178,8 +179,9 @@ std::optional<std::string> PgChatStore::commit_batch(std::deque<Job>& jobs) {
     if (!db.failed()) return std::nullopt;
 
     const bool lost = !db.connected();
-    log(LogLevel::warn, "chat database ", redacted(url_), ": ", scrub(db.error(), url_), " (", jobs.size(),
-        lost ? " calls failed; the connection is lost)" : " calls failed)");
+    log_event(LogLevel::warn, LogFields{.event = "chat_store_error"}, "chat database ", redacted(url_), ": ",
+              scrub(db.error(), url_), " (", jobs.size(),
+              lost ? " calls failed; the connection is lost)" : " calls failed)");
     if (lost) {
         db_.reset();  // the next batch reconnects first
         failed_connects_ = 0;
@@ -213,12 +215,14 @@ bool PgChatStore::connect_if_due() {
                                                        kMaxBackoff);
         ++failed_connects_;
         next_connect_ = now + backoff;
-        log(LogLevel::warn, "chat database ", redacted(url_), ": cannot reconnect: ", db.error());
+        log_event(LogLevel::warn, LogFields{.event = "chat_store_error"}, "chat database ", redacted(url_),
+                  ": cannot reconnect: ", scrub(db.error(), url_));
         return false;
     }
     db_ = std::move(*db);
     failed_connects_ = 0;
-    log(LogLevel::info, "chat database ", redacted(url_), ": connected again");
+    log_event(LogLevel::info, LogFields{.event = "chat_store_state", .reason = "connected again"}, "chat database ",
+              redacted(url_), ": connected again");
     return true;
 }
 

@@ -102,7 +102,8 @@ void RedisLink::connected_one() {
     if (!commands_->open || !subscriber_->open) return;
     up_ = true;
     backoff_ = std::chrono::milliseconds(100);
-    log(LogLevel::info, "cluster: connected to Redis at ", address_.host, ":", address_.port);
+    log_event(LogLevel::info, LogFields{.event = "cluster_state"}, "cluster: connected to Redis at ", address_.host,
+              ":", address_.port);
     node_.connected(now_());
     flush();
 }
@@ -117,8 +118,12 @@ void RedisLink::lost(unsigned generation, const std::string& why) {
     // senders), until it ends or the next attempt begins.
     subscriber_->draining = subscriber_->open;
     if (!subscriber_->draining) subscriber_->socket.close(closed);
-    if (up_) log(LogLevel::error, "cluster: lost Redis (", why, "); requests that need it get `unavailable`");
-    else log(LogLevel::warn, "cluster: cannot reach Redis at ", address_.host, ":", address_.port, " (", why, ")");
+    if (up_)
+        log_event(LogLevel::error, LogFields{.event = "cluster_state", .reason = why}, "cluster: lost Redis (", why,
+                  "); requests that need it get `unavailable`");
+    else
+        log_event(LogLevel::warn, LogFields{.event = "cluster_state", .reason = why}, "cluster: cannot reach Redis at ",
+                  address_.host, ":", address_.port, " (", why, ")");
     up_ = false;
     node_.disconnected();
     retry_.expires_after(backoff_);

@@ -79,7 +79,7 @@ Server::Server(asio::io_context& ioc, Options options)
     : ioc_(ioc),
       options_(std::move(options)),
       router_(options_.limits),
-      engine_(options_.engine, *this, router_),
+      engine_(options_.engine, *this, session_log_),
       acceptor_(ioc),
       tick_timer_(ioc),
       accept_timer_(ioc),
@@ -89,8 +89,9 @@ Server::Server(asio::io_context& ioc, Options options)
     engine_.add_namespace(std::string(ca::kNamespace));
     router_.attach(engine_);
     router_.on_fault([](const ca::Router::Fault& f) {
-        log(LogLevel::error, "internal error on ", f.event, f.type.empty() ? "" : " of type ", f.type, " from user ",
-            f.user, ": ", f.what);
+        log_event(LogLevel::error, LogFields{.event = "internal_error", .user = static_cast<std::uint64_t>(f.user)},
+                  "internal error on ", f.event, f.type.empty() ? "" : " of type ", f.type, " from user ", f.user, ": ",
+                  f.what);
     });
 }
 
@@ -110,7 +111,7 @@ bool Server::open_agents() {
                                            static_cast<std::int64_t>(options_.history_retention_days * 86'400'000)},
                                  [this](std::function<void()> fn) { asio::post(ioc_, std::move(fn)); });
     if (!store) {
-        log(LogLevel::error, "chat store: ", store.error());
+        log_event(LogLevel::error, LogFields{.event = "chat_store_error"}, "chat store: ", store.error());
         return false;
     }
     chat_store_ = std::move(*store);
@@ -123,7 +124,8 @@ bool Server::open_agents() {
         },
         options_.limits.max_chat_chars);
     router_.register_agent(agents::ChatAgent::kType, *chat_);
-    log(LogLevel::info, "chat history in ", chat_store_location(options_.chat_db, options_.data_dir));
+    log_event(LogLevel::info, LogFields{.event = "chat_store_opened"}, "chat history in ",
+              chat_store_location(options_.chat_db, options_.data_dir));
     if (!options_.cluster.empty() && !open_cluster()) return false;
 
     if (options_.media == "kurento") {
@@ -143,7 +145,7 @@ bool Server::open_agents() {
     }
     kurento_ = std::make_unique<agents::KurentoAgent>(*media_, options_.ice_servers);
     router_.register_agent(agents::KurentoAgent::kType, *kurento_);
-    log(LogLevel::info, "kurento agent in ", media_->mode(), " mode");
+    log_event(LogLevel::info, LogFields{.event = "media_mode"}, "kurento agent in ", media_->mode(), " mode");
     return true;
 }
 
@@ -152,13 +154,15 @@ bool Server::open_agents() {
 bool Server::open_cluster() {
     auto* pg = dynamic_cast<PgChatStore*>(chat_store_.get());
     if (!pg) {
-        log(LogLevel::error, "--cluster needs --chat-db postgresql://...: the nodes share the chat history and "
-                             "take user ids from it");
+        log_event(LogLevel::error, LogFields{.event = "config_error"},
+                  "--cluster needs --chat-db postgresql://...: the nodes share the chat history and take user ids "
+                  "from it");
         return false;
     }
     auto address = parse_redis_url(options_.cluster);
     if (!address) {
-        log(LogLevel::error, "--cluster ", options_.cluster, ": ", address.error());
+        log_event(LogLevel::error, LogFields{.event = "config_error"}, "--cluster ", options_.cluster, ": ",
+                  address.error());
         return false;
     }
     cluster::NodeConfig config;
@@ -170,17 +174,19 @@ bool Server::open_cluster() {
     host.need_ids = [this] { reserve_user_ids(); };
     host.reaped_leave = [this](const ca::User& u, ca::RoomId room) { router_.reaped_leave(u, room); };
     host.drop = [this](const std::vector<sio::SessionId>& sessions, std::string_view reason) {
-        log(LogLevel::warn, "cluster: ending ", sessions.size(), " sessions: ", reason);
+        log_event(LogLevel::warn, LogFields{.event = "cluster_state", .reason = reason}, "cluster: ending ",
+                  sessions.size(), " sessions: ", reason);
         for (const auto s : sessions) engine_.disconnect(s, sio::CloseReason::server, now());
     };
-    host.note = [](std::string_view text) { log(LogLevel::info, text); };
+    host.note = [](std::string_view text) { log_event(LogLevel::info, LogFields{.event = "cluster_state"}, text); };
     cluster_ = std::make_unique<cluster::Node>(std::move(config), std::move(host));
     router_.link(cluster_.get());
     chat_->set_shared_store(true);
     redis_ = std::make_unique<RedisLink>(ioc_, std::move(*address), *cluster_, [this] { return now(); });
     reserve_user_ids();
     redis_->start();
-    log(LogLevel::info, "cluster node ", options_.node, " on Redis ", options_.cluster);
+    log_event(LogLevel::info, LogFields{.event = "cluster_state"}, "cluster node ", options_.node, " on Redis ",
+              options_.cluster);
     return true;
 }
 
@@ -191,7 +197,7 @@ void Server::reserve_user_ids() {
         ->reserve_user_ids(cluster::NodeConfig{}.id_block, [this](Expected<std::int64_t, std::string> first) {
             if (!cluster_) return;
             if (first) return cluster_->add_ids(static_cast<ca::UserId>(*first), cluster::NodeConfig{}.id_block);
-            log(LogLevel::error, "cluster: no user ids: ", first.error());
+            log_event(LogLevel::error, LogFields{.event = "cluster_state"}, "cluster: no user ids: ", first.error());
             auto retry = std::make_shared<asio::steady_timer>(ioc_, std::chrono::seconds(1));
             retry->async_wait([this, retry](boost::system::error_code ec) {
                 if (!ec && !stopped_) reserve_user_ids();
@@ -217,7 +223,8 @@ Server::AdminAuth Server::admin_authorize(std::string_view authorization, const 
         }
     }
     admin_failures_.failed(address, now);
-    log(LogLevel::warn, "admin: refused authorisation from ", address);
+    log_event(LogLevel::warn, LogFields{.event = "admin_refused", .remote = address}, "admin: refused authorisation from ",
+              address);
     return AdminAuth::refused;
 }
 
@@ -228,25 +235,25 @@ std::int64_t Server::wall_seconds() {
 bool Server::listen() {
     auto tokens = TokenVerifier::make(options_.auth_secret, options_.auth_public_key);
     if (!tokens) {
-        log(LogLevel::error, tokens.error());
+        log_event(LogLevel::error, LogFields{.event = "config_error"}, tokens.error());
         return false;
     }
     tokens_ = std::move(*tokens);
     if (!options_.tls_cert.empty()) {
         auto tls = make_tls_context(options_.tls_cert, options_.tls_key);
         if (!tls) {
-            log(LogLevel::error, tls.error());
+            log_event(LogLevel::error, LogFields{.event = "config_error"}, tls.error());
             return false;
         }
         tls_ = std::move(*tls);
-        log(LogLevel::info, "TLS certificate: ", describe_certificate(*tls_));
+        log_event(LogLevel::info, LogFields{.event = "tls_loaded"}, "TLS certificate: ", describe_certificate(*tls_));
     }
     if (!load_legacy_client()) return false;
     if (!open_agents()) return false;
     boost::system::error_code ec;
     const auto address = bind_address(ioc_, options_.bind, ec);
     if (ec) {
-        log(LogLevel::error, "--bind ", options_.bind, ": ", ec.message());
+        log_event(LogLevel::error, LogFields{.event = "config_error"}, "--bind ", options_.bind, ": ", ec.message());
         return false;
     }
     const tcp::endpoint endpoint(address, options_.port);
@@ -255,17 +262,21 @@ bool Server::listen() {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        log(LogLevel::error, "cannot listen on ", options_.bind, ":", options_.port, ": ", ec.message());
+        log_event(LogLevel::error, LogFields{.event = "listen_failed"}, "cannot listen on ", options_.bind, ":",
+                  options_.port, ": ", ec.message());
         return false;
     }
     port_ = acceptor_.local_endpoint().port();
     origins_.emplace(options_.allowed_origins, options_.bind, port_, tls_ != nullptr, interface_addresses());
     if (tokens_.enabled())
-        log(LogLevel::info, "access tokens required (", tokens_.describe(), ")");
+        log_event(LogLevel::info, LogFields{.event = "auth_mode"}, "access tokens required (", tokens_.describe(), ")");
     else
-        log(LogLevel::warn, "open mode: no --auth-secret or --auth-public-key, so anyone may connect under any name "
-                            "and join any room");
-    if (origins_->allows_any()) log(LogLevel::warn, "every web origin may use the server (--allowed-origin *)");
+        log_event(LogLevel::warn, LogFields{.event = "auth_mode"},
+                  "open mode: no --auth-secret or --auth-public-key, so anyone may connect under any name and join "
+                  "any room");
+    if (origins_->allows_any())
+        log_event(LogLevel::warn, LogFields{.event = "origin_policy"},
+                  "every web origin may use the server (--allowed-origin *)");
     acceptor_.non_blocking(true, ec);  // the reserve-descriptor accept must not block
     reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     accept();
@@ -279,15 +290,16 @@ bool Server::load_legacy_client() {
     if (options_.legacy_client.empty()) return true;
     if (const auto error = legacy_client_.load(options_.legacy_client)) {
         if (options_.legacy_client_required) {
-            log(LogLevel::error, "--legacy-client: ", *error);
+            log_event(LogLevel::error, LogFields{.event = "config_error"}, "--legacy-client: ", *error);
             return false;
         }
-        log(LogLevel::warn, "socket.io client library not served at ", options_.resource, "/socket.io.js: ", *error,
-            " (npm ci installs it; --legacy-client DIR names another, off turns this off)");
+        log_event(LogLevel::warn, LogFields{.event = "legacy_client"}, "socket.io client library not served at ",
+                  options_.resource, "/socket.io.js: ", *error,
+                  " (npm ci installs it; --legacy-client DIR names another, off turns this off)");
         return true;
     }
-    log(LogLevel::info, "serving socket.io-client ", legacy_client_.version(), " at ", options_.resource,
-        "/socket.io.js");
+    log_event(LogLevel::info, LogFields{.event = "legacy_client"}, "serving socket.io-client ", legacy_client_.version(),
+              " at ", options_.resource, "/socket.io.js");
     return true;
 }
 
@@ -323,16 +335,19 @@ void Server::accepted(tcp::socket socket) {
 
 void Server::reload_tls() {
     if (!tls_) {
-        log(LogLevel::info, "SIGHUP: no --tls-cert to reload");
+        log_event(LogLevel::info, LogFields{.event = "tls_reloaded", .reason = "no --tls-cert"},
+                  "SIGHUP: no --tls-cert to reload");
         return;
     }
     auto tls = make_tls_context(options_.tls_cert, options_.tls_key);
     if (!tls) {
-        log(LogLevel::error, "SIGHUP: keeping the current TLS certificate: ", tls.error());
+        log_event(LogLevel::error, LogFields{.event = "tls_reload_failed"},
+                  "SIGHUP: keeping the current TLS certificate: ", tls.error());
         return;
     }
     tls_ = std::move(*tls);  // connections made with the old one keep it alive
-    log(LogLevel::info, "SIGHUP: TLS certificate reloaded: ", describe_certificate(*tls_));
+    log_event(LogLevel::info, LogFields{.event = "tls_reloaded"}, "SIGHUP: TLS certificate reloaded: ",
+              describe_certificate(*tls_));
 }
 
 // accept() fails mostly when descriptors run out (EMFILE, ENFILE) or the
@@ -344,7 +359,8 @@ void Server::accept_failed(const boost::system::error_code& ec) {
     ++accept_failures_;
     const auto now = std::chrono::steady_clock::now();
     if (now - accept_logged_ >= std::chrono::seconds(1)) {
-        log(LogLevel::warn, "accept: ", ec.message(), " (", accept_failures_, " times since the last report)");
+        log_event(LogLevel::warn, LogFields{.event = "accept_failed"}, "accept: ", ec.message(), " (",
+                  accept_failures_, " times since the last report)");
         accept_failures_ = 0;
         accept_logged_ = now;
     }
@@ -442,13 +458,12 @@ void Server::end(sio::SessionId id) {
     }
 }
 
-void Server::opened(sio::SessionId, std::string_view sid, sio::Transport transport) {
-    log(LogLevel::info, "session ", sid_tag(sid), " open ", sio::transport_name(transport));
+void Server::opened(sio::SessionId id, std::string_view sid, sio::Transport transport) {
+    session_log_.opened(id, sid, transport, engine_.peer(id));
 }
 
-void Server::closed(sio::SessionId, std::string_view sid, sio::CloseReason reason) {
-    // Expected closes are not failures: info, like the opens.
-    log(LogLevel::info, "session ", sid_tag(sid), " closed: ", sio::to_string(reason));
+void Server::closed(sio::SessionId id, std::string_view sid, sio::CloseReason reason) {
+    session_log_.closed(id, sid, reason);
 }
 
 void Server::schedule_flush() {

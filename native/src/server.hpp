@@ -25,6 +25,7 @@
 #include "legacy_client.hpp"
 #include "options.hpp"
 #include "redis_link.hpp"
+#include "session_log.hpp"
 #include "static_files.hpp"
 #include "tls_context.hpp"
 
@@ -92,6 +93,7 @@ private:
     boost::asio::io_context& ioc_;
     Options options_;
     ca::Router router_;
+    SessionLog session_log_{router_};  // the engine's application: logs, then the router
     sio::Engine engine_;
     std::unique_ptr<agents::ChatStore> chat_store_;
     std::unique_ptr<agents::ChatAgent> chat_;

@@ -56,6 +56,7 @@ WsSession::~WsSession() = default;
 void WsSession::start(const std::string& client_key, const std::string& sid, const std::string& address,
                       const std::string& peer) {
     peer_ = peer;
+    tag_ = sid_tag(sid);
     boost::system::error_code ec;
     if (!tls_) socket_.non_blocking(true, ec);  // reads and writes are attempted directly
     push_raw("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -73,7 +74,9 @@ void WsSession::start(const std::string& client_key, const std::string& sid, con
         server_.detach_ws(id);
         session_ = 0;
     }
-    log(LogLevel::info, "websocket refused for session ", sid_tag(sid), " from ", peer_);
+    log_event(LogLevel::info,
+              LogFields{.event = "websocket_refused", .session = tag_, .transport = "websocket", .remote = peer_},
+              "websocket refused for session ", tag_, " from ", peer_);
     push_control(ws::Opcode::text, engine.refusal(id));
     finish();
 }
@@ -144,7 +147,9 @@ void WsSession::on_bytes(std::string_view bytes) {
 }
 
 void WsSession::fail(ws::Error error) {
-    log(LogLevel::info, "websocket ", peer_, " failed: close code ", static_cast<int>(error));
+    log_event(LogLevel::info,
+              LogFields{.event = "websocket_failed", .session = tag_, .transport = "websocket", .remote = peer_},
+              "websocket ", peer_, " failed: close code ", static_cast<int>(error));
     push_control(ws::Opcode::close, ws::close_payload(static_cast<std::uint16_t>(error)));
     detach(true);
     closing_ = true;
@@ -196,7 +201,10 @@ void WsSession::burst_over() {
 // Dropped; deferred so the engine is not re-entered mid-flush.
 void WsSession::drop(const char* why) {
     if (closed_) return;
-    log(LogLevel::warn, "websocket ", peer_, " ", why, ": dropped with ", queued_bytes_, " bytes queued");
+    log_event(LogLevel::warn,
+              LogFields{.event = "slow_reader_dropped", .session = tag_, .transport = "websocket", .reason = why,
+                        .remote = peer_},
+              "websocket ", peer_, " ", why, ": dropped with ", queued_bytes_, " bytes queued");
     closing_ = true;
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
         self->detach(true);

@@ -69,6 +69,7 @@ private:
     AddressSlots::Slot slot_;
     ws::Decoder decoder_;
     std::string peer_;
+    std::string tag_;  // sid_tag of the session, for the log
     sio::SessionId session_ = 0;  // 0: not (or no longer) attached to the engine
     std::vector<Out> queue_;  // a vector: an idle connection holds no node (deque always did)
     std::vector<boost::asio::const_buffer> gather_;  // reused for every gathered write

@@ -536,6 +536,12 @@ std::optional<RoomId> Router::room_of(UserId id) const {
     return members_.at(it->second).room;
 }
 
+std::optional<UserId> Router::user_of(sio::SessionId session) const {
+    const auto it = members_.find(session);
+    if (it == members_.end()) return std::nullopt;
+    return it->second.user.id;
+}
+
 std::vector<User> Router::members(RoomId room) const {
     std::vector<User> out;
     const auto it = rooms_.find(room);

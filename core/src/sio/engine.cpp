@@ -170,6 +170,11 @@ std::string_view Engine::query(SessionId id) const {
     return s ? std::string_view(s->query) : std::string_view();
 }
 
+std::string_view Engine::peer(SessionId id) const {
+    const Session* s = get(id);
+    return s ? std::string_view(s->peer) : std::string_view();
+}
+
 std::string Engine::refusal(SessionId id) const {
     // Unknown or gone: "client not handshaken, reconnect". A live session
     // already bound to another transport: "transport not supported".

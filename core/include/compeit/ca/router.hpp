@@ -64,6 +64,8 @@ public:
     // Introspection for agents, tests and logs.
     std::optional<User> user(UserId id) const;
     std::optional<RoomId> room_of(UserId id) const;
+    // The user a session connected as (nullopt before its namespace connect).
+    std::optional<UserId> user_of(sio::SessionId session) const;
     std::vector<User> members(RoomId room) const;
     std::size_t user_count() const { return members_.size(); }
     // Rooms with their member counts, ascending, after room `after` (-1: from

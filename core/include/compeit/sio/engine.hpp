@@ -136,6 +136,8 @@ public:
     bool alive(SessionId id) const { return sessions_.count(id) != 0; }
     // The handshake's query string (without '?'), for the application.
     std::string_view query(SessionId id) const;
+    // The address the session handshook from (empty when gone), for logs.
+    std::string_view peer(SessionId id) const;
     bool is_transport_allowed(Transport t) const;
 
     // --- websocket ---
