@@ -7,6 +7,7 @@ import { startProcess, waitForExit } from './lib/server.mjs';
 import { Client, closeAll, once } from './lib/client.mjs';
 import { httpRequest, joinedPollSession, openWs } from './lib/raw.mjs';
 import { pollUntil } from './lib/proc.mjs';
+import { startHaproxy, haproxyMissing } from './lib/haproxy.mjs';
 
 after(() => closeAll());
 
@@ -88,3 +89,20 @@ test('a second SIGTERM stops at once', { timeout: 20000 }, async () => {
     await server.stop();
   }
 });
+
+test('behind haproxy (deploy/haproxy/compeit.cfg): a draining node is marked down, its websocket goes on',
+  { skip: haproxyMissing() ?? false, timeout: 30000 }, async () => {
+    const server = await startProcess(['--drain-timeout', '20', '--node', 'n1']);
+    let proxy;
+    try {
+      proxy = await startHaproxy([{ name: 'n1', port: server.port }]);
+      await proxy.waitServer('n1', 'UP');
+      const ws = await joined(server, 'Stays', 41);
+      server.proc.kill('SIGTERM');
+      await proxy.waitServer('n1', 'DOWN');
+      assert.deepEqual(await ws.ack('room_message', { type: 'chat', data: { text: 'still here' } }), { ok: true });
+    } finally {
+      await proxy?.stop();
+      await server.stop();
+    }
+  });
