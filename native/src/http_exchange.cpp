@@ -2,6 +2,7 @@
 
 #include "compeit/util/url.hpp"
 #include "log.hpp"
+#include "secrets.hpp"
 #include "server.hpp"
 
 namespace compeit::native::http_route {
@@ -69,11 +70,16 @@ void Exchange::upgrade(const std::string& key, const std::string& sid) {
     conn_->upgrade(key, sid);
 }
 
-// The path only: a query may hold a token.
+// The path only (a query may hold a token), a session's sid replaced by its tag.
 void Exchange::log_access(unsigned status, std::uint64_t bytes) const {
     if (!access_log_enabled()) return;
     const std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start_;
-    native::log_access(AccessEntry{method_, path_, status, bytes, ms.count(), peer_});
+    std::string path = path_;
+    if (sio_ && !sio_->sid.empty()) {
+        const auto at = static_cast<std::size_t>(sio_->sid.data() - path_.data());
+        path = path_.substr(0, at) + sid_tag(sio_->sid) + path_.substr(at + sio_->sid.size());
+    }
+    native::log_access(AccessEntry{method_, path, status, bytes, ms.count(), peer_});
 }
 
 }  // namespace compeit::native::http_route

@@ -56,6 +56,8 @@ public:
     // A request the parser refused before it was whole (no route sees it).
     Exchange(std::shared_ptr<Connection> conn, std::string method, std::string path, std::string address,
              std::string peer);
+    Exchange(const Exchange&) = delete;  // sio() views into path()
+    Exchange& operator=(const Exchange&) = delete;
 
     Server& server() const { return conn_->server(); }
     const std::shared_ptr<Connection>& connection() const { return conn_; }
