@@ -8,6 +8,9 @@ import { Client, closeAll, once } from './lib/client.mjs';
 import { httpRequest, joinedPollSession, openWs } from './lib/raw.mjs';
 import { pollUntil } from './lib/proc.mjs';
 import { startHaproxy, haproxyMissing } from './lib/haproxy.mjs';
+import { startCluster } from './lib/cluster.mjs';
+import { redisMissing } from './lib/redis.mjs';
+import { postgresMissing } from './lib/postgres.mjs';
 
 after(() => closeAll());
 
@@ -104,5 +107,26 @@ test('behind haproxy (deploy/haproxy/compeit.cfg): a draining node is marked dow
     } finally {
       await proxy?.stop();
       await server.stop();
+    }
+  });
+
+test('cluster: the users of a drained node leave their rooms at once, not when the node is reaped',
+  { skip: haproxyMissing() ?? redisMissing() ?? postgresMissing() ?? false, timeout: 90000 }, async (t) => {
+    const cluster = await startCluster({ nodes: 2, args: ['--drain-timeout', '1'] });
+    try {
+      const [n1, n2] = cluster.nodes;
+      const leaving = await joined(n1.server, 'OnN1', 51);
+      const staying = await joined(n2.server, 'OnN2', 51);
+      n1.server.proc.kill('SIGTERM');
+      assert.deepEqual(await waitForExit(n1.server, 6000), { code: 0, signal: null });
+      const tExit = performance.now();
+      await staying.chat.take((e) => e.name === 'room_message' && e.args[0].data.event === 'user_left' &&
+        e.args[0].data.user.id === leaving.user.id, { what: 'user_left of the drained node\'s user', timeout: 10000 });
+      const ms = performance.now() - tExit;
+      t.diagnostic(`user_left ${Math.round(ms)} ms after the exit`);
+      // A reaped node's users leave ~4 s after it is gone (the liveness TTL); these left as it closed.
+      assert.ok(ms < 1500, `user_left ${ms} ms after the exit`);
+    } finally {
+      await cluster.stop();
     }
   });
