@@ -57,7 +57,7 @@ cleanup() {
   trap - EXIT INT TERM
   echo
   echo "stopping the cluster"
-  ((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null || true
+  ((${#pids[@]} == 0)) || kill -INT "${pids[@]}" 2>/dev/null || true
   ((${#pids[@]} == 0)) || wait "${pids[@]}" 2>/dev/null || true
   [ -z "$pg_data" ] || "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg_data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
   if [ "${KEEP:-0}" = 1 ]; then echo "logs kept in $work"; else rm -rf "$work"; fi

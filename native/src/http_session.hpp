@@ -1,6 +1,8 @@
-// One HTTP/1.1 connection: socket.io handshakes, long-polls and POSTs, the
-// websocket upgrade (handed to WsSession), and static files. Requests are
-// parsed with Beast under a body limit (LIM-2) and a deadline (LIM-4).
+// One HTTP/1.1 connection: it reads requests, hands each to the route table
+// (http_routes.hpp: socket.io, the websocket upgrade handed to WsSession,
+// health, metrics, admin, static files) and writes the answers; it holds a
+// session's long-poll until the server answers it. Requests are parsed with
+// Beast under a body limit (LIM-2) and a deadline (LIM-4).
 // With TLS the connection starts with the TLS handshake, under the same
 // deadline, and every byte goes through the TLS stream (tls_stream.hpp).
 // The Beast types stay in the .cpp so only one file pays for their headers.

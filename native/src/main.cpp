@@ -1,5 +1,8 @@
-// compeit-server: configuration in (flags, environment, config file), one io_context thread, clean exit on SIGINT/SIGTERM,
-// the TLS certificate reloaded on SIGHUP.
+// compeit-server: configuration in (flags, environment, config file), one
+// io_context thread, the TLS certificate reloaded on SIGHUP. SIGTERM drains
+// (Server::drain: new sessions go elsewhere, the open ones get
+// --drain-timeout to end); a second SIGTERM, or SIGINT (Ctrl-C) at any time,
+// stops at once. Either way the exit status is 0.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <malloc.h>
@@ -61,13 +64,28 @@ int main(int argc, char** argv) {
     await_hangup();
 
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int signo) {
-        if (ec) return;
-        log_event(LogLevel::info, LogFields{.event = "shutting_down"}, "signal ", signo, ": shutting down");
+    const auto stop_now = [&] {
         server.stop();
         hangups.cancel();
+        signals.cancel();
         ioc.stop();
-    });
+    };
+    std::function<void()> await_signal = [&] {
+        signals.async_wait([&](boost::system::error_code ec, int signo) {
+            if (ec) return;
+            if (signo == SIGTERM && !server.draining()) {
+                log_event(LogLevel::info, LogFields{.event = "draining"},
+                          "SIGTERM: draining (a second SIGTERM or SIGINT stops at once)");
+                server.drain(std::chrono::milliseconds(static_cast<std::int64_t>(options.drain_timeout_s * 1000)),
+                             stop_now);
+                return await_signal();
+            }
+            log_event(LogLevel::info, LogFields{.event = "shutting_down"}, signo == SIGINT ? "SIGINT" : "SIGTERM",
+                      ": shutting down now");
+            stop_now();
+        });
+    };
+    await_signal();
 
     std::printf("listening on %s://%s:%u\n", server.tls_context() ? "https" : "http", options.bind.c_str(),
                 static_cast<unsigned>(server.port()));

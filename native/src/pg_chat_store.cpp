@@ -83,6 +83,15 @@ PgChatStore::~PgChatStore() {
     worker_.join();
 }
 
+void PgChatStore::barrier(std::function<void()> done) {
+    enqueue(Job{std::nullopt, [](PgChatDb&, Batch&) {}, [done = std::move(done)](const std::string*) { done(); }});
+}
+
+std::optional<std::string> PgChatStore::failure() {
+    std::lock_guard lock(mutex_);
+    return last_error_;
+}
+
 void PgChatStore::enqueue(Job job) {
     {
         std::lock_guard lock(mutex_);
@@ -142,6 +151,10 @@ void PgChatStore::run() {
             batch.swap(jobs_);
         }
         auto error = commit_batch(batch);
+        {
+            std::lock_guard lock(mutex_);
+            last_error_ = error;
+        }
         post_([batch = std::move(batch), error = std::move(error)] {
             for (const auto& job : batch) job.done(error ? &*error : nullptr);
         });

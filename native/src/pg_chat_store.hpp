@@ -36,6 +36,12 @@ public:
 
     void append(agents::ChatMessage m, AppendDone done) override;
     void history(ca::RoomId room, std::optional<std::int64_t> before, std::size_t limit, HistoryDone done) override;
+    // Runs `done` on the network thread once everything queued before it is
+    // committed and its completions ran (an empty transaction: for PostgreSQL
+    // also a probe of the connection). For the drain and /readyz.
+    void barrier(std::function<void()> done);
+    // Why the last transaction failed; nullopt when it committed (/readyz).
+    std::optional<std::string> failure();
     // The first id of a fresh block of `block` (1..kMaxUserIdBlock) user ids
     // from the compeit_user_ids sequence: they start at 1, are never handed
     // out twice, by any server, and are never reused.
@@ -64,6 +70,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Job> jobs_;
+    std::optional<std::string> last_error_;  // of the last transaction, under mutex_
     bool stopping_ = false;
     std::thread worker_;
 

@@ -85,7 +85,8 @@ Server::Server(asio::io_context& ioc, Options options)
       accept_timer_(ioc),
       start_(std::chrono::steady_clock::now()),
       connection_slots_(options_.max_connections_per_address),
-      admin_failures_(kAdminFailures, kAdminWindow) {
+      admin_failures_(kAdminFailures, kAdminWindow),
+      drain_timer_(ioc) {
     engine_.add_namespace(std::string(ca::kNamespace));
     router_.attach(engine_);
     router_.on_fault([](const ca::Router::Fault& f) {
@@ -387,6 +388,7 @@ void Server::arm_tick() {
         engine_.tick(t);
         if (cluster_) cluster_->tick(t);
         trim_memory(t);
+        probe_chat_store(t);
         arm_tick();
     });
 }
@@ -414,6 +416,7 @@ void Server::stop() {
     acceptor_.close(ec);
     tick_timer_.cancel();
     accept_timer_.cancel();
+    drain_timer_.cancel();
     if (kms_) kms_->stop();
     if (janus_) janus_->stop();
     if (redis_) redis_->stop();
@@ -459,10 +462,15 @@ void Server::end(sio::SessionId id) {
 }
 
 void Server::opened(sio::SessionId id, std::string_view sid, sio::Transport transport) {
+    open_sessions_.insert(id);
     session_log_.opened(id, sid, transport, engine_.peer(id));
 }
 
 void Server::closed(sio::SessionId id, std::string_view sid, sio::CloseReason reason) {
+    if (open_sessions_.erase(id) && draining_ && !drain_closing_) {
+        ++drain_left_;
+        if (open_sessions_.empty()) asio::post(ioc_, [this] { end_drain(); });
+    }
     session_log_.closed(id, sid, reason);
 }
 
@@ -473,6 +481,101 @@ void Server::schedule_flush() {
         flush_scheduled_ = false;
         engine_.flush(now());
     });
+}
+
+
+// --- readiness and the drain -------------------------------------------------------
+
+namespace {
+constexpr sio::Time kStoreProbePeriod{2'000};
+constexpr sio::Time kDrainGrace{1'000};  // for the goodbyes to be written and the cluster told
+}  // namespace
+
+std::optional<std::string> Server::chat_store_failure() {
+    if (auto* pg = dynamic_cast<PgChatStore*>(chat_store_.get())) return pg->failure();
+    if (auto* sqlite = dynamic_cast<ThreadedChatStore*>(chat_store_.get())) return sqlite->failure();
+    return std::nullopt;
+}
+
+// PostgreSQL may go away while nobody writes: an empty transaction every
+// kStoreProbePeriod keeps /readyz's answer fresh (and reconnects sooner).
+void Server::probe_chat_store(sio::Time t) {
+    auto* pg = dynamic_cast<PgChatStore*>(chat_store_.get());
+    if (!pg || store_probe_pending_ || t - last_store_probe_ < kStoreProbePeriod) return;
+    store_probe_pending_ = true;
+    last_store_probe_ = t;
+    pg->barrier([this] { store_probe_pending_ = false; });
+}
+
+std::vector<Server::ReadinessCheck> Server::readiness() {
+    std::vector<ReadinessCheck> checks;
+    const auto check = [&](std::string name, bool ok, std::string reason) {
+        checks.push_back({std::move(name), ok, ok ? std::string() : std::move(reason)});
+    };
+    check("listener", acceptor_.is_open() && !stopped_, "not accepting connections");
+    check("draining", !draining_, "shutting down: existing sessions are finishing");
+    const auto failure = chat_store_failure();
+    check("chat_store", !failure, "the last chat write failed: " + failure.value_or(""));
+    if (kms_) check("media_server", kms_->session().is_open(), "no connection to the Kurento media server");
+    if (janus_) check("media_server", janus_->session().is_ready(), "no session with the Janus media server");
+    if (cluster_) {
+        const bool up = redis_ && redis_->up();
+        check("cluster", up && cluster_->available(),
+              up ? "the cluster node is not registered and subscribed yet" : "no connection to Redis");
+    }
+    return checks;
+}
+
+void Server::drain(std::chrono::milliseconds timeout, std::function<void()> done) {
+    if (draining_ || stopped_) return;
+    draining_ = true;
+    drain_done_ = std::move(done);
+    drain_open_ = open_sessions_.size();
+    log_event(LogLevel::info, LogFields{.event = "draining"}, "draining: ", drain_open_,
+              " sessions open; new sessions are refused; they have ", static_cast<double>(timeout.count()) / 1000.0,
+              " s to end");
+    if (open_sessions_.empty()) return asio::post(ioc_, [this] { end_drain(); });
+    drain_timer_.expires_after(timeout);
+    drain_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) end_drain();
+    });
+}
+
+// The chat writes queued so far are committed and their completions (acks,
+// deliveries) run first; then the sessions still open hear `0::`.
+void Server::end_drain() {
+    if (drain_closing_ || stopped_) return;
+    drain_closing_ = true;
+    drain_timer_.cancel();
+    chat_store_barrier([this] {
+        engine_.flush(now());
+        const std::vector<sio::SessionId> rest(open_sessions_.begin(), open_sessions_.end());
+        for (const auto id : rest) engine_.disconnect(id, sio::CloseReason::server, now());
+        engine_.flush(now());
+        log_event(LogLevel::info, LogFields{.event = "drained"}, "drained: of ", drain_open_,
+                  " sessions open at the signal, ", drain_left_, " left by themselves, ", rest.size(),
+                  " closed at the timeout");
+        await_quiet(now() + kDrainGrace);
+    });
+}
+
+// Until the connections are gone and the cluster has its answers (the
+// users' leaves), for at most kDrainGrace; then stop.
+void Server::await_quiet(sio::Time deadline) {
+    const bool quiet = connection_slots_.addresses() == 0 && (!cluster_ || cluster_->pending_commands() == 0);
+    if (quiet || now() >= deadline) {
+        stop();
+        if (auto done = std::exchange(drain_done_, nullptr)) done();
+        return;
+    }
+    auto timer = std::make_shared<asio::steady_timer>(ioc_, std::chrono::milliseconds(20));
+    timer->async_wait([this, timer, deadline](boost::system::error_code) { await_quiet(deadline); });
+}
+
+void Server::chat_store_barrier(std::function<void()> done) {
+    if (auto* pg = dynamic_cast<PgChatStore*>(chat_store_.get())) return pg->barrier(std::move(done));
+    if (auto* sqlite = dynamic_cast<ThreadedChatStore*>(chat_store_.get())) return sqlite->barrier(std::move(done));
+    done();
 }
 
 }  // namespace compeit::native

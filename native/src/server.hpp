@@ -8,9 +8,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "compeit/agents/chat_agent.hpp"
 #include "compeit/agents/kurento_agent.hpp"
@@ -45,6 +49,21 @@ public:
     // Stops accepting and drops every connection without `0::`, so clients
     // reconnect to the next server.
     void stop();
+
+    // Graceful drain (SIGTERM): new handshakes are refused and /readyz says
+    // so at once; the sessions open get `timeout` to end by themselves, then
+    // the chat writes queued are committed and delivered, the rest of the
+    // sessions are told `0::` and closed, the server stops, and `done` runs.
+    void drain(std::chrono::milliseconds timeout, std::function<void()> done);
+    bool draining() const { return draining_; }
+
+    // /readyz: each check, passing or with the reason it fails (no secrets).
+    struct ReadinessCheck {
+        std::string name;
+        bool ok = true;
+        std::string reason;
+    };
+    std::vector<ReadinessCheck> readiness();
 
     boost::asio::io_context& ioc() { return ioc_; }
     const Options& options() const { return options_; }
@@ -119,6 +138,14 @@ private:
     std::size_t peak_sessions_ = 0;  // the most sessions since the last trim
     bool flush_scheduled_ = false;
     bool stopped_ = false;
+    // The drain: sessions opened and not closed yet; counts for the log.
+    std::unordered_set<sio::SessionId> open_sessions_;
+    bool draining_ = false, drain_closing_ = false;
+    std::size_t drain_open_ = 0, drain_left_ = 0;
+    std::function<void()> drain_done_;
+    boost::asio::steady_timer drain_timer_;
+    sio::Time last_store_probe_{};
+    bool store_probe_pending_ = false;
     std::unordered_map<sio::SessionId, std::weak_ptr<WsSession>> websockets_;
     std::unordered_map<sio::SessionId, std::weak_ptr<HttpSession>> polls_;
     StaticCache static_files_;
@@ -136,6 +163,11 @@ private:
     void accept_failed(const boost::system::error_code& ec);
     void arm_tick();
     void trim_memory(sio::Time now);
+    void probe_chat_store(sio::Time now);
+    void end_drain();
+    void await_quiet(sio::Time deadline);
+    std::optional<std::string> chat_store_failure();
+    void chat_store_barrier(std::function<void()> done);
 };
 
 }  // namespace compeit::native

@@ -17,6 +17,15 @@ ThreadedChatStore::~ThreadedChatStore() {
     worker_.join();
 }
 
+void ThreadedChatStore::barrier(std::function<void()> done) {
+    enqueue(Job{[](ChatDb&) {}, [done = std::move(done)](const std::string*) { done(); }});
+}
+
+std::optional<std::string> ThreadedChatStore::failure() {
+    std::lock_guard lock(mutex_);
+    return last_error_;
+}
+
 void ThreadedChatStore::enqueue(Job job) {
     {
         std::lock_guard lock(mutex_);
@@ -62,6 +71,10 @@ void ThreadedChatStore::run() {
                 error = committed.error();
                 db_->rollback();  // nothing of this batch is durable, so none of it is delivered
             }
+        }
+        {
+            std::lock_guard lock(mutex_);
+            last_error_ = error;
         }
         post_([batch = std::move(batch), error = std::move(error)] {
             for (const auto& job : batch) job.done(error ? &*error : nullptr);

@@ -124,7 +124,7 @@ test('TR-2 the handshake advertises the configured heartbeat and close timeouts'
 
 test('the server exits 0 on SIGTERM', async () => {
   const other = await startServer();
-  const info = await other.stop();
+  const info = await other.stop({ signal: 'SIGTERM' });
   assert.equal(info.code, 0, JSON.stringify(info));
 });
 

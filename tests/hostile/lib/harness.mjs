@@ -273,7 +273,7 @@ export function finalCheck(target) {
     assert.deepEqual(await target.health(), []);
     const exit = await target.stop();
     assert.deepEqual(target.sanitizerReports(), [], 'no sanitizer report, at exit included');
-    assert.equal(exit.code, 0, `a clean exit on SIGTERM (${JSON.stringify(exit)})`);
+    assert.equal(exit.code, 0, `a clean exit on SIGINT (${JSON.stringify(exit)})`);
     assert.equal(target.crashes.length, 0, `the server died ${target.crashes.length} time(s) during this file:\n${
       target.crashes.map((c) => c.stderr).join('\n---\n')}`);
   });

@@ -48,6 +48,20 @@ export const clusterTodo = (why) => (clusterSize ? `cluster: ${why}` : false);
 export const sidPattern = clusterSize ? 'n[1-9][.][A-Za-z0-9_-]{22}' : '[A-Za-z0-9_-]{22}';
 
 /**
+ * Resolves to the {code, signal} `server` (a startProcess handle) exits with, or
+ * rejects after `timeoutMs` (the process is left running for the caller's stop()).
+ */
+export function waitForExit(server, timeoutMs) {
+  let timer;
+  return Promise.race([
+    server.exited.finally(() => clearTimeout(timer)),
+    new Promise((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`the server did not exit within ${timeoutMs} ms`)), timeoutMs);
+    }),
+  ]);
+}
+
+/**
  * The server for one test: one process (startProcess), or under COMPEIT_TEST_CLUSTER=N
  * a cluster of N nodes behind haproxy (startClusterServer), extraArgs given to every
  * node. Both resolve to {port, url, proc, exited, dataDir, stop(), alive(), stderr(),
@@ -114,9 +128,10 @@ export async function startProcess(extraArgs = [], { readyTimeout = 10000, env, 
   let exitInfo = null;
   exited.then((info) => { exitInfo = info; });
 
-  async function stop({ timeout = 5000 } = {}) {
+  // SIGINT stops at once; SIGTERM would drain (up to --drain-timeout) while clients are connected.
+  async function stop({ timeout = 5000, signal = 'SIGINT' } = {}) {
     if (exitInfo === null && proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
+      proc.kill(signal);
       const timer = setTimeout(() => proc.kill('SIGKILL'), timeout);
       await exited;
       clearTimeout(timer);
