@@ -228,6 +228,8 @@ private:
         if (sio && !sio->welcome && !origin_allowed_) return bad_origin();
         if (sio) return socketio(req, *sio, target.query);
         if (target.path.substr(0, 7) == "/admin/") return admin(req, target);
+        if (target.path == "/metrics" && req.method() == http::verb::get)  // metrics route (temporary until the route table)
+            return text(http::status::ok, render_metrics(server_), "text/plain; version=0.0.4; charset=utf-8");
         serve_static(req, target.path);
     }
 

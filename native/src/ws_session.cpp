@@ -197,6 +197,7 @@ void WsSession::burst_over() {
 void WsSession::drop(const char* why) {
     if (closed_) return;
     log(LogLevel::warn, "websocket ", peer_, " ", why, ": dropped with ", queued_bytes_, " bytes queued");
+    ++server_.stats().dropped_slow_readers;
     closing_ = true;
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
         self->detach(true);
