@@ -97,8 +97,8 @@ private:
     Options options_;
     ca::Router router_;
     sio::Engine engine_;
+    NativeStats stats_;  // before chat_store_: its completions, run as it closes, count here
     std::unique_ptr<agents::ChatStore> chat_store_;
-    NativeStats stats_;
     std::unique_ptr<MeteredChatStore> metered_chat_;  // the chat agent's view of chat_store_
     std::unique_ptr<agents::ChatAgent> chat_;
     std::unique_ptr<KmsClient> kms_;  // --media kurento: before media_, which uses its session
