@@ -144,6 +144,9 @@ if (fs.existsSync(clusterResults)) { p(fs.readFileSync(clusterResults, 'utf8').t
 // The WebAssembly client's figures come from bench/wasm/run.sh.
 const wasmResults = new URL('./wasm/RESULTS.md', import.meta.url);
 if (fs.existsSync(wasmResults)) p(fs.readFileSync(wasmResults, 'utf8').trimEnd());
+// The metrics' cost, from bench/metrics-cost.sh (written by hand from its table).
+const metricsResults = new URL('./metrics/RESULTS.md', import.meta.url);
+if (fs.existsSync(metricsResults)) { p(); p(fs.readFileSync(metricsResults, 'utf8').trimEnd()); }
 // The soak's, from `node bench/soak/soak.mjs --minutes 30` (written by hand from its summary).
 const soakResults = new URL('./soak/RESULTS.md', import.meta.url);
 if (fs.existsSync(soakResults)) { p(); p(fs.readFileSync(soakResults, 'utf8').trimEnd()); }

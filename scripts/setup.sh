@@ -16,7 +16,7 @@ for arg in "$@"; do
 done
 
 packages=(g++ make cmake ccache pkg-config libboost1.81-dev nlohmann-json3-dev catch2 libcli11-dev libsqlite3-dev
-          sqlite3 zlib1g-dev libssl-dev openssl curl ca-certificates
+          sqlite3 zlib1g-dev libssl-dev openssl curl ca-certificates prometheus-cpp-dev
           clang libclang-rt-14-dev  # the sanitizer build: ASan + UBSan and the libFuzzer targets (build/asan)
           util-linux                # prlimit: the resource tests start a server with a low descriptor limit
           libpq-dev postgresql)     # --chat-db postgresql://: libpq; the tests run a scratch PostgreSQL 15

@@ -21,6 +21,7 @@ public:
     std::unique_ptr<agents::MediaBackend> make_backend(const std::string& record_dir);
     void start() { link_.start(); }
     void stop() { link_.stop(); }
+    const MediaLink& link() const { return link_; }
 
 private:
     janus::Session session_;

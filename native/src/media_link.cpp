@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include <variant>
 
+#include "compeit/util/json_scan.hpp"
 #include "log.hpp"
 #include "media_url.hpp"
 
@@ -28,7 +29,32 @@ constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr std::chrono::milliseconds kTick{1000};
 constexpr std::chrono::seconds kConnectTimeout{5};
 
+// The request key of a media server message: its top-level "id" or
+// "transaction", as written; empty when it has none (or is not JSON).
+std::string_view request_key(std::string_view text) {
+    const auto v = util::json_value_span(text, 16);
+    if (!v) return {};
+    if (auto id = util::json_member(*v, "id")) return *id;
+    if (auto t = util::json_member(*v, "transaction")) return *t;
+    return {};
+}
+
 }  // namespace
+
+void MediaLink::timed_out(std::string_view frame) {
+    const auto key = request_key(frame);
+    if (!key.empty() && sent_.size() < kMaxTimed) sent_.emplace(std::string(key), std::chrono::steady_clock::now());
+}
+
+void MediaLink::timed_in(std::string_view text) {
+    if (sent_.empty()) return;
+    const auto key = request_key(text);
+    if (key.empty()) return;
+    const auto it = sent_.find(std::string(key));
+    if (it == sent_.end()) return;
+    stats_.requests.observe(std::chrono::steady_clock::now() - it->second);
+    sent_.erase(it);
+}
 
 // One connection attempt: a WebSocket over TCP (ws://) or over TLS (wss://).
 // `visit` runs a generic callable on whichever stream it is.
@@ -109,6 +135,8 @@ void MediaLink::stop() {
     }
     queue_.clear();
     writing_ = false;
+    sent_.clear();
+    stats_.up = false;
     endpoint_.on_closed("server stopping");
 }
 
@@ -158,6 +186,8 @@ void MediaLink::opened(const std::shared_ptr<Conn>& conn) {
     conn->open = true;
     backoff_ = kFirstBackoff;
     warned_ = false;
+    stats_.up = true;
+    ++stats_.connects;
     log_event(LogLevel::info, LogFields{.event = "media_link_state", .reason = "connected"}, name_, " connected: ",
               url());
     read(conn);
@@ -171,6 +201,7 @@ void MediaLink::read(const std::shared_ptr<Conn>& conn) {
         if (ec) return fail(conn, ec == websocket::error::closed ? "closed by " + name_ : ec.message());
         const std::string text = beast::buffers_to_string(conn->buffer.data());
         conn->buffer.consume(conn->buffer.size());
+        timed_in(text);
         endpoint_.on_message(text);
         flush();
         if (conn == conn_) read(conn);
@@ -178,7 +209,10 @@ void MediaLink::read(const std::shared_ptr<Conn>& conn) {
 }
 
 void MediaLink::flush() {
-    for (auto& frame : endpoint_.take_frames()) queue_.push_back(std::move(frame));
+    for (auto& frame : endpoint_.take_frames()) {
+        timed_out(frame);
+        queue_.push_back(std::move(frame));
+    }
     if (conn_ && conn_->open && !writing_ && !queue_.empty()) write(conn_);
 }
 
@@ -201,7 +235,10 @@ void MediaLink::fail(const std::shared_ptr<Conn>& conn, const std::string& what)
     conn->tcp().socket().close(ec);
     queue_.clear();
     writing_ = false;
+    sent_.clear();
+    stats_.up = false;
     if (was_open) {
+        ++stats_.losses;
         log_event(LogLevel::warn, LogFields{.event = "media_link_state", .reason = what}, name_, " connection lost: ",
                   what);
         endpoint_.on_closed(what);

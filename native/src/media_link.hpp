@@ -17,7 +17,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
+
+#include "latency_histogram.hpp"
 
 namespace compeit::native {
 
@@ -47,6 +50,17 @@ public:
     // The session has frames to send: flush them after the current handler.
     void frames_ready();
 
+    // For the metrics: the link's state and how long requests wait for their
+    // first answer (matched by the top-level "id" of JSON-RPC, Kurento, or
+    // "transaction", Janus).
+    struct Stats {
+        bool up = false;
+        std::uint64_t connects = 0;  // connections opened
+        std::uint64_t losses = 0;    // open connections lost
+        LatencyHistogram requests;
+    };
+    const Stats& stats() const { return stats_; }
+
 private:
     struct Conn;
 
@@ -65,6 +79,13 @@ private:
     bool stopped_ = true;
     bool warned_ = false;  // one warning per outage
     std::chrono::milliseconds backoff_;
+    Stats stats_;
+    // Requests on the wire by key, with when they were sent; bounded, and
+    // cleared with the connection.
+    static constexpr std::size_t kMaxTimed = 1024;
+    std::unordered_map<std::string, std::chrono::steady_clock::time_point> sent_;
+    void timed_out(std::string_view frame);
+    void timed_in(std::string_view text);
 
     void connect();
     void handshake(const std::shared_ptr<Conn>& conn);  // the WebSocket one, over TCP or TLS

@@ -104,6 +104,12 @@ sio::Time Server::now() const {
     return std::chrono::duration_cast<sio::Time>(std::chrono::steady_clock::now() - start_);
 }
 
+const MediaLink* Server::media_link() const {
+    if (kms_) return &kms_->link();
+    if (janus_) return &janus_->link();
+    return nullptr;
+}
+
 bool Server::open_agents() {
     std::error_code fs_ec;
     std::filesystem::create_directories(options_.data_dir, fs_ec);
@@ -116,8 +122,9 @@ bool Server::open_agents() {
         return false;
     }
     chat_store_ = std::move(*store);
+    metered_chat_ = std::make_unique<MeteredChatStore>(*chat_store_, stats_);
     chat_ = std::make_unique<agents::ChatAgent>(
-        *chat_store_,
+        *metered_chat_,
         [] {
             return std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())

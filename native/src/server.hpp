@@ -27,6 +27,7 @@
 #include "token_verifier.hpp"
 #include "kms_client.hpp"
 #include "legacy_client.hpp"
+#include "metrics.hpp"
 #include "options.hpp"
 #include "redis_link.hpp"
 #include "session_log.hpp"
@@ -85,6 +86,9 @@ public:
     // A connection let go of this many bytes it had queued (a burst, or a
     // dropped reader): the next tick returns freed memory to the system.
     void memory_released(std::size_t bytes) { released_since_trim_ += bytes; }
+    // The native counters (metrics.hpp), and the media-server link when there is one.
+    NativeStats& stats() { return stats_; }
+    const MediaLink* media_link() const;
 
     // TLS (--tls-cert/--tls-key): the context new connections are made with;
     // null when the server speaks plain http.
@@ -114,7 +118,9 @@ private:
     ca::Router router_;
     SessionLog session_log_{router_};  // the engine's application: logs, then the router
     sio::Engine engine_;
+    NativeStats stats_;  // before chat_store_: its completions, run as it closes, count here
     std::unique_ptr<agents::ChatStore> chat_store_;
+    std::unique_ptr<MeteredChatStore> metered_chat_;  // the chat agent's view of chat_store_
     std::unique_ptr<agents::ChatAgent> chat_;
     std::unique_ptr<KmsClient> kms_;  // --media kurento: before media_, which uses its session
     std::unique_ptr<JanusClient> janus_;  // --media janus: likewise

@@ -205,6 +205,7 @@ void WsSession::drop(const char* why) {
               LogFields{.event = "slow_reader_dropped", .session = tag_, .transport = "websocket", .reason = why,
                         .remote = peer_},
               "websocket ", peer_, " ", why, ": dropped with ", queued_bytes_, " bytes queued");
+    ++server_.stats().dropped_slow_readers;
     closing_ = true;
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
         self->detach(true);

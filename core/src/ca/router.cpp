@@ -25,7 +25,29 @@ bool reserved_event(std::string_view name) {
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 
+Router::In classify(std::string_view event) {
+    using In = Router::In;
+    if (event == "room_message") return In::room_message;
+    if (event == "server_message") return In::server_message;
+    if (event == "join_room") return In::join_room;
+    if (event == "leave_room") return In::leave_room;
+    return In::other;
+}
+
 }  // namespace
+
+std::string_view Router::event_name(In e) {
+    static constexpr std::array<std::string_view, kInCount> names = {
+        "join_room", "leave_room", "server_message", "user_message", "room_message", "other"};
+    return names[static_cast<std::size_t>(e)];
+}
+
+std::string_view Router::event_name(Out e) {
+    static constexpr std::array<std::string_view, kOutCount> names = {
+        "connected", "room_joined", "room_left", "user_joined", "user_left",
+        "room_message", "user_message", "server_message", "request_error", "ack"};
+    return names[static_cast<std::size_t>(e)];
+}
 
 Router::Router(Limits limits) : limits_(limits) {}
 
@@ -54,14 +76,15 @@ void Router::attach(sio::Engine& engine) { engine_ = &engine; }
 
 bool Router::register_agent(const std::string& type, ServerAgent& a) {
     if (type.empty() || agents_.count(type)) return false;
-    agents_.emplace(type, &a);
+    agents_.emplace(type, Registered{&a, stats_.agents.size()});
+    stats_.agents.push_back(AgentCount{type, 0});
     a.attached(Port(*this, type));
     return true;
 }
 
 ServerAgent* Router::agent(std::string_view type) const {
     const auto it = agents_.find(type);
-    return it == agents_.end() ? nullptr : it->second;
+    return it == agents_.end() ? nullptr : it->second.agent;
 }
 
 Router::Member* Router::member(sio::SessionId s) {
@@ -89,7 +112,7 @@ void Router::on_namespace_connect(sio::SessionId s, std::string_view endpoint, s
         m = &add_member(s, query, *id);
         if (link_) link_->user_online(m->user, s);
     }
-    emit(s, "connected", dump(json{{"user", to_json(m->user)}}));
+    emit(s, Out::connected, dump(json{{"user", to_json(m->user)}}));
 }
 
 Router::Member& Router::add_member(sio::SessionId s, std::string_view query, UserId id) {
@@ -153,6 +176,7 @@ void Router::handle(Member& member, const sio::Packet& p) {
     const sio::Time now = now_;
     Request req{s, m->user.id, {}, p.data_ack ? p.id : std::string()};
     if (p.type != sio::PacketType::event) {
+        ++stats_.in[static_cast<std::size_t>(In::other)];
         req.event = "message";
         return fail(req, ErrorCode::bad_request, "send events, not messages, on /connection_agent");
     }
@@ -165,8 +189,12 @@ void Router::handle(Member& member, const sio::Packet& p) {
             if (key == "name") name = util::json_string(value);
             else if (key == "args") args = value;
         });
-    if (!name) return fail(req, ErrorCode::bad_request, ev ? "malformed event" : "malformed or too deeply nested JSON");
+    if (!name) {
+        ++stats_.in[static_cast<std::size_t>(In::other)];
+        return fail(req, ErrorCode::bad_request, ev ? "malformed event" : "malformed or too deeply nested JSON");
+    }
     req.event = std::move(*name);
+    ++stats_.in[static_cast<std::size_t>(classify(req.event))];
     if (!m->rate.take(now.count())) return fail(req, ErrorCode::rate_limited, "too many messages");
 
     // The first argument; non-array args count as one argument, as socket.io 0.9 does.
@@ -207,7 +235,7 @@ void Router::join_room(Member& m, const Request& req, std::string_view arg) {
         rooms_[room].sessions.push_back(m.session);
         m.room = room;
         const std::string joined = dump(json{{"room", room}, {"user", to_json(m.user)}});
-        broadcast(room, sio::make_frame(sio::encode_event(kNamespace, "user_joined", "[" + joined + "]")),
+        broadcast(Out::user_joined, room, sio::make_frame(sio::encode_event(kNamespace, "user_joined", "[" + joined + "]")),
                   m.session);
     } else if (link_) {
         return join_cluster(m, req, room, true);  // the members on every node
@@ -263,7 +291,7 @@ void Router::joined_cluster(sio::SessionId s, const Request& req, const User& us
 // failure neither stops the others nor the membership change.
 void Router::membership(bool joined, const User& user, RoomId room) {
     for (auto& [type, a] : agents_)
-        guarded(joined ? "join" : "leave", type, user.id, [&, agent = a] {
+        guarded(joined ? "join" : "leave", type, user.id, [&, agent = a.agent] {
             joined ? agent->on_join(user, room) : agent->on_leave(user, room);
         });
 }
@@ -285,13 +313,13 @@ void Router::reply_joined(const Request& req, const User& user, RoomId room, boo
         reply += users_json;
         reply += '}';
     }
-    emit(req.session, "room_joined", reply);
+    emit(req.session, Out::room_joined, reply);
     const JoinHold join = next_join_++;
     if (!req.ack_id.empty()) pending_joins_.emplace(join, PendingJoin{req, std::move(reply), 1});
     joining_ = join;
     if (again) {
         for (auto& [type, a] : agents_)
-            guarded("join", type, user.id, [&, agent = a] { agent->on_rejoin(user, room); });
+            guarded("join", type, user.id, [&, agent = a.agent] { agent->on_rejoin(user, room); });
     } else {
         membership(true, user, room);
     }
@@ -323,11 +351,11 @@ void Router::leave_current(Member& m) {
         auto& v = it->second.sessions;
         v.erase(std::remove(v.begin(), v.end(), m.session), v.end());
     }
-    emit(m.session, "room_left", dump(json{{"room", room}}));
+    emit(m.session, Out::room_left, dump(json{{"room", room}}));
     const std::string left = dump(json{{"room", room}, {"user", to_json(m.user)}});
     auto frame = sio::make_frame(sio::encode_event(kNamespace, "user_left", "[" + left + "]"));
     if (link_) link_->leave(room, m.session, m.user, std::move(frame));
-    else broadcast(room, frame, m.session);
+    else broadcast(Out::user_left, room, frame, m.session);
     membership(false, m.user, room);
     it = rooms_.find(room);  // agents may have touched the map
     if (it != rooms_.end() && it->second.sessions.empty()) rooms_.erase(it);
@@ -339,6 +367,7 @@ struct Router::Envelope {
     std::string_view type_json;    // the type as sent, a JSON string
     std::string_view data = "null";
     std::optional<std::string_view> to;
+    ServerAgent* agent = nullptr;  // the one serving `type`, if any
 };
 
 std::optional<Router::Envelope> Router::envelope(const Request& req, std::string_view arg) {
@@ -363,6 +392,12 @@ std::optional<Router::Envelope> Router::envelope(const Request& req, std::string
         return std::nullopt;
     }
     e.type = std::move(*type);
+    if (const auto it = agents_.find(e.type); it != agents_.end()) {
+        e.agent = it->second.agent;
+        ++stats_.agents[it->second.slot].messages;
+    } else {
+        ++stats_.unrouted;
+    }
     return e;
 }
 
@@ -370,23 +405,26 @@ void Router::server_message(Member& m, const Request& req, std::string_view arg)
     auto e = envelope(req, arg);
     if (!e) return;
     if (e->to) {
+        // Counted as server_message by handle(); with `to` it is a user message.
+        --stats_.in[static_cast<std::size_t>(In::server_message)];
+        ++stats_.in[static_cast<std::size_t>(In::user_message)];
         const auto to = util::json_integer(*e->to);
         if (!to) return fail(req, ErrorCode::bad_request, "to must be a user id");
         Member* target = member_by_user(*to);
         if (!target && link_)
             return user_message_cluster(req, m.user, *to, e->type, std::string(e->type_json), std::string(e->data));
         if (!target) return fail(req, ErrorCode::unknown_user, "no such user");
-        if (ServerAgent* a = agent(e->type)) {
+        if (ServerAgent* a = e->agent) {
             json data = util::parse_json(e->data);
             bool taken = true;
             if (!guarded(req.event, e->type, m.user.id, [&] { taken = a->on_user_message(req, m.user, *to, data); }))
                 return fail(req, ErrorCode::internal, "the server failed on this request");
             if (taken) return;
         }
-        emit(target->session, "user_message", message_json(m.user.id, e->type_json, e->data));
+        emit(target->session, Out::user_message, message_json(m.user.id, e->type_json, e->data));
         return ack(req, R"({"ok":true})");
     }
-    ServerAgent* a = agent(e->type);
+    ServerAgent* a = e->agent;
     if (!a) return fail(req, ErrorCode::unknown_type, "no server agent for this type");
     json data = util::parse_json(e->data);
     if (!guarded(req.event, e->type, m.user.id, [&] { a->on_server_message(req, m.user, data); }))
@@ -431,7 +469,7 @@ void Router::room_message(Member& m, const Request& req, std::string_view arg) {
     auto e = envelope(req, arg);
     if (!e) return;
     if (!m.room) return fail(req, ErrorCode::not_in_room, "not in a room");
-    if (ServerAgent* a = agent(e->type)) {
+    if (ServerAgent* a = e->agent) {
         json data = util::parse_json(e->data);
         bool taken = true;
         if (!guarded(req.event, e->type, m.user.id, [&] { taken = a->on_room_message(req, m.user, *m.room, data); }))
@@ -446,7 +484,7 @@ void Router::room_message(Member& m, const Request& req, std::string_view arg) {
             if (ok) ack(req, R"({"ok":true})");
             else fail(req, ErrorCode::unavailable, "the cluster is unavailable");
         });
-    broadcast(*m.room, frame, m.session);
+    broadcast(Out::room_message, *m.room, frame, m.session);
     ack(req, R"({"ok":true})");
 }
 
@@ -465,12 +503,14 @@ std::string Router::message_json(UserId from, std::string_view type_json, std::s
     return out;
 }
 
-void Router::emit(sio::SessionId s, std::string_view name, const std::string& arg_json) {
-    engine_->send(s, sio::make_frame(sio::encode_event(kNamespace, name, "[" + arg_json + "]")));
+void Router::emit(sio::SessionId s, Out event, const std::string& arg_json) {
+    ++stats_.out[static_cast<std::size_t>(event)];
+    engine_->send(s, sio::make_frame(sio::encode_event(kNamespace, event_name(event), "[" + arg_json + "]")));
 }
 
-void Router::broadcast(RoomId room, const sio::Frame& frame, sio::SessionId skip, std::uint64_t order,
+void Router::broadcast(Out event, RoomId room, const sio::Frame& frame, sio::SessionId skip, std::uint64_t order,
                        std::function<void(bool)> done) {
+    ++stats_.out[static_cast<std::size_t>(event)];
     if (link_) return link_->publish(room, frame, skip, order, std::move(done));
     if (const auto it = rooms_.find(room); it != rooms_.end())
         for (sio::SessionId s : it->second.sessions)
@@ -478,19 +518,22 @@ void Router::broadcast(RoomId room, const sio::Frame& frame, sio::SessionId skip
     if (done) done(true);
 }
 
-void Router::send_user(UserId to, const sio::Frame& frame) {
+void Router::send_user(Out event, UserId to, const sio::Frame& frame) {
+    ++stats_.out[static_cast<std::size_t>(event)];
     if (const Member* m = member_by_user(to)) engine_->send(m->session, frame);
     else if (link_) link_->to_user(to, frame, {});
 }
 
 void Router::ack(const Request& r, const std::string& arg_json) {
     if (r.ack_id.empty()) return;
+    ++stats_.out[static_cast<std::size_t>(Out::ack)];
     engine_->send(r.session, sio::make_ack(std::string(kNamespace), r.ack_id, "[" + arg_json + "]"));
 }
 
 void Router::fail(const Request& r, ErrorCode code, std::string_view message) {
+    ++stats_.errors[static_cast<std::size_t>(code)];
     if (!engine_->alive(r.session)) return;
-    emit(r.session, "request_error",
+    emit(r.session, Out::request_error,
          dump(json{{"event", r.event}, {"code", to_string(code)}, {"message", message}}));
     ack(r, dump(json{{"error", {{"code", to_string(code)}, {"message", message}}}}));
 }
@@ -558,7 +601,7 @@ bool Port::reachable(UserId to) const { return router_->link_ || router_->member
 
 void Port::to_user(UserId to, const json& data) const {
     if (!reachable(to)) return;
-    router_->send_user(to, sio::make_frame(sio::encode_event(
+    router_->send_user(Router::Out::server_message, to, sio::make_frame(sio::encode_event(
                                kNamespace, "server_message", "[" + dump(json{{"type", type_}, {"data", data}}) + "]")));
 }
 
@@ -567,13 +610,14 @@ void Port::to_user_raw(UserId to, std::string_view data_json) const {
     std::string arg = "[{\"type\":" + type_json() + ",\"data\":";
     arg += data_json;
     arg += "}]";
-    router_->send_user(to, sio::make_frame(sio::encode_event(kNamespace, "server_message", arg)));
+    router_->send_user(Router::Out::server_message, to,
+                       sio::make_frame(sio::encode_event(kNamespace, "server_message", arg)));
 }
 
 void Port::to_room(RoomId room, const json& data, std::uint64_t order, std::function<void(bool)> done) const {
     const auto frame = sio::make_frame(sio::encode_event(
         kNamespace, "room_message", "[" + router_->message_json(0, type_json(), dump(data)) + "]"));
-    router_->broadcast(room, frame, 0, order, std::move(done));
+    router_->broadcast(Router::Out::room_message, room, frame, 0, order, std::move(done));
 }
 
 void Port::relay_to_room(RoomId room, UserId from, const json& data, bool include_sender, std::uint64_t order,
@@ -581,12 +625,13 @@ void Port::relay_to_room(RoomId room, UserId from, const json& data, bool includ
     const auto frame = sio::make_frame(sio::encode_event(
         kNamespace, "room_message", "[" + router_->message_json(from, type_json(), dump(data)) + "]"));
     const auto* sender = router_->member_by_user(from);
-    router_->broadcast(room, frame, include_sender || !sender ? 0 : sender->session, order, std::move(done));
+    router_->broadcast(Router::Out::room_message, room, frame, include_sender || !sender ? 0 : sender->session, order,
+                       std::move(done));
 }
 
 void Port::user_message(UserId to, UserId from, const json& data) const {
     if (!reachable(to)) return;
-    router_->send_user(to, sio::make_frame(sio::encode_event(
+    router_->send_user(Router::Out::user_message, to, sio::make_frame(sio::encode_event(
                                kNamespace, "user_message", "[" + router_->message_json(from, type_json(), dump(data)) + "]")));
 }
 

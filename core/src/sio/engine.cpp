@@ -97,6 +97,13 @@ Engine::Engine(EngineConfig config, TransportHost& host, Application& app)
 
 Engine::~Engine() = default;
 
+std::array<std::size_t, kTransportCount> Engine::sessions_by_transport() const {
+    std::array<std::size_t, kTransportCount> out{};
+    for (const auto& [id, s] : sessions_)
+        if (s->opened && s->transport) ++out[static_cast<std::size_t>(*s->transport)];
+    return out;
+}
+
 void Engine::add_namespace(std::string endpoint) { namespaces_.push_back(std::move(endpoint)); }
 
 bool Engine::serves(std::string_view endpoint) const {
@@ -115,7 +122,10 @@ Engine::Handshake Engine::handshake(Time now, std::string_view random, std::stri
     else if (const auto it = pending_by_peer_.find(std::string(peer));
              it != pending_by_peer_.end() && it->second >= config_.max_pending_per_peer)
         h.refused = Refusal::too_many_from_peer;
-    if (h.refused != Refusal::none) return h;
+    if (h.refused != Refusal::none) {
+        ++stats_.refused[static_cast<std::size_t>(h.refused)];
+        return h;
+    }
 
     // The random bytes, base64url: 22 characters for 128 bits; in a cluster
     // after the node's prefix, which load balancers route on.
@@ -124,6 +134,7 @@ Engine::Handshake Engine::handshake(Time now, std::string_view random, std::stri
                           : std::string();
     if (sid.empty() || by_sid_.count(sid)) {
         h.refused = Refusal::bad_random;
+        ++stats_.refused[static_cast<std::size_t>(h.refused)];
         return h;
     }
     auto s = std::make_unique<Session>();
@@ -186,6 +197,7 @@ void Engine::open(Session& s, Transport t, Time now) {
     if (s.opened) return;
     s.opened = true;
     forget_pending(s);
+    ++stats_.opened[static_cast<std::size_t>(t)];
     host_.opened(s.id, s.sid, t);
     s.outbox.insert(s.outbox.begin(), connect_frame());
     s.outbox_bytes += connect_frame()->size();
@@ -201,7 +213,10 @@ bool Engine::open_websocket(SessionId id, Time now) {
 }
 
 void Engine::on_ws_text(SessionId id, std::string_view text, Time now) {
-    if (Session* s = get(id); s && s->transport == Transport::websocket) on_packet_text(*s, text, now);
+    if (Session* s = get(id); s && s->transport == Transport::websocket) {
+        stats_.bytes_in[static_cast<std::size_t>(Transport::websocket)] += text.size();
+        on_packet_text(*s, text, now);
+    }
 }
 
 void Engine::on_transport_closed(SessionId id, Time now) {
@@ -218,6 +233,7 @@ std::optional<Engine::PollResult> Engine::on_poll(SessionId id, Transport kind, 
     if (!s->outbox.empty()) {
         r.respond = true;
         r.body = encode_payload(s->outbox);
+        stats_.bytes_out[static_cast<std::size_t>(kind)] += r.body.size();
         s->outbox.clear();
         s->outbox_bytes = 0;
         s->poll_held = false;
@@ -241,6 +257,7 @@ void Engine::on_post(SessionId id, Transport kind, std::string_view body, Time n
     // Before the first GET a POST is taken (some clients send first, X9);
     // after it, only from the transport the session opened with.
     if (!s || !is_polling(kind) || (s->transport && *s->transport != kind)) return;
+    stats_.bytes_in[static_cast<std::size_t>(kind)] += body.size();
     const auto packets = decode_payload(body);
     if (!packets) {  // a broken payload counts like a broken packet
         if (++s->bad_packets > config_.max_bad_packets) end(*s, CloseReason::garbage, now, true);
@@ -311,7 +328,10 @@ void Engine::handle(Session& s, Packet&& p, Time now) {
 }
 
 void Engine::send(SessionId id, const Frame& packet) {
-    if (Session* s = get(id)) push(*s, packet);
+    if (Session* s = get(id)) {
+        ++stats_.deliveries;
+        push(*s, packet);
+    }
 }
 
 void Engine::push(Session& s, Frame f) {
@@ -340,6 +360,7 @@ void Engine::deliver(Session& s, Time now) {
     if (*s.transport == Transport::websocket) {
         std::vector<Frame> frames;
         frames.swap(s.outbox);
+        stats_.bytes_out[static_cast<std::size_t>(Transport::websocket)] += s.outbox_bytes;
         s.outbox_bytes = 0;
         host_.ws_write(s.id, std::move(frames));
         return;
@@ -357,6 +378,7 @@ void Engine::deliver(Session& s, Time now) {
 void Engine::answer_poll(Session& s, std::string body, Time now) {
     s.poll_held = false;
     s.close_deadline = now + config_.close_timeout;
+    if (s.transport) stats_.bytes_out[static_cast<std::size_t>(*s.transport)] += body.size();
     host_.poll_respond(s.id, std::move(body));
 }
 
@@ -377,6 +399,8 @@ void Engine::end(Session& s, CloseReason reason, Time now, bool say_goodbye) {
     for (const auto& ns : namespaces) app_.on_namespace_disconnect(id, ns, reason, now);
     app_.on_namespace_disconnect(id, "", reason, now);
 
+    const std::size_t by = s.opened && s.transport ? static_cast<std::size_t>(*s.transport) : kTransportCount;
+    ++stats_.closed[by][static_cast<std::size_t>(reason)];
     host_.closed(id, s.sid, reason);
     if (!s.opened) forget_pending(s);
     by_sid_.erase(s.sid);

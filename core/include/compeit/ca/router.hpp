@@ -7,6 +7,7 @@
 // recipient.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <map>
@@ -82,6 +83,30 @@ public:
     sio::Time now() const { return now_; }
     const Limits& limits() const { return limits_; }
 
+    // Counters for the host's metrics: plain integers bumped where things
+    // happen, read at scrape time; arrays indexed by enums, so a message
+    // costs no allocation and no lookup by name.
+    enum class In : std::uint8_t { join_room, leave_room, server_message, user_message, room_message, other };
+    static constexpr std::size_t kInCount = static_cast<std::size_t>(In::other) + 1;
+    enum class Out : std::uint8_t {
+        connected, room_joined, room_left, user_joined, user_left,
+        room_message, user_message, server_message, request_error, ack };
+    static constexpr std::size_t kOutCount = static_cast<std::size_t>(Out::ack) + 1;
+    static std::string_view event_name(In e);
+    static std::string_view event_name(Out e);  // the socket.io event name ("ack" for acks)
+    struct AgentCount {
+        std::string type;            // a registered agent type
+        std::uint64_t messages = 0;  // server, user and room messages of that type
+    };
+    struct Stats {
+        std::array<std::uint64_t, kInCount> in{};    // client events, by name (user_message: a server_message with `to`)
+        std::array<std::uint64_t, kOutCount> out{};  // messages made for clients; a broadcast counts once
+        std::array<std::uint64_t, kErrorCodeCount> errors{};  // request_error answers, by code
+        std::vector<AgentCount> agents;  // in registration order
+        std::uint64_t unrouted = 0;      // messages of a type no agent serves (relayed as sent, or refused)
+    };
+    const Stats& stats() const { return stats_; }
+
 private:
     friend class Port;
 
@@ -109,7 +134,12 @@ private:
     std::unordered_map<sio::SessionId, Member> members_;
     std::unordered_map<UserId, sio::SessionId> sessions_by_user_;
     std::unordered_map<RoomId, Room> rooms_;
-    std::map<std::string, ServerAgent*, std::less<>> agents_;
+    struct Registered {
+        ServerAgent* agent;
+        std::size_t slot;  // in stats_.agents
+    };
+    std::map<std::string, Registered, std::less<>> agents_;
+    Stats stats_;
     std::function<void(const Fault&)> on_fault_;
     std::unordered_map<sio::SessionId, Identity> identities_;  // token mode: each session's, until it ends
 
@@ -153,13 +183,13 @@ private:
     void leave_current(Member& m);
 
     // Output.
-    void emit(sio::SessionId s, std::string_view name, const std::string& arg_json);
+    void emit(sio::SessionId s, Out event, const std::string& arg_json);
     // To the room's members but `skip`; through the cluster when linked
     // (`order`: the chat history's sequence in the room, 0 none).
-    void broadcast(RoomId room, const sio::Frame& frame, sio::SessionId skip, std::uint64_t order = 0,
+    void broadcast(Out event, RoomId room, const sio::Frame& frame, sio::SessionId skip, std::uint64_t order = 0,
                    std::function<void(bool)> done = {});
     // To one user here, or on another node when linked.
-    void send_user(UserId to, const sio::Frame& frame);
+    void send_user(Out event, UserId to, const sio::Frame& frame);
     void ack(const Request& r, const std::string& arg_json);
     void fail(const Request& r, ErrorCode code, std::string_view message);
     // {"from":..,"type":..,"data":..} from JSON texts.

@@ -62,6 +62,7 @@ enum class ErrorCode : std::uint8_t {
     unavailable,  // a backing service (store, media server) failed
     internal,     // the server failed on this request (a bug: logged, the session goes on)
 };
+inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::internal) + 1;
 std::string_view to_string(ErrorCode c);
 
 // LIM-3, configurable.

@@ -21,6 +21,7 @@
 // bounded: unused handshakes cannot grow memory.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,8 @@ using Time = std::chrono::milliseconds;
 using SessionId = std::uint64_t;  // opaque handle; 0 is never a session
 
 enum class Transport : std::uint8_t { websocket, xhr_polling, jsonp_polling };
+inline constexpr std::size_t kTransportCount = 3;
+static_assert(static_cast<std::size_t>(Transport::jsonp_polling) + 1 == kTransportCount);
 std::optional<Transport> parse_transport(std::string_view name);
 std::string_view transport_name(Transport t);
 inline bool is_polling(Transport t) { return t != Transport::websocket; }
@@ -56,6 +59,8 @@ enum class CloseReason : std::uint8_t {
     overflow,           // too much buffered for a client that does not read
     garbage,            // too many malformed packets in a row
 };
+inline constexpr std::size_t kCloseReasonCount = 10;
+static_assert(static_cast<std::size_t>(CloseReason::garbage) + 1 == kCloseReasonCount);
 std::string_view to_string(CloseReason r);
 
 struct EngineConfig {
@@ -117,6 +122,7 @@ public:
     const EngineConfig& config() const { return config_; }
 
     enum class Refusal : std::uint8_t { none, too_many_pending, too_many_from_peer, query_too_long, bad_random };
+    static constexpr std::size_t kRefusalCount = static_cast<std::size_t>(Refusal::bad_random) + 1;
     struct Handshake {
         SessionId id = 0;  // 0: refused, see `refused`
         std::string sid;
@@ -176,6 +182,22 @@ public:
 
     std::size_t session_count() const { return sessions_.size(); }
     std::size_t pending_handshakes() const { return pending_; }
+    // Sessions by transport, now (a pass over the sessions: for scrapes, not the hot path).
+    std::array<std::size_t, kTransportCount> sessions_by_transport() const;
+
+    // Counters for the host's metrics: plain integers bumped where things
+    // happen (one thread drives the engine), read at scrape time. Arrays
+    // indexed by the enums, so nothing is allocated or looked up by name.
+    struct Stats {
+        std::array<std::uint64_t, kTransportCount> opened{};
+        // [transport][reason]; index kTransportCount: never opened (handshake timeout).
+        std::array<std::array<std::uint64_t, kCloseReasonCount>, kTransportCount + 1> closed{};
+        std::array<std::uint64_t, kRefusalCount> refused{};  // by Refusal; [none] stays 0
+        std::array<std::uint64_t, kTransportCount> bytes_in{};   // packet text received
+        std::array<std::uint64_t, kTransportCount> bytes_out{};  // frames and payloads handed to the host
+        std::uint64_t deliveries = 0;  // frames the application sent to one session (Engine::send)
+    };
+    const Stats& stats() const { return stats_; }
 
 private:
     struct Session;
@@ -188,6 +210,7 @@ private:
     std::vector<SessionId> dirty_;
     SessionId next_id_ = 1;
     std::size_t pending_ = 0;  // sessions not yet opened
+    Stats stats_;
     std::unordered_map<std::string, std::size_t> pending_by_peer_;  // only addresses with some
 
     Session* get(SessionId id) const;
