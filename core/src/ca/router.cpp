@@ -59,6 +59,13 @@ bool Router::register_agent(const std::string& type, ServerAgent& a) {
     return true;
 }
 
+bool Router::unregister_agent(const std::string& type, const ServerAgent& a) {
+    const auto it = agents_.find(type);
+    if (it == agents_.end() || it->second != &a) return false;
+    agents_.erase(it);
+    return true;
+}
+
 ServerAgent* Router::agent(std::string_view type) const {
     const auto it = agents_.find(type);
     return it == agents_.end() ? nullptr : it->second;

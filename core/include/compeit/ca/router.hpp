@@ -31,6 +31,9 @@ public:
     void attach(sio::Engine& engine);
     // Registers a server agent under `type` (unique). The router does not own it.
     bool register_agent(const std::string& type, ServerAgent& agent);
+    // Removes `type` if `agent` holds it (an agent link that went away): its
+    // server_messages get unknown_type again. Not from inside an agent callback.
+    bool unregister_agent(const std::string& type, const ServerAgent& agent);
     // What the last-resort barrier caught: an exception out of router or
     // agent code (a bug; validation should make it unreachable). The request
     // gets request_error `internal`, the session goes on, and the host logs this.
