@@ -14,6 +14,7 @@
 #include "compeit/util/url.hpp"
 #include "compeit/util/utf.hpp"
 #include "admin_api.hpp"
+#include "agent_link.hpp"
 #include "legacy_client.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
@@ -216,6 +217,7 @@ private:
         origin_allowed_ = server_.origins().allows(origin_);
         const auto target = url::split_target(req.target());
         const auto sio = parse_sio_path(target.path, server_.options().resource);
+        if (target.path == kAgentLinkPath && server_.agent_links()) return agent_link(std::move(req));  // #18
         if (req.count(http::field::upgrade)) {  // websocket or not, upgrades are decided below
             if (!origin_allowed_) return bad_origin();
             if (sio && !sio->welcome && sio->transport == "websocket" && !sio->sid.empty())
@@ -388,6 +390,29 @@ private:
         if (key.empty() || req.method() != http::verb::get ||
             !(version == "13" || version == "8" || version == "7"))
             return close();  // as socket.io 0.9: no answer to a bad upgrade
+        take_websocket()->start(key, std::string(sid), address_, peer_);
+    }
+
+    // The agent link (agent_link.hpp): authorised before the upgrade.
+    void agent_link(Request&& req) {
+        auto verdict = server_.agent_links()->authorize(req[http::field::authorization], address_);
+        if (verdict.status) {
+            Response res{static_cast<http::status>(verdict.status), version_};
+            res.set(http::field::content_type, "text/plain");
+            if (verdict.status == 401) res.set(http::field::www_authenticate, "Bearer");
+            res.body() = std::move(verdict.body);
+            res.keep_alive(false);
+            return send(std::move(res));
+        }
+        const std::string key(req[http::field::sec_websocket_key]);
+        if (!req.count(http::field::upgrade) || key.empty() || req.method() != http::verb::get ||
+            req[http::field::sec_websocket_version] != "13")
+            return refuse(http::status::upgrade_required, "a websocket (version 13) upgrade is required\n");
+        server_.agent_links()->open(take_websocket(), key, std::move(verdict.config), peer_);
+    }
+
+    // The connection, with what was read past the request, as a websocket.
+    std::shared_ptr<WsSession> take_websocket() {
         const auto data = buffer_.data();
         std::string leftover(static_cast<const char*>(data.data()), data.size());
         closed_ = true;  // the connection now belongs to the websocket session
@@ -398,7 +423,7 @@ private:
         else
             ws = std::make_shared<WsSession>(std::get<beast::tcp_stream>(stream_).release_socket(), server_,
                                              std::move(leftover), std::move(slot_));
-        ws->start(key, std::string(sid), address_, peer_);
+        return ws;
     }
 
     // --- admin interface -----------------------------------------------------

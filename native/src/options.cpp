@@ -192,6 +192,12 @@ const std::vector<Flag>& flags() {
          [](const std::string&, Options& o) { return o.access_log = true; }},
         {"--drain-timeout", "SECONDS", "on SIGTERM, how long connected clients get before the server closes (default 10)",
          [](const std::string& v, Options& o) { return to_double(v, o.drain_timeout_s) && o.drain_timeout_s >= 0; }},
+        // The agent link (docs/agents.md).
+        {"--agent-secret", "S", "enables the agent link at /agent_link for agents sending Authorization: Bearer S "
+                                "(or env COMPEIT_AGENT_SECRET); none: no agent link",
+         [](const std::string& v, Options& o) { o.agent_secret = v; return !v.empty(); }},
+        {"--agent-timeout", "SECONDS", "how long an external agent has to answer a request (default 5)",
+         [](const std::string& v, Options& o) { return to_double(v, o.agent_timeout_s) && o.agent_timeout_s > 0 && o.agent_timeout_s <= 3600; }},
     };
     return list;
 }
@@ -217,6 +223,7 @@ std::string help_text() {
 ParseResult parse_options(const std::vector<std::string>& args, Options& out) {
     if (const char* token = std::getenv("COMPEIT_ADMIN_TOKEN")) out.admin_token = token;
     if (const char* secret = std::getenv("COMPEIT_AUTH_SECRET")) out.auth_secret = secret;
+    if (const char* secret = std::getenv("COMPEIT_AGENT_SECRET")) out.agent_secret = secret;
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string name = args[i];
         std::string value;
@@ -246,6 +253,8 @@ ParseResult parse_options(const std::vector<std::string>& args, Options& out) {
     }
     if (out.tls_cert.empty() != out.tls_key.empty()) return {false, false, "--tls-cert and --tls-key go together"};
     if (!out.cluster.empty() && out.node.empty()) return {false, false, "--cluster needs --node NAME"};
+    if (!out.cluster.empty() && !out.agent_secret.empty())
+        return {false, false, "--agent-secret with --cluster is not supported yet (an agent would serve one node's users)"};
     return {};
 }
 

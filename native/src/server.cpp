@@ -21,6 +21,7 @@
 #include "threaded_chat_store.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
+#include "server_agents.hpp"
 #include "ws_session.hpp"
 
 namespace compeit::native {
@@ -132,6 +133,20 @@ bool Server::open_agents() {
     kurento_ = std::make_unique<agents::KurentoAgent>(*media_, options_.ice_servers);
     router_.register_agent(agents::KurentoAgent::kType, *kurento_);
     log(LogLevel::info, "kurento agent in ", media_->mode(), " mode");
+    for (const auto& entry : server_agents()) {  // every other C++ agent: one line in server_agents.cpp
+        auto agent = entry.make(*this);
+        if (!agent) continue;
+        if (!router_.register_agent(std::string(entry.type), *agent)) {
+            log(LogLevel::error, "agent type ", entry.type, " registered twice");
+            return false;
+        }
+        table_agents_.push_back(std::move(agent));
+    }
+    if (!options_.agent_secret.empty()) {
+        agent_links_ = std::make_unique<AgentLinks>(*this);
+        log(LogLevel::info, "agent link at ", kAgentLinkPath, " (--agent-secret), agent timeout ",
+            options_.agent_timeout_s, " s");
+    }
     return true;
 }
 
@@ -358,6 +373,7 @@ void Server::arm_tick() {
         router_.advance(t);
         engine_.tick(t);
         if (cluster_) cluster_->tick(t);
+        if (agent_links_) agent_links_->tick(t);
         trim_memory(t);
         arm_tick();
     });
@@ -389,6 +405,7 @@ void Server::stop() {
     if (kms_) kms_->stop();
     if (janus_) janus_->stop();
     if (redis_) redis_->stop();
+    if (agent_links_) agent_links_->stop();
     // Aborting detaches from these maps: iterate over copies.
     const auto websockets = std::exchange(websockets_, {});
     const auto polls = std::exchange(polls_, {});

@@ -1,0 +1,114 @@
+#include "agent_link.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "log.hpp"
+#include "secrets.hpp"
+#include "server.hpp"
+#include "ws_session.hpp"
+
+namespace compeit::native {
+
+namespace {
+constexpr unsigned kFailures = 5;                 // wrong credentials per address...
+constexpr std::chrono::seconds kFailureWindow{60};  // ...per minute, then 429 until the minute ends
+}  // namespace
+
+// One link: the core's LinkAgent between the websocket and the router.
+class AgentLinks::Peer final : public WsSession::LinkPeer, public std::enable_shared_from_this<Peer> {
+public:
+    Peer(AgentLinks& links, std::string name, ca::LinkAgent::Config config)
+        : links_(links),
+          name_(std::move(name)),
+          agent_(links.server_.router(), std::move(config), [this](std::string frame) { send(std::move(frame)); }) {}
+
+    void attach(const std::shared_ptr<WsSession>& ws) { ws_ = ws; }
+
+    void on_text(std::string_view text) override {
+        const auto types = agent_.types().size();
+        agent_.on_frame(text, links_.server_.now());
+        if (agent_.types().size() != types) log(LogLevel::info, "agent link ", name_, " serves ", describe());
+        if (agent_.misbehaving() && !closing_) {
+            closing_ = true;
+            log(LogLevel::warn, "agent link ", name_, ": too many bad frames, closing");
+            // Not from inside the session's read loop.
+            boost::asio::post(links_.server_.ioc(), [w = ws_] {
+                if (auto ws = w.lock()) ws->finish();
+            });
+        }
+    }
+
+    void on_close() override {
+        if (!agent_.types().empty()) log(LogLevel::info, "agent link ", name_, " closed; unregistered ", describe());
+        agent_.close();
+        links_.links_.erase(this);
+    }
+
+    void tick(sio::Time now) { agent_.tick(now); }
+
+    void close() {
+        if (auto ws = ws_.lock()) ws->finish();
+        agent_.close();
+    }
+
+private:
+    AgentLinks& links_;
+    std::string name_;
+    ca::LinkAgent agent_;
+    std::weak_ptr<WsSession> ws_;
+    bool closing_ = false;
+
+    void send(std::string frame) {
+        if (auto ws = ws_.lock()) {
+            std::vector<sio::Frame> frames;
+            frames.push_back(sio::make_frame(std::move(frame)));
+            ws->send(std::move(frames));
+        }
+    }
+    std::string describe() const {
+        std::string out;
+        for (const auto& t : agent_.types()) out += (out.empty() ? "" : ", ") + t;
+        return out.empty() ? "no types" : "types " + out;
+    }
+};
+
+AgentLinks::AgentLinks(Server& server) : server_(server), failures_(kFailures, kFailureWindow) {}
+
+AgentLinks::~AgentLinks() { stop(); }
+
+AgentLinks::Verdict AgentLinks::authorize(std::string_view authorization, const std::string& address) {
+    const auto now = std::chrono::steady_clock::now();
+    if (failures_.blocked(address, now)) return {429, "too many failed attempts\n", {}};
+    const auto credentials = bearer_credentials(authorization);
+    if (!credentials || credentials->empty()) return {401, "agent credential required\n", {}};
+    if (!secrets_equal(*credentials, server_.options().agent_secret)) {
+        failures_.failed(address, now);
+        log(LogLevel::warn, "agent link: refused credential from ", address);
+        return {403, "agent credential refused\n", {}};
+    }
+    Verdict v;
+    v.config.timeout = std::chrono::duration_cast<sio::Time>(std::chrono::duration<double>(server_.options().agent_timeout_s));
+    v.config.max_frame = server_.options().limits.max_data_bytes + 64 * 1024;
+    return v;
+}
+
+void AgentLinks::open(const std::shared_ptr<WsSession>& ws, const std::string& client_key, ca::LinkAgent::Config config,
+                      const std::string& peer) {
+    auto link = std::make_shared<Peer>(*this, "#" + std::to_string(next_++) + " from " + peer, std::move(config));
+    link->attach(ws);
+    links_.emplace(link.get(), link);
+    log(LogLevel::info, "agent link open from ", peer);
+    ws->start_link(client_key, std::move(link), peer);
+}
+
+void AgentLinks::tick(sio::Time now) {
+    for (const auto& [raw, weak] : std::map(links_))  // a tick may close links
+        if (auto link = weak.lock()) link->tick(now);
+}
+
+void AgentLinks::stop() {
+    for (const auto& [raw, weak] : std::exchange(links_, {}))
+        if (auto link = weak.lock()) link->close();
+}
+
+}  // namespace compeit::native
