@@ -89,7 +89,6 @@ private:
     std::uint64_t next_id_ = 1;
     RateLimiter rate_, errors_;
     sio::Time now_{};
-    bool takes_room_ = false, takes_user_ = false;
     bool closed_ = false, misbehaving_ = false;
 
     void apply(link::Frame& frame);
