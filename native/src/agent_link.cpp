@@ -81,12 +81,19 @@ AgentLinks::Verdict AgentLinks::authorize(std::string_view authorization, const 
     if (failures_.blocked(address, now)) return {429, "too many failed attempts\n", {}};
     const auto credentials = bearer_credentials(authorization);
     if (!credentials || credentials->empty()) return {401, "agent credential required\n", {}};
-    if (!secrets_equal(*credentials, server_.options().agent_secret)) {
-        failures_.failed(address, now);
-        log(LogLevel::warn, "agent link: refused credential from ", address);
-        return {403, "agent credential refused\n", {}};
-    }
     Verdict v;
+    const auto& secret = server_.options().agent_secret;
+    if (secret.empty() || !secrets_equal(*credentials, secret)) {
+        // An access token with an `agent` claim: the types it lists, no others.
+        auto claims = server_.tokens().enabled() ? server_.tokens().verify(*credentials, Server::wall_seconds())
+                                                 : Expected<auth::Claims, std::string>(unexpected(std::string()));
+        if (!claims || !claims->agent) {
+            failures_.failed(address, now);
+            log(LogLevel::warn, "agent link: refused credential from ", address);
+            return {403, "agent credential refused\n", {}};
+        }
+        v.config.allowed_types = std::move(*claims->agent);
+    }
     v.config.timeout = std::chrono::duration_cast<sio::Time>(std::chrono::duration<double>(server_.options().agent_timeout_s));
     v.config.max_frame = server_.options().limits.max_data_bytes + 64 * 1024;
     return v;

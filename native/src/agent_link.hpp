@@ -1,6 +1,7 @@
 // The agent link's endpoint (docs/agents.md): external agents connect with a
-// websocket to kAgentLinkPath, authorised by `Authorization: Bearer <S>`
-// where S is --agent-secret (compared in constant time). Each link is one
+// websocket to kAgentLinkPath, authorised by `Authorization: Bearer <C>`
+// where C is --agent-secret (compared in constant time) or an access token
+// with an `agent` claim (the types it may register). Each link is one
 // ca::LinkAgent (the core does the protocol); this file owns the sockets'
 // side: authorisation before the upgrade, the clock (tick), and closing a
 // link whose agent misbehaves. The websocket is a WsSession (bounded write

@@ -142,10 +142,11 @@ bool Server::open_agents() {
         }
         table_agents_.push_back(std::move(agent));
     }
-    if (!options_.agent_secret.empty()) {
+    // The agent link: for the agent secret, or access tokens with an `agent` claim (not in a cluster yet).
+    if ((!options_.agent_secret.empty() || tokens_.enabled()) && options_.cluster.empty()) {
         agent_links_ = std::make_unique<AgentLinks>(*this);
-        log(LogLevel::info, "agent link at ", kAgentLinkPath, " (--agent-secret), agent timeout ",
-            options_.agent_timeout_s, " s");
+        log(LogLevel::info, "agent link at ", kAgentLinkPath, " (", options_.agent_secret.empty() ? "" : "--agent-secret, ",
+            tokens_.enabled() ? "tokens with an agent claim" : "no tokens", "), agent timeout ", options_.agent_timeout_s, " s");
     }
     return true;
 }

@@ -9,6 +9,7 @@ import { openLink, startPollAgent } from './lib/agent-link.mjs';
 import { httpRequest } from './lib/raw.mjs';
 import { freePort } from './lib/daemon.mjs';
 import { pollUntil } from './lib/proc.mjs';
+import { SECRET as AUTH_SECRET, hs256, claims } from './lib/tokens.mjs';
 
 const SECRET = 'agent-secret-for-tests';
 const skip = clusterSize ? 'the agent link is refused with --cluster (docs/agents.md)' : false;
@@ -190,4 +191,18 @@ test('a link disconnect frees its type at once', { skip }, async () => {
   assert.equal((await alice.ack('server_message', { type: 'brief', data: 1 })).error.code, 'unknown_type');
   const again = await link();
   assert.equal((await again.register(['brief'])).op, 'registered');
+});
+
+test('an access token with an agent claim registers the types it lists, no others', { skip }, async () => {
+  const tokened = await startServer(['--auth-secret', AUTH_SECRET]);
+  try {
+    const l = await openLink(tokened.url, hs256(claims({ sub: 'poll-service', rooms: [], agent: ['vote'] })));
+    links.push(l);
+    assert.equal((await l.register(['other'])).code, 'forbidden');
+    assert.deepEqual((await l.register(['vote'])).types, ['vote']);
+    await assert.rejects(openLink(tokened.url, hs256(claims({ sub: 'a-user' }))), (e) => e.status === 403);
+    await assert.rejects(openLink(tokened.url, SECRET), (e) => e.status === 403);  // no --agent-secret there
+  } finally {
+    await tokened.stop();
+  }
 });
