@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 #include "log.hpp"
 #include "secrets.hpp"
 #include "server.hpp"
@@ -22,9 +24,15 @@ public:
           name_(std::move(name)),
           agent_(links.server_.router(), std::move(config), [this](std::string frame) { send(std::move(frame)); }) {}
 
-    void attach(const std::shared_ptr<WsSession>& ws) { ws_ = ws; }
+    void attach(const std::shared_ptr<WsSession>& ws, sio::Time now) {
+        ws_ = ws;
+        last_heard_ = last_ping_ = now;
+    }
+
+    void on_pong() override { last_heard_ = links_.server_.now(); }
 
     void on_text(std::string_view text) override {
+        last_heard_ = links_.server_.now();
         const auto types = agent_.types().size();
         agent_.on_frame(text, links_.server_.now());
         if (agent_.types().size() != types) log(LogLevel::info, "agent link ", name_, " serves ", describe());
@@ -44,7 +52,21 @@ public:
         links_.links_.erase(this);
     }
 
-    void tick(sio::Time now) { agent_.tick(now); }
+    // A peer that answers nothing for three pings is gone (a half-open TCP
+    // connection would otherwise hold its types until the kernel gives up).
+    void tick(sio::Time now, sio::Time ping_every) {
+        agent_.tick(now);
+        auto ws = ws_.lock();
+        if (!ws) return;
+        if (now - last_heard_ > 3 * ping_every) {
+            log(LogLevel::warn, "agent link ", name_, " answers no pings: closing");
+            return ws->finish();
+        }
+        if (now - last_ping_ >= ping_every) {
+            last_ping_ = now;
+            ws->ping();
+        }
+    }
 
     void close() {
         if (auto ws = ws_.lock()) ws->finish();
@@ -56,6 +78,7 @@ private:
     std::string name_;
     ca::LinkAgent agent_;
     std::weak_ptr<WsSession> ws_;
+    sio::Time last_heard_{}, last_ping_{};
     bool closing_ = false;
 
     void send(std::string frame) {
@@ -72,7 +95,12 @@ private:
     }
 };
 
-AgentLinks::AgentLinks(Server& server) : server_(server), failures_(kFailures, kFailureWindow) {}
+// Pings every --agent-timeout, from 1 to 15 s.
+AgentLinks::AgentLinks(Server& server)
+    : server_(server),
+      failures_(kFailures, kFailureWindow),
+      ping_every_(std::clamp(std::chrono::duration_cast<sio::Time>(std::chrono::duration<double>(server.options().agent_timeout_s)),
+                             sio::Time{1'000}, sio::Time{15'000})) {}
 
 AgentLinks::~AgentLinks() { stop(); }
 
@@ -102,7 +130,7 @@ AgentLinks::Verdict AgentLinks::authorize(std::string_view authorization, const 
 void AgentLinks::open(const std::shared_ptr<WsSession>& ws, const std::string& client_key, ca::LinkAgent::Config config,
                       const std::string& peer) {
     auto link = std::make_shared<Peer>(*this, "#" + std::to_string(next_++) + " from " + peer, std::move(config));
-    link->attach(ws);
+    link->attach(ws, server_.now());
     links_.emplace(link.get(), link);
     log(LogLevel::info, "agent link open from ", peer);
     ws->start_link(client_key, std::move(link), peer);
@@ -110,7 +138,7 @@ void AgentLinks::open(const std::shared_ptr<WsSession>& ws, const std::string& c
 
 void AgentLinks::tick(sio::Time now) {
     for (const auto& [raw, weak] : std::map(links_))  // a tick may close links
-        if (auto link = weak.lock()) link->tick(now);
+        if (auto link = weak.lock()) link->tick(now, ping_every_);
 }
 
 void AgentLinks::stop() {

@@ -5,7 +5,9 @@
 // ca::LinkAgent (the core does the protocol); this file owns the sockets'
 // side: authorisation before the upgrade, the clock (tick), and closing a
 // link whose agent misbehaves. The websocket is a WsSession (bounded write
-// queue, frame size limit) carrying no socket.io session.
+// queue, frame size limit) carrying no socket.io session; it is pinged every
+// --agent-timeout (1 to 15 s) and closed when nothing (no pong, no frame)
+// came from it for three times that.
 #pragma once
 
 #include <map>
@@ -49,6 +51,7 @@ private:
     FailureThrottle failures_;
     std::map<Peer*, std::weak_ptr<Peer>> links_;
     std::uint64_t next_ = 1;
+    sio::Time ping_every_;
 };
 
 }  // namespace compeit::native

@@ -150,6 +150,9 @@ void WsSession::on_bytes(std::string_view bytes) {
                 closing_ = true;
                 write();
                 return;
+            case ws::Opcode::pong:
+                if (link_) link_->on_pong();
+                break;
             default:
                 break;  // binary frames and pongs carry nothing for socket.io 0.9
         }

@@ -54,11 +54,14 @@ public:
         virtual ~LinkPeer() = default;
         virtual void on_text(std::string_view text) = 0;
         virtual void on_close() = 0;
+        virtual void on_pong() {}
     };
     void start_link(const std::string& client_key, std::shared_ptr<LinkPeer> link, const std::string& peer);
 
     // Queues socket.io packets, one text frame each.
     void send(std::vector<sio::Frame>&& frames);
+    // A ping frame (the agent link checks that its peer is alive).
+    void ping() { push_control(ws::Opcode::ping, {}); }
     // The session is over: close once the queue is written.
     void finish();
     // Close now (server shutdown).

@@ -9,6 +9,7 @@ import { openLink, startPollAgent } from './lib/agent-link.mjs';
 import { httpRequest } from './lib/raw.mjs';
 import { freePort } from './lib/daemon.mjs';
 import { pollUntil } from './lib/proc.mjs';
+import { withTimeout } from './lib/wait.mjs';
 import { SECRET as AUTH_SECRET, hs256, claims } from './lib/tokens.mjs';
 
 const SECRET = 'agent-secret-for-tests';
@@ -205,4 +206,20 @@ test('an access token with an agent claim registers the types it lists, no other
   } finally {
     await tokened.stop();
   }
+});
+
+test('a link that answers no pings is closed and its type freed', { skip }, async () => {
+  const deaf = await openLink(srv.url, SECRET, { autoPong: false });
+  links.push(deaf);
+  await deaf.register(['deaf']);
+  const pings = [];
+  deaf.ws.on('ping', () => pings.push(performance.now()));
+  const alive = await link();  // answers pings (ws does by default): stays
+  await alive.register(['alive']);
+  await withTimeout(deaf.closed, 8000, 'the server to close the deaf link');
+  assert.ok(pings.length >= 2, `pinged ${pings.length} times first`);
+  const alice = await joined('Alice', freshRoom());
+  assert.equal((await alice.ack('server_message', { type: 'deaf', data: 1 })).error.code, 'unknown_type');
+  alive.send({ op: 'members', room: 1, ref: 'still' });
+  assert.equal((await alive.next('error', { filter: (e) => e.ref === 'still' })).code, 'forbidden');
 });

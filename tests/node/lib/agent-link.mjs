@@ -14,10 +14,11 @@ const linkUrl = (url) => `${url.replace(/^http/, 'ws')}/agent_link`;
 /**
  * Opens a link with `Authorization: Bearer <secret>` (none when secret is undefined).
  * Resolves to a Link once open; rejects with {status} when the upgrade is refused.
+ * `autoPong: false` makes a peer that does not answer the server's pings.
  */
-export function openLink(url, secret, { timeout = 5000 } = {}) {
+export function openLink(url, secret, { timeout = 5000, autoPong = true } = {}) {
   const headers = secret === undefined ? {} : { authorization: `Bearer ${secret}` };
-  const ws = new WebSocket(linkUrl(url), { headers });
+  const ws = new WebSocket(linkUrl(url), { headers, autoPong });
   return withTimeout(new Promise((res, rej) => {
     ws.once('open', () => res(new Link(ws)));
     ws.once('unexpected-response', (_req, response) => {
