@@ -137,8 +137,10 @@ void AgentLinks::open(const std::shared_ptr<WsSession>& ws, const std::string& c
 }
 
 void AgentLinks::tick(sio::Time now) {
-    for (const auto& [raw, weak] : std::map(links_))  // a tick may close links
+    for (const auto& [raw, weak] : std::map(links_)) {  // a tick may close links
         if (auto link = weak.lock()) link->tick(now, ping_every_);
+        else links_.erase(raw);  // its websocket went without a close (never expected; no entry is kept)
+    }
 }
 
 void AgentLinks::stop() {
