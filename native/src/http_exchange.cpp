@@ -70,6 +70,11 @@ void Exchange::upgrade(const std::string& key, const std::string& sid) {
     conn_->upgrade(key, sid);
 }
 
+std::shared_ptr<WsSession> Exchange::take_websocket() {
+    log_access(101, 0);
+    return conn_->take_websocket();
+}
+
 // The path only (a query may hold a token), a session's sid replaced by its tag.
 void Exchange::log_access(unsigned status, std::uint64_t bytes) const {
     if (!access_log_enabled()) return;

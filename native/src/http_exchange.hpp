@@ -15,6 +15,8 @@
 
 namespace compeit::native {
 
+class WsSession;
+
 class Server;
 
 namespace http_route {
@@ -46,6 +48,9 @@ public:
     virtual void hold_poll(sio::SessionId id, std::shared_ptr<Exchange> ex) = 0;
     // Hands the socket to a websocket session for `sid`.
     virtual void upgrade(const std::string& key, const std::string& sid) = 0;
+    // The connection, with what was read past the request, as a websocket
+    // session not started yet (the agent link starts it its own way).
+    virtual std::shared_ptr<WsSession> take_websocket() = 0;
 };
 
 // A request being answered. Answers leave through send() only, which writes
@@ -84,6 +89,8 @@ public:
     void close() { conn_->close(); }
     // The websocket upgrade, logged as 101.
     void upgrade(const std::string& key, const std::string& sid);
+    // The connection as a websocket session for its own protocol, logged as 101.
+    std::shared_ptr<WsSession> take_websocket();
 
 private:
     std::shared_ptr<Connection> conn_;

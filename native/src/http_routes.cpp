@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin_api.hpp"
+#include "agent_link.hpp"
 #include "legacy_client.hpp"
 #include "metrics.hpp"
 #include "server.hpp"
@@ -90,6 +91,31 @@ void admin(const ExchangePtr& ex) {
     });
 }
 
+// The agent link (agent_link.hpp, docs/agents.md): a websocket of its own
+// protocol, authorised before the upgrade.
+void agent_link(const ExchangePtr& ex) {
+    AgentLinks* links = ex->server().agent_links();
+    if (!links) return ex->text(http::status::not_found, "this server has no agent link (--agent-secret)\n", "text/plain");
+    const Request& req = ex->req();
+    auto verdict = links->authorize(req[http::field::authorization], ex->address());
+    if (verdict.status) {
+        Response res = ex->make(static_cast<http::status>(verdict.status), "text/plain");
+        if (verdict.status == 401) res.set(http::field::www_authenticate, "Bearer");
+        res.body() = std::move(verdict.body);
+        res.keep_alive(false);
+        return ex->send(std::move(res));
+    }
+    const std::string key(req[http::field::sec_websocket_key]);
+    if (!req.count(http::field::upgrade) || key.empty() || req.method() != http::verb::get ||
+        req[http::field::sec_websocket_version] != "13") {
+        Response res = ex->make(http::status::upgrade_required, "text/plain; charset=UTF-8");
+        res.body() = "a websocket (version 13) upgrade is required\n";
+        res.keep_alive(false);
+        return ex->send(std::move(res));
+    }
+    links->open(ex->take_websocket(), key, std::move(verdict.config), ex->peer());
+}
+
 // --- the table -------------------------------------------------------------------
 
 struct Route {
@@ -103,6 +129,7 @@ struct Route {
 // page's origin themselves (the client library is public, like any script).
 const Route kRoutes[] = {
     // what                        methods   matches                        handler
+    {"agent link",                 kAny,     path_is(kAgentLinkPath),       agent_link},
     {"websocket upgrade",          kAny,     when(is_upgrade),              sio_upgrade},
     {"socket.io client library",   kGetHead, when(is_client_library),       sio_client_library},
     {"socket.io",                  kAny,     when(is_socketio),             socketio},

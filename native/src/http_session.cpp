@@ -109,6 +109,10 @@ public:
     }
 
     void upgrade(const std::string& key, const std::string& sid) override {
+        take_websocket()->start(key, sid, address_, peer_);
+    }
+
+    std::shared_ptr<WsSession> take_websocket() override {
         const auto data = buffer_.data();
         std::string leftover(static_cast<const char*>(data.data()), data.size());
         closed_ = true;  // the connection now belongs to the websocket session
@@ -119,7 +123,7 @@ public:
         else
             ws = std::make_shared<WsSession>(std::get<beast::tcp_stream>(stream_).release_socket(), server_,
                                              std::move(leftover), std::move(slot_));
-        ws->start(key, sid, address_, peer_);
+        return ws;
     }
 
 private:

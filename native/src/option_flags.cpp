@@ -358,6 +358,13 @@ std::vector<Flag> make_flags() {
     list.push_back(real("drain-timeout", "SECONDS",
                         "on SIGTERM, how long connected clients get before the server closes (default 10)",
                         FIELD(drain_timeout_s), 0, true, "a number of seconds"));
+    // The agent link (docs/agents.md).
+    list.push_back(secret("agent-secret", "SECRET",
+                          "enables the agent link at /agent_link for agents sending Authorization: Bearer SECRET; none: "
+                          "no agent link (unless access tokens with an agent claim are accepted)",
+                          &Options::agent_secret, false));
+    list.push_back(real("agent-timeout", "SECONDS", "how long an external agent has to answer a request (default 5)",
+                        FIELD(agent_timeout_s), 0, false, "a number of seconds"));
     return list;
 }
 

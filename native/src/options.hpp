@@ -52,6 +52,8 @@ struct Options {
     double drain_timeout_s = 10;              // --drain-timeout: SIGTERM waits this long for clients
     std::string cluster;                      // redis://host:port of the cluster engine; empty: one process
     std::string node;                         // this process's name in the cluster (sids start with "<node>.")
+    std::string agent_secret;                 // --agent-secret (env COMPEIT_AGENT_SECRET): enables the agent link
+    double agent_timeout_s = 5;               // --agent-timeout: an external agent's time to answer a request
     std::vector<std::string> named;           // the flags the operator set (any source), e.g. "web-root"
 };
 

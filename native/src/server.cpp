@@ -21,6 +21,7 @@
 #include "threaded_chat_store.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
+#include "server_agents.hpp"
 #include "ws_session.hpp"
 
 namespace compeit::native {
@@ -154,6 +155,24 @@ bool Server::open_agents() {
     kurento_ = std::make_unique<agents::KurentoAgent>(*media_, options_.ice_servers);
     router_.register_agent(agents::KurentoAgent::kType, *kurento_);
     log_event(LogLevel::info, LogFields{.event = "media_mode"}, "kurento agent in ", media_->mode(), " mode");
+    for (const auto& entry : server_agents()) {  // every other C++ agent: one line in server_agents.cpp
+        auto agent = entry.make(*this);
+        if (!agent) continue;
+        if (!router_.register_agent(std::string(entry.type), *agent)) {
+            log_event(LogLevel::error, LogFields{.event = "config_error"}, "agent type ", entry.type,
+                      " registered twice");
+            return false;
+        }
+        table_agents_.push_back(std::move(agent));
+    }
+    // The agent link: for the agent secret, or access tokens with an `agent` claim (not in a cluster yet).
+    if ((!options_.agent_secret.empty() || tokens_.enabled()) && options_.cluster.empty()) {
+        agent_links_ = std::make_unique<AgentLinks>(*this);
+        log_event(LogLevel::info, LogFields{.event = "agent_link"}, "agent link at ", kAgentLinkPath, " (",
+                  options_.agent_secret.empty() ? "" : "--agent-secret, ",
+                  tokens_.enabled() ? "tokens with an agent claim" : "no tokens", "), agent timeout ",
+                  options_.agent_timeout_s, " s");
+    }
     return true;
 }
 
@@ -394,6 +413,7 @@ void Server::arm_tick() {
         router_.advance(t);
         engine_.tick(t);
         if (cluster_) cluster_->tick(t);
+        if (agent_links_) agent_links_->tick(t);
         trim_memory(t);
         probe_chat_store(t);
         arm_tick();
@@ -427,6 +447,7 @@ void Server::stop() {
     if (kms_) kms_->stop();
     if (janus_) janus_->stop();
     if (redis_) redis_->stop();
+    if (agent_links_) agent_links_->stop();
     // Aborting detaches from these maps: iterate over copies.
     const auto websockets = std::exchange(websockets_, {});
     const auto polls = std::exchange(polls_, {});

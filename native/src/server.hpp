@@ -22,6 +22,7 @@
 #include "compeit/cluster/node.hpp"
 #include "compeit/sio/engine.hpp"
 #include "address_limits.hpp"
+#include "agent_link.hpp"
 #include "janus_client.hpp"
 #include "origin_policy.hpp"
 #include "token_verifier.hpp"
@@ -75,6 +76,8 @@ public:
     const LegacyClient& legacy_client() const { return legacy_client_; }
     const OriginPolicy& origins() const { return *origins_; }
     const TokenVerifier& tokens() const { return tokens_; }
+    // The agent link (--agent-secret); null when off.
+    AgentLinks* agent_links() { return agent_links_.get(); }
     // Seconds since the Unix epoch (token expiry).
     static std::int64_t wall_seconds();
     // The admin interface's answer to `authorization` from `address`: the
@@ -128,6 +131,8 @@ private:
     std::unique_ptr<agents::KurentoAgent> kurento_;
     std::unique_ptr<cluster::Node> cluster_;      // --cluster: this process as one node
     std::unique_ptr<RedisLink> redis_;
+    std::vector<std::unique_ptr<ca::ServerAgent>> table_agents_;  // server_agents.hpp
+    std::unique_ptr<AgentLinks> agent_links_;  // --agent-secret
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer tick_timer_;
     boost::asio::steady_timer accept_timer_;  // backing off while descriptors are exhausted

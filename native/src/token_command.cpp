@@ -10,13 +10,14 @@ namespace compeit::native {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: compeit-server token --secret S --sub KEY [--name NAME] [--rooms 7,8|*] [--ttl 1h] [--caps publish,record]\n"
+    "usage: compeit-server token --secret S --sub KEY [--name NAME] [--rooms 7,8|*] [--ttl 1h] [--caps publish,record] [--agent TYPES]\n"
     "  --secret S    the server's --auth-secret (or env COMPEIT_AUTH_SECRET), at least 32 bytes\n"
     "  --sub KEY     the application's stable user key\n"
     "  --name NAME   the display name the server uses\n"
     "  --rooms LIST  room ids the user may join, comma-separated, or * for all (default *)\n"
     "  --ttl T       lifetime: seconds, or a number with s, m, h or d (default 1h)\n"
-    "  --caps LIST   of publish, record, filter, moderate, admin (default none)\n";
+    "  --caps LIST   of publish, record, filter, moderate, admin (default none)\n"
+    "  --agent LIST  types an agent link with this token may register, comma-separated (docs/agents.md)\n";
 
 std::optional<std::int64_t> duration_seconds(const std::string& v) {
     if (v.empty()) return std::nullopt;
@@ -93,6 +94,9 @@ int token_command(const std::vector<std::string>& args) {
                 else if (cap == "admin") c.caps.admin = true;
                 else return fail("unknown capability: " + cap);
             }
+        } else if (flag == "--agent") {
+            const auto types = split(v);
+            c.agent = std::set<std::string>(types.begin(), types.end());
         } else {
             return fail("unknown flag: " + flag);
         }

@@ -81,6 +81,18 @@ void WsSession::start(const std::string& client_key, const std::string& sid, con
     finish();
 }
 
+void WsSession::start_link(const std::string& client_key, std::shared_ptr<LinkPeer> link, const std::string& peer) {
+    peer_ = peer;
+    link_ = std::move(link);
+    boost::system::error_code ec;
+    if (!tls_) socket_.non_blocking(true, ec);
+    push_raw("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: " + ws::accept_key(client_key) + "\r\n\r\n");
+    write();
+    read();
+    on_bytes({});
+}
+
 void WsSession::read() {
     if (closed_) return;
     if (over_limit()) {  // backpressure: read again once the client has taken its queue
@@ -129,6 +141,7 @@ void WsSession::on_bytes(std::string_view bytes) {
         switch (m.opcode) {
             case ws::Opcode::text:
                 if (session_) engine.on_ws_text(session_, m.payload, server_.now());
+                else if (link_) link_->on_text(m.payload);
                 break;
             case ws::Opcode::ping:
                 push_control(ws::Opcode::pong, std::move(m.payload));
@@ -140,6 +153,9 @@ void WsSession::on_bytes(std::string_view bytes) {
                 closing_ = true;
                 write();
                 return;
+            case ws::Opcode::pong:
+                if (link_) link_->on_pong();
+                break;
             default:
                 break;  // binary frames and pongs carry nothing for socket.io 0.9
         }
@@ -157,6 +173,7 @@ void WsSession::fail(ws::Error error) {
 }
 
 void WsSession::detach(bool transport_lost) {
+    if (auto link = std::move(link_)) link->on_close();
     if (!session_) return;
     const auto id = session_;
     session_ = 0;

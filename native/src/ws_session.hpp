@@ -48,8 +48,20 @@ public:
     void start(const std::string& client_key, const std::string& sid, const std::string& address,
                const std::string& peer);
 
+    // The agent link (agent_link.hpp): a websocket that carries no socket.io
+    // session; its text frames go to `peer`, which hears once when it ends.
+    struct LinkPeer {
+        virtual ~LinkPeer() = default;
+        virtual void on_text(std::string_view text) = 0;
+        virtual void on_close() = 0;
+        virtual void on_pong() {}
+    };
+    void start_link(const std::string& client_key, std::shared_ptr<LinkPeer> link, const std::string& peer);
+
     // Queues socket.io packets, one text frame each.
     void send(std::vector<sio::Frame>&& frames);
+    // A ping frame (the agent link checks that its peer is alive).
+    void ping() { push_control(ws::Opcode::ping, {}); }
     // The session is over: close once the queue is written.
     void finish();
     // Close now (server shutdown).
@@ -71,6 +83,7 @@ private:
     std::string peer_;
     std::string tag_;  // sid_tag of the session, for the log
     sio::SessionId session_ = 0;  // 0: not (or no longer) attached to the engine
+    std::shared_ptr<LinkPeer> link_;  // the agent link instead of a session
     std::vector<Out> queue_;  // a vector: an idle connection holds no node (deque always did)
     std::vector<boost::asio::const_buffer> gather_;  // reused for every gathered write
     std::size_t queued_bytes_ = 0;   // headers and payloads, everything in queue_

@@ -462,3 +462,22 @@ TEST_CASE("clean_display_name: invalid bytes removed, truncation on code points"
         CHECK((n.empty() || (n.front() != ' ' && n.back() != ' ')));
     }
 }
+
+TEST_CASE("parse_token: the agent claim lists the types an agent link may register", "[auth][link]") {
+    const auto none = auth::parse_token(token_with(good_claims()));
+    REQUIRE(none.has_value());
+    CHECK_FALSE(none->claims.agent.has_value());
+    const auto some = auth::parse_token(token_with(with(good_claims(), "agent", {"poll", "quiz"})));
+    REQUIRE(some.has_value());
+    CHECK(*some->claims.agent == std::set<std::string>{"poll", "quiz"});
+    for (const json& bad : {json("poll"), json::array({1}), json::array({""}), json::array({std::string(65, 'x')})})
+        CHECK_FALSE(auth::parse_token(token_with(with(good_claims(), "agent", bad))).has_value());
+    // and it round-trips through encode_unsigned
+    auth::Claims c;
+    c.sub = "agent";
+    c.exp = kExp;
+    c.agent = std::set<std::string>{"poll"};
+    const auto again = auth::parse_token(auth::encode_signature(auth::encode_unsigned(auth::Algorithm::hs256, c), "s"));
+    REQUIRE(again.has_value());
+    CHECK(again->claims.agent == c.agent);
+}

@@ -72,6 +72,17 @@ Expected<Claims, Refusal> claims_of(const ca::json& j) {
             else return unexpected("caps: unknown capability " + printable(cap.is_string() ? name : cap.dump()));
         }
     }
+    if (j.contains("agent")) {
+        const ca::json& agent = j["agent"];
+        if (!agent.is_array() || agent.size() > 16) return unexpected(std::string("agent must be an array of at most 16 types"));
+        std::set<std::string> types;
+        for (const auto& t : agent) {
+            if (!t.is_string() || t.get_ref<const std::string&>().empty() || t.get_ref<const std::string&>().size() > 64)
+                return unexpected(std::string("agent must hold types (strings of 1 to 64 bytes)"));
+            types.insert(t.get<std::string>());
+        }
+        c.agent = std::move(types);
+    }
     return c;
 }
 
@@ -135,6 +146,7 @@ std::string encode_unsigned(Algorithm alg, const Claims& c) {
     if (c.caps.moderate) caps.push_back("moderate");
     if (c.caps.admin) caps.push_back("admin");
     payload["caps"] = std::move(caps);
+    if (c.agent) payload["agent"] = *c.agent;
     return util::base64url_encode(header.dump()) + "." + util::base64url_encode(payload.dump());
 }
 

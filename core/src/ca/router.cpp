@@ -76,10 +76,30 @@ void Router::attach(sio::Engine& engine) { engine_ = &engine; }
 
 bool Router::register_agent(const std::string& type, ServerAgent& a) {
     if (type.empty() || agents_.count(type)) return false;
-    agents_.emplace(type, Registered{&a, stats_.agents.size()});
-    stats_.agents.push_back(AgentCount{type, 0});
+    agents_.emplace(type, Registered{&a, agent_slot(type)});
     a.attached(Port(*this, type));
     return true;
+}
+
+bool Router::unregister_agent(const std::string& type, const ServerAgent& a) {
+    const auto it = agents_.find(type);
+    if (it == agents_.end() || it->second.agent != &a) return false;
+    agents_.erase(it);
+    return true;
+}
+
+// A type registered again (an external agent that reconnects) keeps its
+// counter; types beyond kMaxAgentStats share one counted as "other", so
+// agents coming and going under new names cannot grow the table.
+std::size_t Router::agent_slot(const std::string& type) {
+    for (std::size_t i = 0; i < stats_.agents.size(); ++i)
+        if (stats_.agents[i].type == type) return i;
+    if (stats_.agents.size() + 1 < kMaxAgentStats) {
+        stats_.agents.push_back(AgentCount{type, 0});
+        return stats_.agents.size() - 1;
+    }
+    if (stats_.agents.size() + 1 == kMaxAgentStats) stats_.agents.push_back(AgentCount{"other", 0});
+    return stats_.agents.size() - 1;
 }
 
 ServerAgent* Router::agent(std::string_view type) const {

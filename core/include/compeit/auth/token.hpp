@@ -10,6 +10,7 @@
 //   rooms  array of room ids, or "*"                           (required)
 //   caps   array of "publish" "record" "filter" "moderate" "admin"
 //   exp, nbf, iat  NumericDate (seconds since the epoch)       (exp required)
+//   agent  array of types an agent link may register (docs/agents.md)
 // Every other claim is ignored. A claim of the wrong type refuses the token.
 #pragma once
 
@@ -37,6 +38,7 @@ struct Claims {
     ca::Capabilities caps;
     std::int64_t exp = 0;
     std::optional<std::int64_t> nbf;
+    std::optional<std::set<std::string>> agent;  // absent: the token cannot open an agent link
 };
 
 // A token taken apart: what the signature covers, the signature's bytes, and

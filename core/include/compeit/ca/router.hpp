@@ -32,6 +32,9 @@ public:
     void attach(sio::Engine& engine);
     // Registers a server agent under `type` (unique). The router does not own it.
     bool register_agent(const std::string& type, ServerAgent& agent);
+    // Removes `type` if `agent` holds it (an agent link that went away): its
+    // server_messages get unknown_type again. Not from inside an agent callback.
+    bool unregister_agent(const std::string& type, const ServerAgent& agent);
     // What the last-resort barrier caught: an exception out of router or
     // agent code (a bug; validation should make it unreachable). The request
     // gets request_error `internal`, the session goes on, and the host logs this.
@@ -102,9 +105,10 @@ public:
         std::array<std::uint64_t, kInCount> in{};    // client events, by name (user_message: a server_message with `to`)
         std::array<std::uint64_t, kOutCount> out{};  // messages made for clients; a broadcast counts once
         std::array<std::uint64_t, kErrorCodeCount> errors{};  // request_error answers, by code
-        std::vector<AgentCount> agents;  // in registration order
+        std::vector<AgentCount> agents;  // in registration order, at most kMaxAgentStats (the last "other")
         std::uint64_t unrouted = 0;      // messages of a type no agent serves (relayed as sent, or refused)
     };
+    static constexpr std::size_t kMaxAgentStats = 32;
     const Stats& stats() const { return stats_; }
 
 private:
@@ -139,6 +143,7 @@ private:
         std::size_t slot;  // in stats_.agents
     };
     std::map<std::string, Registered, std::less<>> agents_;
+    std::size_t agent_slot(const std::string& type);
     Stats stats_;
     std::function<void(const Fault&)> on_fault_;
     std::unordered_map<sio::SessionId, Identity> identities_;  // token mode: each session's, until it ends
