@@ -71,8 +71,10 @@ void refuse_handshake(Exchange& ex, sio::Engine::Refusal why) {
 void handshake(Exchange& ex) {
     Server& server = ex.server();
     // Draining for a shutdown: existing sessions go on, new ones go elsewhere.
-    if (server.draining())
+    if (server.draining()) {
+        ++server.stats().refused_draining;
         return handshake_error(ex, http::status::service_unavailable, "server shutting down");
+    }
     std::optional<auth::Claims> claims;
     if (server.tokens().enabled()) {
         auto verified = server.tokens().verify(token_of(ex.req(), ex.query()), Server::wall_seconds());
@@ -80,6 +82,7 @@ void handshake(Exchange& ex) {
             log_event(LogLevel::info,
                       LogFields{.event = "handshake_refused", .reason = "unauthorized", .remote = ex.peer()},
                       "handshake unauthorized from ", ex.peer(), ": ", verified.error());
+            ++server.stats().refused_token;
             return handshake_error(ex, http::status::forbidden, "handshake unauthorized");
         }
         claims = std::move(*verified);
@@ -213,6 +216,7 @@ void sio_client_library(const ExchangePtr& ex) {
 
 // socket.io 0.9's `handshake bad origin`, for upgrades too.
 void bad_origin(Exchange& ex) {
+    ++ex.server().stats().refused_origin;
     log_event(LogLevel::warn, LogFields{.event = "origin_refused", .remote = ex.peer()}, "refused origin ", ex.origin(),
               " from ", ex.peer());
     Response res{http::status::forbidden, ex.req().version()};

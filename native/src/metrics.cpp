@@ -76,7 +76,7 @@ private:
 constexpr auto kCounter = MetricType::Counter;
 constexpr auto kGauge = MetricType::Gauge;
 
-void engine_metrics(Exposition& x, const sio::Engine& engine) {
+void engine_metrics(Exposition& x, const sio::Engine& engine, const NativeStats& native) {
     const auto& st = engine.stats();
     auto& now = x.family("compeit_sessions", "Sessions open now, by transport.", kGauge);
     const auto open = engine.sessions_by_transport();
@@ -94,6 +94,9 @@ void engine_metrics(Exposition& x, const sio::Engine& engine) {
     auto& refused = x.family("compeit_handshake_refusals_total", "Handshakes refused, by reason.", kCounter);
     for (std::size_t r = 1; r < st.refused.size(); ++r)
         Exposition::add(refused, double(st.refused[r]), {{"reason", kRefusals[r]}});
+    Exposition::add(refused, double(native.refused_origin), {{"reason", "bad_origin"}});
+    Exposition::add(refused, double(native.refused_token), {{"reason", "unauthorized"}});
+    Exposition::add(refused, double(native.refused_draining), {{"reason", "draining"}});
     auto& in = x.family("compeit_received_bytes_total", "Packet bytes received from clients, by transport.", kCounter);
     auto& out = x.family("compeit_sent_bytes_total", "Packet bytes sent to clients, by transport.", kCounter);
     for (std::size_t t = 0; t < sio::kTransportCount; ++t) {
@@ -188,7 +191,7 @@ std::string render_metrics(Server& server) {
     Exposition x;
     auto& build = x.family("compeit_build_info", "The server's version and the commit it was built from.", kGauge);
     Exposition::add(build, 1, {{"commit", std::string(kGitCommit)}, {"version", std::string(kVersion)}});
-    engine_metrics(x, server.engine());
+    engine_metrics(x, server.engine(), server.stats());
     router_metrics(x, server.router());
     native_metrics(x, server);
     process_metrics(x);

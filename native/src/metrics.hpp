@@ -21,6 +21,10 @@ struct NativeStats {
     LatencyHistogram chat_commit;            // chat append to durable
     std::uint64_t chat_pending = 0;          // appends waiting for their commit
     std::uint64_t chat_failures = 0;         // appends the store could not keep
+    // Handshakes and upgrades refused before the engine sees them.
+    std::uint64_t refused_origin = 0;        // a page of an origin not allowed (--allowed-origin)
+    std::uint64_t refused_token = 0;         // no valid access token (token mode)
+    std::uint64_t refused_draining = 0;      // the server is draining (SIGTERM)
 };
 
 // The chat agent's view of the store: every append is timed from the call to

@@ -7,6 +7,7 @@ import { startProcess, waitForExit } from './lib/server.mjs';
 import { Client, closeAll, once } from './lib/client.mjs';
 import { httpRequest, joinedPollSession, openWs } from './lib/raw.mjs';
 import { pollUntil } from './lib/proc.mjs';
+import { parsePrometheus, sampleSum } from './lib/prometheus.mjs';
 import { startHaproxy, haproxyMissing } from './lib/haproxy.mjs';
 import { startCluster } from './lib/cluster.mjs';
 import { redisMissing } from './lib/redis.mjs';
@@ -53,6 +54,8 @@ test('SIGTERM: /readyz 503 at once, no new sessions, chat goes on, the rest clos
       const hs = await httpRequest(server.port, { path: '/socket.io/1/' });
       assert.equal(hs.status, 503);
       assert.equal(hs.body, 'server shutting down');
+      const metrics = parsePrometheus((await httpRequest(server.port, { path: '/metrics' })).body);
+      assert.equal(sampleSum(metrics, 'compeit_handshake_refusals_total', { reason: 'draining' }), 1);
 
       // An open session's chat is acked, delivered (to a polling member too) and in history.
       assert.deepEqual(await ws.ack('room_message', { type: 'chat', data: { text: 'during the drain' } }), { ok: true });

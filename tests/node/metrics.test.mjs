@@ -131,6 +131,16 @@ test('a refused handshake counts under its reason', { skip }, async () => {
   assert.equal(delta('compeit_handshake_refusals_total'), 1);
 });
 
+test('a handshake from a page of another origin counts as bad_origin', { skip }, async () => {
+  const m0 = await scrape();
+  const res = await httpRequest(server.port, { path: '/socket.io/1/', headers: { origin: 'http://elsewhere.example' } });
+  assert.equal(res.status, 403);
+  const m1 = await scrape();
+  const delta = (name, labels) => sampleSum(m1, name, labels) - sampleSum(m0, name, labels);
+  assert.equal(delta('compeit_handshake_refusals_total', { reason: 'bad_origin' }), 1);
+  assert.equal(delta('compeit_handshake_refusals_total'), 1);
+});
+
 test('chat: the commit latency histogram counts each message, the queue drains', { skip }, async () => {
   const a = await joined('Chat', 502);
   // Acks come after the commit, in order: once this one is back, nothing earlier is pending.
