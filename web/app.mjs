@@ -181,14 +181,16 @@ const call = new VideoCall({
 // --- polls -------------------------------------------------------------------------
 
 const polls = new PollPanel({
-  toggle: $('poll-button'),
-  form: $('poll-form'),
-  question: $('poll-question'),
-  options: $('poll-options'),
-  add: $('poll-add'),
-  cancel: $('poll-cancel'),
-  submit: $('poll-submit'),
-  status: $('poll-status'),
+  form: {
+    toggle: $('poll-button'),
+    form: $('poll-form'),
+    question: $('poll-question'),
+    options: $('poll-options'),
+    add: $('poll-add'),
+    cancel: $('poll-cancel'),
+    submit: $('poll-submit'),
+    status: $('poll-status'),
+  },
   list: $('poll-list'),
   showError,
   claimError: requestErrors.claim,

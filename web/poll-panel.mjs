@@ -10,9 +10,8 @@
 // Without a poll agent, open fails with unknown_type: the form says so and the
 // Poll button goes away.
 import { pollElement, updatePoll } from './poll-view.mjs';
+import { PollForm } from './poll-form.mjs';
 
-const MIN_OPTIONS = 2;
-const MAX_OPTIONS = 6;
 const MAX_POLLS = 20;  // shown at once; the oldest go first
 const UNAVAILABLE = 'Polls are not available on this server.';
 
@@ -39,27 +38,25 @@ function readPoll(from, data) {
 
 export class PollPanel {
   #port = null;           // ca.register('poll', ...) of the current agent
-  #el;                    // {toggle, form, question, options, add, cancel, submit, status, list}
+  #form;                  // the New poll form
+  #list;                  // the <ul> of polls
   #showError;
   #claimError;
   #polls = new Map();     // id -> {poll, li, myVote, opener, closing}
   #opening = null;        // {question, options} while our open is pending
 
-  constructor({ showError, claimError = () => {}, ...el }) {
-    this.#el = el;
+  /** `form`: the elements of PollForm; `list`: the <ul> the polls go in. */
+  constructor({ form, list, showError, claimError = () => {} }) {
+    this.#form = new PollForm(form, (poll) => this.#open(poll));
+    this.#list = list;
     this.#showError = showError;
     this.#claimError = claimError;
-    el.toggle.addEventListener('click', () => (el.form.hidden ? this.#openForm() : this.#closeForm()));
-    el.cancel.addEventListener('click', () => this.#closeForm());
-    el.add.addEventListener('click', () => { this.#addOption(''); this.#optionInputs().at(-1).focus(); });
-    el.form.addEventListener('submit', (ev) => { ev.preventDefault(); this.#open(); });
-    el.form.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') { ev.preventDefault(); this.#closeForm(); } });
   }
 
   /** The panel follows `ca` (or nothing); a new agent may find polls again. */
   attach(ca) {
     this.#port = ca?.register('poll', { onRoomMessage: (from, data) => this.#received(readPoll(from, data)) }) ?? null;
-    this.#el.toggle.hidden = false;
+    this.#form.offer();
     this.clear();
   }
 
@@ -67,76 +64,23 @@ export class PollPanel {
   clear() {
     this.#polls.clear();
     this.#opening = null;
-    this.#el.list.replaceChildren();
-    this.#el.list.hidden = true;
-    this.#closeForm({ focus: false });
+    this.#list.replaceChildren();
+    this.#list.hidden = true;
+    this.#form.hide({ focus: false });
   }
 
-  // --- the form ----------------------------------------------------------------
-
-  #optionInputs() { return [...this.#el.options.querySelectorAll('input')]; }
-
-  #openForm() {
-    const { form, question, toggle } = this.#el;
-    question.value = '';
-    this.#el.options.replaceChildren();
-    for (let i = 0; i < MIN_OPTIONS; i++) this.#addOption('');
-    this.#setStatus('');
-    this.#el.submit.disabled = false;
-    form.hidden = false;
-    toggle.setAttribute('aria-expanded', 'true');
-    question.focus();
-  }
-
-  #closeForm({ focus = true } = {}) {
-    const { form, toggle } = this.#el;
-    const wasOpen = !form.hidden;
-    form.hidden = true;
-    toggle.setAttribute('aria-expanded', 'false');
-    if (focus && wasOpen && !toggle.hidden) toggle.focus();
-  }
-
-  #addOption(value) {
-    const inputs = this.#optionInputs();
-    if (inputs.length >= MAX_OPTIONS) return;
-    const n = inputs.length + 1;
-    const row = document.createElement('div');
-    row.className = 'poll-form__option';
-    const label = document.createElement('label');
-    label.htmlFor = `poll-option-${n}`;
-    label.textContent = `Option ${n}`;
-    const input = document.createElement('input');
-    Object.assign(input, { id: `poll-option-${n}`, maxLength: 100, autocomplete: 'off', value });
-    row.append(label, input);
-    this.#el.options.append(row);
-    this.#el.add.disabled = n >= MAX_OPTIONS;
-  }
-
-  #setStatus(text) { this.#el.status.textContent = text; }
-
-  async #open() {
-    const question = this.#el.question.value.trim();
-    const options = this.#optionInputs().map((i) => i.value.trim()).filter(Boolean);
-    if (!question) { this.#setStatus('Write a question.'); return this.#el.question.focus(); }
-    if (options.length < MIN_OPTIONS) {
-      this.#setStatus(`Give at least ${MIN_OPTIONS} options.`);
-      return this.#optionInputs().find((i) => !i.value.trim())?.focus();
-    }
-    if (!this.#port) return this.#setStatus(`Could not open the poll: ${REASONS.not_connected}.`);
-    this.#el.submit.disabled = true;
-    this.#setStatus('Opening…');
+  async #open({ question, options }) {
+    if (!this.#port) return this.#form.say(`Could not open the poll: ${REASONS.not_connected}.`);
+    this.#form.busy(true);
+    this.#form.say('Opening…');
     this.#opening = { question, options };
     try {
       await this.#send({ action: 'open', question, options });
-      this.#closeForm();
+      this.#form.hide();
     } catch (e) {
-      if (e?.code === 'unknown_type') {
-        this.#el.toggle.hidden = true;  // for as long as this page talks to this server
-        this.#setStatus(UNAVAILABLE);
-      } else {
-        this.#el.submit.disabled = false;
-        this.#setStatus(`Could not open the poll: ${reason(e)}.`);
-      }
+      if (e?.code === 'unknown_type') return this.#form.unavailable(UNAVAILABLE);  // for this page and server
+      this.#form.busy(false);
+      this.#form.say(`Could not open the poll: ${reason(e)}.`);
     } finally {
       this.#opening = null;
     }
@@ -164,8 +108,8 @@ export class PollPanel {
       const li = pollElement(poll, { onVote: (i) => this.#vote(poll.id, i), onClose: () => this.#close(poll.id) });
       entry = { poll, li, myVote: undefined, opener, closing: false };
       this.#polls.set(poll.id, entry);
-      this.#el.list.append(li);
-      this.#el.list.hidden = false;
+      this.#list.append(li);
+      this.#list.hidden = false;
       for (const [id, old] of this.#polls) {
         if (this.#polls.size <= MAX_POLLS) break;
         old.li.remove();
@@ -178,6 +122,11 @@ export class PollPanel {
 
   #render(entry) { updatePoll(entry.li, entry.poll, entry); }
 
+  #failed(what, e) {
+    if (e?.code === 'unknown_type') this.#form.unavailable(UNAVAILABLE);  // the agent went away
+    this.#showError(`${what}: ${reason(e)}.`, e?.code ?? 'error');
+  }
+
   async #vote(id, option) {
     const entry = this.#polls.get(id);
     if (!entry || entry.poll.closed || entry.myVote === option) return;
@@ -189,7 +138,7 @@ export class PollPanel {
     } catch (e) {
       if (entry.myVote === option) entry.myVote = before;
       this.#render(entry);
-      this.#showError(`Vote not counted: ${reason(e)}.`, e?.code ?? 'error');
+      this.#failed('Vote not counted', e);
     }
   }
 
@@ -201,10 +150,12 @@ export class PollPanel {
     try {
       await this.#send({ action: 'close', id });
     } catch (e) {
-      this.#showError(`Could not close the poll: ${reason(e)}.`, e?.code ?? 'error');
+      this.#failed('Could not close the poll', e);
     } finally {
       entry.closing = false;
       this.#render(entry);
+      // The Close button went with the poll: keep the keyboard user in the panel.
+      if (document.activeElement === document.body && !this.#form.toggle.hidden) this.#form.toggle.focus();
     }
   }
 }
