@@ -1,4 +1,4 @@
-// The COMPEIT web app: rooms, members, chat and video on top of the WebAssembly
+// The COMPEIT web app: rooms, members, chat, video and polls on top of the WebAssembly
 // connection agent (/wasm/compeit.mjs). User text only ever reaches the page
 // through textContent.
 import { messageElement } from './chat-view.mjs';
