@@ -1,8 +1,9 @@
-// The COMPEIT web app: rooms, members, chat and video on top of the WebAssembly
+// The COMPEIT web app: rooms, members, chat, video and polls on top of the WebAssembly
 // connection agent (/wasm/compeit.mjs). User text only ever reaches the page
 // through textContent.
 import { messageElement } from './chat-view.mjs';
 import { VideoCall } from './video-call.mjs';
+import { PollPanel } from './poll-panel.mjs';
 import { requestErrorFilter } from './request-errors.mjs';
 import { joinLink, allowsRoom, linkHash } from './join-link.mjs';
 
@@ -177,6 +178,24 @@ const call = new VideoCall({
   claimError: requestErrors.claim,
 });
 
+// --- polls -------------------------------------------------------------------------
+
+const polls = new PollPanel({
+  form: {
+    toggle: $('poll-button'),
+    form: $('poll-form'),
+    question: $('poll-question'),
+    options: $('poll-options'),
+    add: $('poll-add'),
+    cancel: $('poll-cancel'),
+    submit: $('poll-submit'),
+    status: $('poll-status'),
+  },
+  list: $('poll-list'),
+  showError,
+  claimError: requestErrors.claim,
+});
+
 const chatContext = () => ({ isMe, names: state.names });
 const isMe = (user) => !!user && state.me.has(`${user.id}:${user.name}`);
 
@@ -265,6 +284,7 @@ function showMe(user) {
 
 function dropAgent() {
   call.attach(null);
+  polls.attach(null);
   state.ca?.disconnect();
   state.ca = null;
   clearTimeout(connTimer);
@@ -282,6 +302,7 @@ async function agentFor(name) {
   state.name = name;
   wire(ca);
   call.attach(ca);
+  polls.attach(ca);
   await ca.connect(location.origin, { name, token: state.link?.token ?? '' });
   return ca;
 }
@@ -301,6 +322,7 @@ async function join(name, room) {
     const ca = await agentFor(name);
     if (!state.link) localStorage.setItem(NAME_KEY, name);
     state.messages.clear();
+    polls.clear();
     state.privateTo = null;
     setPrivate(null);
     const joined = await ca.joinRoom(room);
@@ -328,6 +350,7 @@ async function leave() {
   state.room = null;
   state.members.clear();
   state.messages.clear();
+  polls.clear();
   history.replaceState(null, '', state.link ? linkHash(state.link, null) : location.pathname);
   showRoom(false);
 }

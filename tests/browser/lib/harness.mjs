@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import io from 'socket.io-client';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const outputDir = join(repoRoot, 'test-output');
@@ -49,6 +50,54 @@ export async function startServer({ port = 0, dataDir, args = [] } = {}) {
       if (ownDir && !keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Starts the reference poll agent (examples/agents/poll/agent.mjs) against a server
+ * started with `--agent-secret secret`; resolves once it says it serves `poll`.
+ */
+export async function startPollAgent(url, secret) {
+  const agent = join(repoRoot, 'examples/agents/poll/agent.mjs');
+  const proc = spawn(process.execPath, [agent, '--url', url, '--secret', secret], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  for (const stream of [proc.stdout, proc.stderr]) stream.setEncoding('utf8').on('data', (d) => { out += d; });
+  const exited = new Promise((res) => proc.once('exit', () => res()));
+  await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`poll agent not serving in ${TIMEOUT} ms\n${out}`)), TIMEOUT);
+    proc.stdout.on('data', () => { if (/serving poll/.test(out)) { clearTimeout(timer); res(); } });
+    exited.then(() => { clearTimeout(timer); rej(new Error(`poll agent exited\n${out}`)); });
+  });
+  return {
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/**
+ * Resolves once the server answers `server_message {type}` the way `served` says: with
+ * anything but unknown_type while an agent serves the type, with unknown_type once none
+ * does. Asks a socket.io-client 0.9.6 user again after each answer, within TIMEOUT.
+ */
+export async function waitForAgentType(url, type, { served }) {
+  const socket = io.connect(`${url}/connection_agent?name=probe`, { 'force new connection': true, reconnect: false });
+  const deadline = performance.now() + TIMEOUT;
+  const bounded = (what, executor) => new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`timed out waiting for ${what}`)), Math.max(0, deadline - performance.now()));
+    executor((v) => { clearTimeout(timer); res(v); });
+  });
+  try {
+    await bounded('the probe to connect', (done) => socket.once('connected', done));
+    for (;;) {
+      const ack = await bounded(`${type} to be ${served ? 'served' : 'unknown'}`,
+        (done) => socket.emit('server_message', { type, data: {} }, done));
+      if ((ack?.error?.code !== 'unknown_type') === served) return;
+    }
+  } finally {
+    socket.disconnect();
+  }
 }
 
 /** Chromium flags for WebRTC tests: fake camera and microphone, granted without a prompt,
