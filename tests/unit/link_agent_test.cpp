@@ -14,9 +14,13 @@ namespace {
 // One link: what the agent received, decoded.
 struct Link {
     std::vector<json> rx;
+    std::vector<std::string> texts;  // the same frames as sent
     ca::LinkAgent agent;
     Link(Net& net, ca::LinkAgent::Config config = {})
-        : agent(net.router, std::move(config), [this](std::string f) { rx.push_back(json::parse(f)); }) {}
+        : agent(net.router, std::move(config), [this](std::string f) {
+              rx.push_back(json::parse(f));
+              texts.push_back(std::move(f));
+          }) {}
     void send(Net& net, const json& frame) { agent.on_frame(frame.dump(), net.now); }
     void raw(Net& net, std::string_view text) { agent.on_frame(text, net.now); }
     // Frames of `op` received so far (and forgets them).
@@ -70,6 +74,26 @@ TEST_CASE("link: a request reaches the agent and its answer the user, once", "[l
     const json err = link.one("error");
     CHECK(err["code"] == "unknown_request");
     CHECK(err["ref"] == "again");
+}
+
+TEST_CASE("link: a request's data reaches the agent as the client wrote it, never parsed and re-encoded", "[link]") {
+    Net net;
+    Link link(net, {});
+    link.send(net, reg({"poll"}, {"room_message"}));
+    const Client a = net.connect();
+    net.join(a, 7);
+    // Key order and 1.50 would not survive a parse and a dump (a, then 1.5).
+    const std::string data = R"({"b":[1.50,"\u00e9"],"a":{}})";
+    for (const char* event : {"server_message", "room_message"}) {
+        link.texts.clear();
+        net.send(a.session, std::string("5::") + std::string(ca::kNamespace) + R"(:{"name":")" + event +
+                                R"(","args":[{"type":"poll","data":)" + data + "}]}");
+        INFO(event);
+        REQUIRE(link.texts.size() == 1);
+        const std::string& frame = link.texts[0];
+        CHECK(frame.size() > data.size());
+        CHECK(frame.substr(frame.size() - data.size() - 8) == R"("data":)" + data + "}");
+    }
 }
 
 TEST_CASE("link: fail answers request_error with the agent's code", "[link]") {

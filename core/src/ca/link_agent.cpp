@@ -24,18 +24,31 @@ public:
     const Port* port() const { return port_ ? &*port_ : nullptr; }
 
     void attached(Port port) override { port_ = std::move(port); }
-    void on_server_message(const Request& r, const User& from, json& data) override {
+    // The client's `data` goes to the link as the text it sent (validated
+    // by the router): never parsed and encoded again on the way.
+    bool wants_text() const override { return true; }
+    void on_server_message_text(const Request& r, const User& from, std::string_view data) override {
         link_.request(type_, r, from, std::nullopt, port_->room_of(from.id), data);
     }
-    bool on_user_message(const Request& r, const User& from, UserId to, json& data) override {
+    bool on_user_message_text(const Request& r, const User& from, UserId to, std::string_view data) override {
         if (!takes_user_) return false;
         link_.request(type_, r, from, to, port_->room_of(from.id), data);
         return true;
     }
-    bool on_room_message(const Request& r, const User& from, RoomId room, json& data) override {
+    bool on_room_message_text(const Request& r, const User& from, RoomId room, std::string_view data) override {
         if (!takes_room_) return false;
         link_.request(type_, r, from, std::nullopt, room, data);
         return true;
+    }
+    // What the router calls only when wants_text() is false: never here.
+    void on_server_message(const Request& r, const User& from, json& data) override {
+        on_server_message_text(r, from, dump(data));
+    }
+    bool on_user_message(const Request& r, const User& from, UserId to, json& data) override {
+        return on_user_message_text(r, from, to, dump(data));
+    }
+    bool on_room_message(const Request& r, const User& from, RoomId room, json& data) override {
+        return on_room_message_text(r, from, room, dump(data));
     }
     void on_join(const User& u, RoomId room) override {
         if (first_) link_.membership("join", u, room);
@@ -181,7 +194,7 @@ void LinkAgent::handle(const link::Members& m, const json& ref) {
 // --- from the Router ----------------------------------------------------------
 
 void LinkAgent::request(const std::string& type, const Request& r, const User& from, std::optional<UserId> to,
-                        std::optional<RoomId> room, const json& data) {
+                        std::optional<RoomId> room, std::string_view data_json) {
     const Port* port = port_for(type, nullptr);
     if (closed_ || !port) return;
     if (pending_.size() >= config_.max_pending)
@@ -189,9 +202,15 @@ void LinkAgent::request(const std::string& type, const Request& r, const User& f
     const std::uint64_t id = next_id_++;
     pending_.emplace(id, Pending{r, type, room, router_.now() + config_.timeout});
     json frame{{"op", "request"}, {"id", id}, {"type", type}, {"event", r.event}, {"user", to_json(from)},
-               {"room", room ? json(*room) : json()}, {"data", data}};
+               {"room", room ? json(*room) : json()}};
     if (to) frame["to"] = *to;
-    emit(frame);
+    // `data` last, spliced in as the client's text: `{...,"data":<text>}`.
+    std::string text = dump(frame);
+    text.pop_back();
+    text += R"(,"data":)";
+    text += data_json.empty() ? std::string_view("null") : data_json;
+    text += '}';
+    send_(std::move(text));
 }
 
 void LinkAgent::membership(const char* op, const User& user, RoomId room) {

@@ -436,9 +436,12 @@ void Router::server_message(Member& m, const Request& req, std::string_view arg)
             return user_message_cluster(req, m.user, *to, e->type, std::string(e->type_json), std::string(e->data));
         if (!target) return fail(req, ErrorCode::unknown_user, "no such user");
         if (ServerAgent* a = e->agent) {
-            json data = util::parse_json(e->data);
             bool taken = true;
-            if (!guarded(req.event, e->type, m.user.id, [&] { taken = a->on_user_message(req, m.user, *to, data); }))
+            if (!guarded(req.event, e->type, m.user.id, [&] {
+                    if (a->wants_text()) return void(taken = a->on_user_message_text(req, m.user, *to, e->data));
+                    json data = util::parse_json(e->data);
+                    taken = a->on_user_message(req, m.user, *to, data);
+                }))
                 return fail(req, ErrorCode::internal, "the server failed on this request");
             if (taken) return;
         }
@@ -447,8 +450,11 @@ void Router::server_message(Member& m, const Request& req, std::string_view arg)
     }
     ServerAgent* a = e->agent;
     if (!a) return fail(req, ErrorCode::unknown_type, "no server agent for this type");
-    json data = util::parse_json(e->data);
-    if (!guarded(req.event, e->type, m.user.id, [&] { a->on_server_message(req, m.user, data); }))
+    if (!guarded(req.event, e->type, m.user.id, [&] {
+            if (a->wants_text()) return a->on_server_message_text(req, m.user, e->data);
+            json data = util::parse_json(e->data);
+            a->on_server_message(req, m.user, data);
+        }))
         fail(req, ErrorCode::internal, "the server failed on this request");
 }
 
@@ -471,9 +477,12 @@ void Router::user_message_cluster(const Request& req, const User& from, UserId t
         if (!engine_->alive(req.session)) return;
         if (!found) return fail(req, ErrorCode::unknown_user, "no such user");
         if (ServerAgent* a = agent(type)) {
-            json parsed = util::parse_json(data);
             bool taken = true;
-            if (!guarded(req.event, type, from.id, [&] { taken = a->on_user_message(req, from, to, parsed); }))
+            if (!guarded(req.event, type, from.id, [&] {
+                    if (a->wants_text()) return void(taken = a->on_user_message_text(req, from, to, data));
+                    json parsed = util::parse_json(data);
+                    taken = a->on_user_message(req, from, to, parsed);
+                }))
                 return fail(req, ErrorCode::internal, "the server failed on this request");
             if (taken) return;
         }
@@ -491,9 +500,12 @@ void Router::room_message(Member& m, const Request& req, std::string_view arg) {
     if (!e) return;
     if (!m.room) return fail(req, ErrorCode::not_in_room, "not in a room");
     if (ServerAgent* a = e->agent) {
-        json data = util::parse_json(e->data);
         bool taken = true;
-        if (!guarded(req.event, e->type, m.user.id, [&] { taken = a->on_room_message(req, m.user, *m.room, data); }))
+        if (!guarded(req.event, e->type, m.user.id, [&] {
+                if (a->wants_text()) return void(taken = a->on_room_message_text(req, m.user, *m.room, e->data));
+                json data = util::parse_json(e->data);
+                taken = a->on_room_message(req, m.user, *m.room, data);
+            }))
             return fail(req, ErrorCode::internal, "the server failed on this request");
         if (taken) return;
     }

@@ -91,6 +91,14 @@ public:
     // room_message {type, data}. Return false to let the router relay it to
     // the others as-is; true when the agent took it over (and answers r).
     virtual bool on_room_message(const Request&, const User&, RoomId, json& /*data*/) { return false; }
+    // An agent that only forwards `data` elsewhere (an agent link) takes it as
+    // the JSON text the client sent, already validated, and the router does
+    // not parse it: wants_text() true routes the three messages above to
+    // these instead (same meaning, same return values).
+    virtual bool wants_text() const { return false; }
+    virtual void on_server_message_text(const Request&, const User&, std::string_view /*data_json*/) {}
+    virtual bool on_user_message_text(const Request&, const User&, UserId, std::string_view) { return false; }
+    virtual bool on_room_message_text(const Request&, const User&, RoomId, std::string_view) { return false; }
     // Membership: called after room_joined / before-or-after the leave is announced.
     virtual void on_join(const User&, RoomId) {}
     virtual void on_leave(const User&, RoomId) {}

@@ -103,7 +103,7 @@ private:
 
     // Called by the handlers (the Router's callbacks).
     void request(const std::string& type, const Request& r, const User& from, std::optional<UserId> to,
-                 std::optional<RoomId> room, const json& data);
+                 std::optional<RoomId> room, std::string_view data_json);
     void membership(const char* op, const User& user, RoomId room);
 
     const Port* port_for(const std::string& type, const json& ref);
