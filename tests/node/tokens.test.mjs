@@ -17,6 +17,7 @@ import { Client, closeAll } from './lib/client.mjs';
 import { httpRequest, handshake, PollSession, RawWs } from './lib/raw.mjs';
 import { NS } from './lib/packet.mjs';
 import { withTimeout } from './lib/wait.mjs';
+import { waitLog } from './lib/logs.mjs';
 import {
   SECRET, claims, jwt, hmac, hs256, es256, rs256, keyPair, nowSeconds, parts, payloadOf, resign, b64url,
 } from './lib/tokens.mjs';
@@ -54,20 +55,6 @@ const newRoom = () => nextRoom++;
 const hsHandshake = (srv, query, headers = {}) => httpRequest(srv.port, { path: `/socket.io/1/?${query}`, headers });
 const tokenQuery = (token) => `token=${encodeURIComponent(token)}`;
 
-/** Resolves with pred(text) once the server's stderr from `from` on makes it truthy (bounded, event-driven). */
-function waitLog(srv, pred, { from = 0, timeout = 5000, what = 'a log line' } = {}) {
-  let check;
-  const found = new Promise((resolve) => {
-    check = () => {
-      const m = pred(srv.stderr().slice(from));
-      if (m) resolve(m);
-    };
-    srv.proc.stderr.on('data', check);
-    check();
-  });
-  return withTimeout(found, timeout, `${what}; log so far:\n${srv.stderr().slice(from).slice(-2000)}`)
-    .finally(() => srv.proc.stderr.off('data', check));
-}
 
 /** The token's parts long enough to be recognized (the payload and the signature), none in `text`. */
 function assertNoToken(text, token, what) {
