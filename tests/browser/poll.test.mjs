@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, startPollAgent, waitForAgentType, launchBrowser, newPage, joinRoom, waitForMembers,
-  screenshotPath, tid, TIMEOUT,
+  screenshotPath, tid, TIMEOUT, DESKTOP, PHONE,
 } from './lib/harness.mjs';
 
 const ROOM = 11;
@@ -19,9 +19,9 @@ before(async () => {
   await waitForAgentType(server.url, 'poll', { served: true });
   browser = await launchBrowser();
   [alice, bob, carol] = await Promise.all([
-    newPage(browser, { viewport: { width: 1280, height: 800 } }),
-    newPage(browser, { viewport: { width: 1280, height: 800 } }),
-    newPage(browser, { viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true }),
+    newPage(browser, DESKTOP),
+    newPage(browser, DESKTOP),
+    newPage(browser, PHONE),
   ]);
 });
 

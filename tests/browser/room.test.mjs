@@ -4,8 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, newPage, joinRoom, waitForMembers, waitForMessage, sendMessage,
-  memberNames, screenshotPath, tid, TIMEOUT,
+  startServer, launchBrowser, newPage, joinRoom, waitForMembers, waitForMessage, sendMessage, memberNames,
+  screenshotPath, tid, TIMEOUT, DESKTOP, PHONE,
 } from './lib/harness.mjs';
 
 const ROOM = 7;
@@ -16,9 +16,9 @@ before(async () => {
   server = await startServer({ args: ['--admin-token', TOKEN] });
   browser = await launchBrowser();
   [alice, bob, carol] = await Promise.all([
-    newPage(browser, { viewport: { width: 1280, height: 800 } }),
-    newPage(browser, { viewport: { width: 1280, height: 800 } }),
-    newPage(browser, { viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true }),
+    newPage(browser, DESKTOP),
+    newPage(browser, DESKTOP),
+    newPage(browser, PHONE),
   ]);
 });
 

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  startServer, launchBrowser, newPage, joinRoom, waitForMessage, sendMessage, screenshotPath,
+  startServer, launchBrowser, newPage, joinRoom, waitForMessage, sendMessage, screenshotPath, DESKTOP,
 } from './lib/harness.mjs';
 
 const ROOM = 443;
@@ -37,8 +37,8 @@ before(async () => {
   server = await startServer({ args: ['--tls-cert', cert, '--tls-key', key] });
   browser = await launchBrowser({ args: [`--ignore-certificate-errors-spki-list=${spki}`] });
   [alice, bob] = await Promise.all([
-    newPage(browser, { viewport: { width: 1280, height: 800 } }),
-    newPage(browser, { viewport: { width: 1280, height: 800 } }),
+    newPage(browser, DESKTOP),
+    newPage(browser, DESKTOP),
   ]);
   for (const page of [alice, bob]) page.on('websocket', (ws) => sockets.push(ws.url()));
 });

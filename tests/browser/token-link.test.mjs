@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
-  startServer, launchBrowser, newPage, waitForMembers, waitForMessage, sendMessage, screenshotPath, tid, serverBinary,
+  startServer, launchBrowser, newPage, waitForMembers, waitForMessage, sendMessage, screenshotPath, tid,
+  serverBinary, DESKTOP, PHONE,
 } from './lib/harness.mjs';
 
 const SECRET = 'browser-test-secret-of-32-bytes-or-more';
@@ -36,8 +37,8 @@ async function errorText(page) {
 }
 
 test('a join link brings each user in under the token\'s name, and they chat', async () => {
-  const ada = await newPage(browser, { viewport: { width: 1280, height: 800 } });
-  const bo = await newPage(browser, { viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true });
+  const ada = await newPage(browser, DESKTOP);
+  const bo = await newPage(browser, PHONE);
   await ada.goto(`${server.url}/#token=${mint('--sub', 'u-ada', '--name', 'Ada Lovelace', '--rooms', '7,8')}&room=7`);
   await bo.goto(`${server.url}/#token=${mint('--sub', 'u-bo', '--name', 'Bo', '--rooms', '7')}&room=7`);
   for (const page of [ada, bo]) await page.waitForSelector(tid('room-view'), { state: 'visible' });

@@ -12,8 +12,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import {
-  startServer, launchBrowser, newPage, joinRoom, waitForMembers, screenshotPath, tid, TIMEOUT,
-  MEDIA_ARGS, recordPeerConnections,
+  startServer, launchBrowser, newPage, joinRoom, waitForMembers, screenshotPath, tid, TIMEOUT, MEDIA_ARGS,
+  recordPeerConnections, PHONE,
 } from './lib/harness.mjs';
 import { waitForDecodedVideo, waitForAudio } from './lib/media.mjs';
 
@@ -159,7 +159,7 @@ test('the leaver closed every one of its peer connections', async () => {
 });
 
 test('a camera that cannot be opened is explained, and nothing is shared (on a phone)', async () => {
-  const dave = await newPage(browser, { viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true });
+  const dave = await newPage(browser, PHONE);
   await recordPeerConnections(dave);
   await dave.addInitScript(() => {
     navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));

@@ -134,6 +134,10 @@ export function recordPeerConnections(page) {
 }
 
 /** A new context + page; browser console errors and page errors are collected in page.problems. */
+/** The two screen sizes the tests use: newPage(browser, DESKTOP) or newPage(browser, PHONE). */
+export const DESKTOP = Object.freeze({ viewport: { width: 1280, height: 800 } });
+export const PHONE = Object.freeze({ viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true });
+
 export async function newPage(browser, options = {}) {
   const context = await browser.newContext(options);
   context.setDefaultTimeout(TIMEOUT);
