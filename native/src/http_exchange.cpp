@@ -37,7 +37,9 @@ Exchange::Exchange(std::shared_ptr<Connection> conn, Request req, std::string ad
 Exchange::Exchange(std::shared_ptr<Connection> conn, std::string method, std::string path, std::string address,
                    std::string peer)
     : conn_(std::move(conn)), method_(std::move(method)), path_(std::move(path)), address_(std::move(address)),
-      peer_(std::move(peer)) {}
+      peer_(std::move(peer)) {
+    sio_ = parse_sio_path(path_, server().options().resource);  // the access log names a sid by its tag
+}
 
 Response Exchange::make(http::status status, std::string_view type) const {
     Response res{status, req_.version()};

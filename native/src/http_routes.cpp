@@ -53,7 +53,8 @@ bool always(const Exchange&) { return true; }
 void json(Exchange& ex, http::status status, const nlohmann::json& body) {
     Response res = ex.make(status, "application/json");
     res.set(http::field::cache_control, "no-store");
-    res.body() = body.dump() + "\n";
+    // A reason may quote a database's message: never throw on what it holds.
+    res.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     ex.send(std::move(res));
 }
 

@@ -69,6 +69,7 @@ Flag real(std::string name, std::string arg, std::string help, Field field, doub
             [=](const std::string& v, Options& o) -> Allowed {
                 double d;
                 if (!to_double(v, d) || d < min || (!or_equal && d == min)) return allowed;
+                if (d > 1e9) return allowed + ", at most 1000000000";  // durations become int64 milliseconds
                 field(o) = d;
                 return taken;
             },

@@ -71,6 +71,23 @@ test('access log: one line per request, socket.io and the upgrade (101) included
   }
 });
 
+test('access log: a request refused before it is whole names its session by the tag too', async () => {
+  const logged = await startProcess(['--access-log', '--max-frame', '100']);
+  try {
+    const sid = await handshake(logged.port);
+    const res = await httpRequest(logged.port, {
+      method: 'POST', path: `/socket.io/1/xhr-polling/${sid}`, body: 'x'.repeat(1000),
+    });
+    assert.equal(res.status, 413);
+    const line = await pollUntil(() => accessLines(logged.stderr()).find((l) => / POST /.test(l)),
+      { what: 'the refused POST in the access log', describe: () => logged.stderr().slice(-2000) });
+    assert.match(line, / POST \/socket\.io\/1\/xhr-polling\/[0-9a-f]{8} 413 /);
+    assert.ok(!logged.stderr().includes(sid), 'the sid never reaches the log');
+  } finally {
+    await logged.stop();
+  }
+});
+
 test('no access log without --access-log', async () => {
   await httpRequest(server.port, { path: '/no/such/file' });
   const status = await httpRequest(server.port, { path: '/readyz' });

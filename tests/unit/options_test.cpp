@@ -115,6 +115,8 @@ TEST_CASE("every kind of bad value names the flag, the value and what is allowed
         {{"--heartbeat-interval", "0"}, "heartbeat-interval must be a number of seconds greater than 0 (got 0)"},
         {{"--request-timeout", "soon"}, "request-timeout must be a number of seconds greater than 0 (got soon)"},
         {{"--drain-timeout", "-5"}, "drain-timeout must be a number of seconds, 0 or more (got -5)"},
+        {{"--drain-timeout", "1e300"},
+         "drain-timeout must be a number of seconds, 0 or more, at most 1000000000 (got 1e300)"},
         {{"--max-frame", "0"}, "max-frame must be a whole number, at least 1 (got 0)"},
         {{"--max-data", "1.5"}, "max-data must be a whole number, 0 or more (got 1.5)"},
         {{"--rate", "0"}, "rate must be a number greater than 0 (got 0)"},

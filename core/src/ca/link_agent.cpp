@@ -40,15 +40,10 @@ public:
         link_.request(type_, r, from, std::nullopt, room, data);
         return true;
     }
-    // What the router calls only when wants_text() is false: never here.
+    // ServerAgent's one required handler; the router calls it only when
+    // wants_text() is false, so never here.
     void on_server_message(const Request& r, const User& from, json& data) override {
         on_server_message_text(r, from, dump(data));
-    }
-    bool on_user_message(const Request& r, const User& from, UserId to, json& data) override {
-        return on_user_message_text(r, from, to, dump(data));
-    }
-    bool on_room_message(const Request& r, const User& from, RoomId room, json& data) override {
-        return on_room_message_text(r, from, room, dump(data));
     }
     void on_join(const User& u, RoomId room) override {
         if (first_) link_.membership("join", u, room);
@@ -87,7 +82,7 @@ void LinkAgent::close() {
 // --- from the agent ---------------------------------------------------------
 
 void LinkAgent::on_frame(std::string_view text, sio::Time now) {
-    if (closed_) return;
+    if (closed_ || misbehaving_) return;  // a misbehaving link is being closed: what it sent since is not acted on
     now_ = now;
     if (!rate_.take(now.count())) return error("rate_limited", "too many frames", nullptr);
     auto frame = link::decode(text, config_.max_frame, router_.limits().max_data_bytes);
@@ -220,11 +215,10 @@ void LinkAgent::membership(const char* op, const User& user, RoomId room) {
 
 void LinkAgent::tick(sio::Time now) {
     now_ = now;
+    // Ids grow and every deadline is the same timeout after its request, so
+    // the map is in deadline order: the first request not yet due ends it.
     for (auto it = pending_.begin(); it != pending_.end();) {
-        if (it->second.deadline > now) {
-            ++it;
-            continue;
-        }
+        if (it->second.deadline > now) break;
         const Pending p = std::move(it->second);
         const std::uint64_t id = it->first;
         it = pending_.erase(it);
