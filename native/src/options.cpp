@@ -195,8 +195,6 @@ ParseResult parse_options(const std::vector<std::string>& args, Options& out, co
     }
     if (out.tls_cert.empty() != out.tls_key.empty()) return {false, false, "--tls-cert and --tls-key go together", {}};
     if (!out.cluster.empty() && out.node.empty()) return {false, false, "--cluster needs --node NAME", {}};
-    if (!out.cluster.empty() && !out.agent_secret.empty())
-        return {false, false, "--agent-secret with --cluster is not supported yet (an agent would serve one node's users)", {}};
     if (cli.print_config->count()) return {true, true, {}, print_config(out, config_path)};
     return {};
 }

@@ -165,8 +165,9 @@ bool Server::open_agents() {
         }
         table_agents_.push_back(std::move(agent));
     }
-    // The agent link: for the agent secret, or access tokens with an `agent` claim (not in a cluster yet).
-    if ((!options_.agent_secret.empty() || tokens_.enabled()) && options_.cluster.empty()) {
+    // The agent link: for the agent secret, or access tokens with an `agent`
+    // claim. In a cluster an agent links to every node (docs/agents.md).
+    if (!options_.agent_secret.empty() || tokens_.enabled()) {
         agent_links_ = std::make_unique<AgentLinks>(*this);
         log_event(LogLevel::info, LogFields{.event = "agent_link"}, "agent link at ", kAgentLinkPath, " (",
                   options_.agent_secret.empty() ? "" : "--agent-secret, ",

@@ -3,7 +3,7 @@
 // 0.9.6 users, and hostile or slow link peers.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, clusterSize } from './lib/server.mjs';
+import { startServer, perProcess } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { openLink, startPollAgent } from './lib/agent-link.mjs';
 import { httpRequest } from './lib/raw.mjs';
@@ -13,7 +13,10 @@ import { withTimeout } from './lib/wait.mjs';
 import { SECRET as AUTH_SECRET, hs256, claims } from './lib/tokens.mjs';
 
 const SECRET = 'agent-secret-for-tests';
-const skip = clusterSize ? 'the agent link is refused with --cluster (docs/agents.md)' : false;
+// A raw link serves its own node's users, and clients through haproxy land on
+// any node: those tests are one process's (tests/cluster/agent-link.test.mjs
+// covers links in a cluster). The poll agent links to every node.
+const oneNode = perProcess("a raw link serves its node's users only (tests/cluster/agent-link.test.mjs)");
 let srv;
 let nextRoom = 500;
 const freshRoom = () => nextRoom++;
@@ -21,8 +24,10 @@ const links = [];
 const agents = [];
 
 before(async () => {
-  if (!skip) srv = await startServer(['--agent-secret', SECRET, '--agent-timeout', '1']);
+  srv = await startServer(['--agent-secret', SECRET, '--agent-timeout', '1']);
 });
+/** Where an agent links: the server, or every node of a cluster. */
+const everyNode = () => srv.cluster?.nodes.map((n) => n.server.url) ?? srv.url;
 afterEach(async () => {
   closeAll();
   for (const l of links.splice(0)) l.ws.terminate();
@@ -50,8 +55,8 @@ const poll = (c, data) => c.ack('server_message', { type: 'poll', data });
 const pollMessage = async (c, filter = () => true) =>
   (await c.next('room_message', { filter: (m) => m.type === 'poll' && m.from === 0 && filter(m.data) })).data;
 
-test('the poll agent: open, vote, move a vote, close; the room sees the counts', { skip }, async () => {
-  agents.push(await startPollAgent(srv.url, SECRET));
+test('the poll agent: open, vote, move a vote, close; the room sees the counts', async () => {
+  agents.push(await startPollAgent(everyNode(), SECRET));
   const room = freshRoom();
   const alice = await joined('Alice', room);
   const bob = await joined('Bob', room);
@@ -81,8 +86,8 @@ test('the poll agent: open, vote, move a vote, close; the room sees the counts',
   await other.none('room_message', 100);
 });
 
-test('agent gone: unknown_type; the agent again: it works', { skip }, async () => {
-  const agent = await startPollAgent(srv.url, SECRET);
+test('agent gone: unknown_type; the agent again: it works', async () => {
+  const agent = await startPollAgent(everyNode(), SECRET);
   agents.push(agent);
   const alice = await joined('Alice', freshRoom());
   assert.deepEqual(await poll(alice, { action: 'open', question: 'Q', options: ['a', 'b'] }), { ok: true });
@@ -90,12 +95,12 @@ test('agent gone: unknown_type; the agent again: it works', { skip }, async () =
   await pollUntil(async () => (await poll(alice, { action: 'open', question: 'Q', options: ['a', 'b'] }))
     .error?.code === 'unknown_type', { what: 'unknown_type once the agent is gone', timeoutMs: 8000 });
 
-  agents.push(await startPollAgent(srv.url, SECRET));
+  agents.push(await startPollAgent(everyNode(), SECRET));
   assert.deepEqual(await poll(alice, { action: 'open', question: 'Q2', options: ['a', 'b'] }), { ok: true });
   assert.equal((await pollMessage(alice, (d) => d.question === 'Q2')).question, 'Q2');
 });
 
-test('the poll agent reconnects when the server comes back', { skip, timeout: 30000 }, async () => {
+test('the poll agent reconnects when the server comes back', { skip: perProcess('restarts one process on its port'), timeout: 30000 }, async () => {
   const port = await freePort();
   const first = await startServer(['--agent-secret', SECRET, '--port', String(port)]);
   let second;
@@ -114,7 +119,7 @@ test('the poll agent reconnects when the server comes back', { skip, timeout: 30
   }
 });
 
-test('a slow agent: the user gets unavailable after --agent-timeout', { skip }, async () => {
+test('a slow agent: the user gets unavailable after --agent-timeout', { skip: oneNode }, async () => {
   const l = await link();
   assert.equal((await l.register(['slow'])).op, 'registered');
   const alice = await joined('Alice', freshRoom());
@@ -130,14 +135,14 @@ test('a slow agent: the user gets unavailable after --agent-timeout', { skip }, 
   assert.equal((await l.next('error', { filter: (e) => e.ref === 'late' })).code, 'unknown_request');
 });
 
-test('a link without the credential is refused before the upgrade', { skip }, async () => {
+test('a link without the credential is refused before the upgrade', async () => {
   await assert.rejects(openLink(srv.url, undefined), (e) => e.status === 401);
   await assert.rejects(openLink(srv.url, 'wrong'), (e) => e.status === 403);
   const plain = await httpRequest(srv.port, { path: '/agent_link', headers: { authorization: `Bearer ${SECRET}` } });
   assert.equal(plain.status, 426);
 });
 
-test('malformed frames are answered with errors while users go on', { skip }, async () => {
+test('malformed frames are answered with errors while users go on', { skip: oneNode }, async () => {
   const l = await link();
   await l.register(['garbage']);
   const room = freshRoom();
@@ -155,7 +160,7 @@ test('malformed frames are answered with errors while users go on', { skip }, as
   assert.equal((await bob.next('room_message', { filter: (m) => m.type === 'note' })).data, 'still here');
 });
 
-test('a link flooding bad frames is closed', { skip }, async () => {
+test('a link flooding bad frames is closed', { skip: oneNode }, async () => {
   const l = await link();
   for (let i = 0; i < 300; i++) l.send('nope');
   await l.closed;
@@ -163,7 +168,7 @@ test('a link flooding bad frames is closed', { skip }, async () => {
   assert.equal((await alice.ack('server_message', { type: 'garbage', data: 1 })).error.code, 'unknown_type');
 });
 
-test('an agent posts only to rooms it watches; join and leave come from them', { skip }, async () => {
+test('an agent posts only to rooms it watches; join and leave come from them', { skip: oneNode }, async () => {
   const l = await link();
   await l.register(['scoped']);
   const room = freshRoom();
@@ -184,7 +189,7 @@ test('an agent posts only to rooms it watches; join and leave come from them', {
   await alice.none('room_message', 100, (m) => m.data === 'not yet');
 });
 
-test('a link disconnect frees its type at once', { skip }, async () => {
+test('a link disconnect frees its type at once', { skip: oneNode }, async () => {
   const l = await link();
   await l.register(['brief']);
   await l.close();
@@ -194,7 +199,7 @@ test('a link disconnect frees its type at once', { skip }, async () => {
   assert.equal((await again.register(['brief'])).op, 'registered');
 });
 
-test('an access token with an agent claim registers the types it lists, no others', { skip }, async () => {
+test('an access token with an agent claim registers the types it lists, no others', { skip: oneNode }, async () => {
   const tokened = await startServer(['--auth-secret', AUTH_SECRET]);
   try {
     const l = await openLink(tokened.url, hs256(claims({ sub: 'poll-service', rooms: [], agent: ['vote'] })));
@@ -208,7 +213,7 @@ test('an access token with an agent claim registers the types it lists, no other
   }
 });
 
-test('a link that answers no pings is closed and its type freed', { skip }, async () => {
+test('a link that answers no pings is closed and its type freed', { skip: oneNode }, async () => {
   const deaf = await openLink(srv.url, SECRET, { autoPong: false });
   links.push(deaf);
   await deaf.register(['deaf']);

@@ -326,3 +326,65 @@ TEST_CASE("link: decode round trips every op", "[link]") {
     CHECK(std::get<ca::link::UserMessage>(ok(R"({"op":"user_message","to":3,"from":4,"data":{}})")).from == 4);
     CHECK(std::get<ca::link::Members>(ok(R"( {"op":"members","room":9} )")).room == 9);
 }
+
+namespace {
+
+// A cluster whose member lists answer when the test says: what the link does
+// with a late answer, a hostile one, and one that comes after it closed.
+struct LateMembers final : ca::ClusterLink {
+    std::vector<std::function<void(Joined)>> waiting;
+    std::optional<ca::UserId> allocate_user() override { return std::nullopt; }
+    void user_online(const ca::User&, sio::SessionId) override {}
+    void user_offline(const ca::User&) override {}
+    void join(ca::RoomId, sio::SessionId, const ca::User&, sio::Frame, std::function<void(Joined)> done) override {
+        done(Joined{ca::ErrorCode::unavailable, {}});
+    }
+    void leave(ca::RoomId, sio::SessionId, const ca::User&, sio::Frame) override {}
+    void publish(ca::RoomId, sio::Frame, sio::SessionId, std::uint64_t, std::function<void(bool)> done) override {
+        if (done) done(false);
+    }
+    void to_user(ca::UserId, sio::Frame, std::function<void(bool)> done) override {
+        if (done) done(false);
+    }
+    void members(ca::RoomId, std::function<void(Joined)> done) override { waiting.push_back(std::move(done)); }
+    void locate(ca::UserId, std::function<void(bool)> done) override { done(false); }
+    bool available() const override { return true; }
+};
+
+}  // namespace
+
+TEST_CASE("link: in a cluster, members is the cluster's list, checked, and dropped after the link went",
+          "[link][cluster]") {
+    Net net;
+    LateMembers cluster;
+    net.router.link(&cluster);
+    auto link = std::make_unique<Link>(net);
+    link->send(net, reg({"roster"}));
+    link->send(net, {{"op", "watch"}, {"rooms", {5}}});
+    link->rx.clear();
+
+    link->send(net, {{"op", "members"}, {"room", 5}, {"ref", "a"}});
+    CHECK(link->rx.empty());  // asked of the cluster: no answer yet
+    REQUIRE(cluster.waiting.size() == 1);
+    cluster.waiting[0]({std::nullopt, R"([{"id":3,"name":"Ada"},{"id":9,"name":"Bo"}])"});
+    const json m = link->one("members");
+    CHECK(m["ref"] == "a");
+    CHECK(m["users"] == json::parse(R"([{"id":3,"name":"Ada"},{"id":9,"name":"Bo"}])"));
+
+    // What Redis returns is outside input: anything but a user list is an error.
+    for (const char* bad : {"not json", R"({"id":1})", R"([{"id":-1,"name":"x"}])", R"([{"id":1}])", "[[[[[[1]]]]]]"}) {
+        link->send(net, {{"op", "members"}, {"room", 5}});
+        cluster.waiting.back()({std::nullopt, bad});
+        INFO(bad);
+        CHECK(link->one("error")["code"] == "unavailable");
+    }
+    link->send(net, {{"op", "members"}, {"room", 5}});
+    cluster.waiting.back()({ca::ErrorCode::unavailable, {}});
+    CHECK(link->one("error")["code"] == "unavailable");
+
+    // The link goes before the cluster answers: the answer is dropped.
+    link->send(net, {{"op", "members"}, {"room", 5}});
+    auto late = std::move(cluster.waiting.back());
+    link.reset();
+    late({std::nullopt, R"([{"id":3,"name":"Ada"}])"});
+}

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "compeit/util/json_guard.hpp"
+
 namespace compeit::ca {
 namespace {
 
@@ -10,6 +12,15 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 json with_ref(json frame, const json& ref) {
     if (!ref.is_null()) frame["ref"] = ref;
     return frame;
+}
+
+// A member list as the router or the cluster gives it: [{id, name}, ...].
+bool valid_users(const json& users) {
+    if (!users.is_array()) return false;
+    return std::all_of(users.begin(), users.end(), [](const json& u) {
+        return u.is_object() && u.contains("id") && u["id"].is_number_unsigned() && u.contains("name") &&
+               u["name"].is_string();
+    });
 }
 
 }  // namespace
@@ -181,9 +192,15 @@ void LinkAgent::handle(const link::UserMessage& t, const json& ref) {
 
 void LinkAgent::handle(const link::Members& m, const json& ref) {
     if (!room_in_scope(m.room)) return error("forbidden", "room " + std::to_string(m.room) + " is not watched", ref);
-    json users = json::array();
-    for (const User& u : router_.members(m.room)) users.push_back(to_json(u));
-    emit(with_ref({{"op", "members"}, {"room", m.room}, {"users", std::move(users)}}, ref));
+    // In cluster mode the answer comes later, from Redis: the link may be
+    // gone by then (life_), and the list is outside input until checked.
+    router_.members_everywhere(m.room, [this, life = std::weak_ptr<int>(life_), room = m.room,
+                                        ref](std::optional<std::string> users_text) {
+        if (life.expired() || closed_) return;
+        json users = users_text ? util::parse_json(*users_text, 4) : json(json::value_t::discarded);
+        if (!valid_users(users)) return error("unavailable", "the cluster cannot list the room's members now", ref);
+        emit(with_ref({{"op", "members"}, {"room", room}, {"users", std::move(users)}}, ref));
+    });
 }
 
 // --- from the Router ----------------------------------------------------------

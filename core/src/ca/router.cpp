@@ -627,6 +627,18 @@ std::vector<User> Router::members(RoomId room) const {
     return out;
 }
 
+void Router::members_everywhere(RoomId room, std::function<void(std::optional<std::string>)> done) const {
+    if (!link_) {
+        json users = json::array();
+        for (const User& u : members(room)) users.push_back(to_json(u));
+        return done(dump(users));
+    }
+    link_->members(room, [done = std::move(done)](ClusterLink::Joined j) {
+        if (j.error) return done(std::nullopt);
+        done(std::move(j.users_json));
+    });
+}
+
 // --- Port -------------------------------------------------------------------
 
 // Without a cluster, a message to nobody is not even encoded.

@@ -2,7 +2,9 @@
 // A room poll agent over the agent link (docs/agents.md): users open a poll in
 // their room, vote, and the opener closes it; the room sees the counts.
 //   node examples/agents/poll/agent.mjs --url http://127.0.0.1:8080 --secret S
-// (or COMPEIT_AGENT_SECRET=S). It reconnects when the server goes away.
+// (or COMPEIT_AGENT_SECRET=S). It reconnects when the server goes away. In a
+// cluster, give every node's --url: the agent links to each node and serves
+// the users of all of them from one set of polls (docs/agents.md).
 //
 // Type `poll`, server_message {type:"poll", data:{action, ...}}:
 //   {action:"open", question, options:[...]}  -> the room gets room_message
@@ -13,14 +15,14 @@
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
-  options: { url: { type: 'string', default: 'http://127.0.0.1:8080' }, secret: { type: 'string' } },
+  options: { url: { type: 'string', multiple: true, default: ['http://127.0.0.1:8080'] }, secret: { type: 'string' } },
 });
 const secret = args.secret ?? process.env.COMPEIT_AGENT_SECRET;
 if (!secret) {
-  console.error('usage: agent.mjs --url http://HOST:PORT --secret S (or env COMPEIT_AGENT_SECRET)');
+  console.error('usage: agent.mjs --url http://HOST:PORT [--url ...] --secret S (or env COMPEIT_AGENT_SECRET)');
   process.exit(2);
 }
-const linkUrl = args.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/agent_link';
+const linkUrls = args.url.map((url) => url.replace(/^http/, 'ws').replace(/\/$/, '') + '/agent_link');
 // Node 22 has a WebSocket of its own; before that, the `ws` package.
 const WebSocket = globalThis.WebSocket ?? (await import('ws')).default;
 
@@ -65,8 +67,9 @@ function serve({ id, user, room, data }) {
   return fail('bad_request', 'action must be open, vote or close');
 }
 
-let delay = 500;
-function connect() {
+// One link per server (per node in a cluster), each with its own backoff.
+// A request is answered on the link it came by: that node has the user.
+function connect(linkUrl, delay = 500) {
   const ws = new WebSocket(linkUrl, { headers: { authorization: `Bearer ${secret}` } });
   const send = (frame) => ws.send(JSON.stringify(frame));
   ws.onopen = () => {
@@ -82,12 +85,11 @@ function connect() {
   };
   ws.onerror = () => {}; // the close that follows reconnects
   ws.onclose = () => {
-    console.error(`poll agent: link closed, reconnecting in ${delay} ms`);
-    setTimeout(connect, delay);
-    delay = Math.min(delay * 2, 5000);
+    console.error(`poll agent: link to ${linkUrl} closed, reconnecting in ${delay} ms`);
+    setTimeout(() => connect(linkUrl, Math.min(delay * 2, 5000)), delay);
   };
 }
 
 process.on('SIGTERM', () => process.exit(0));
 process.on('SIGINT', () => process.exit(0));
-connect();
+for (const url of linkUrls) connect(url);

@@ -56,11 +56,12 @@ export class Link {
 }
 
 /**
- * Starts the reference poll agent against `url`; resolves once it printed that it serves.
- * The handle's stop() kills it.
+ * Starts the reference poll agent against `url` (or every URL of an array: a cluster's
+ * nodes); resolves once it printed that it serves on each. The handle's stop() kills it.
  */
 export async function startPollAgent(url, secret, { timeout = 10000 } = {}) {
-  const proc = spawn(process.execPath, [pollAgentPath, '--url', url, '--secret', secret],
+  const urls = [url].flat();
+  const proc = spawn(process.execPath, [pollAgentPath, ...urls.flatMap((u) => ['--url', u]), '--secret', secret],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   const output = new Inbox((l) => l);
   for (const stream of [proc.stdout, proc.stderr]) {
@@ -79,7 +80,7 @@ export async function startPollAgent(url, secret, { timeout = 10000 } = {}) {
     },
   };
   try {
-    await agent.serving();
+    for (const _ of urls) await agent.serving();
   } catch (e) {
     await agent.stop();
     throw e;

@@ -90,6 +90,9 @@ private:
     RateLimiter rate_, errors_;
     sio::Time now_{};
     bool closed_ = false, misbehaving_ = false;
+    // Answers that come back later (the cluster's member list) hold a weak
+    // reference: expired, the link is gone and they are dropped.
+    std::shared_ptr<int> life_ = std::make_shared<int>(0);
 
     void apply(link::Frame& frame);
     void handle(const link::Register& r, const json& ref);

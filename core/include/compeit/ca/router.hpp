@@ -71,6 +71,11 @@ public:
     // The user a session connected as (nullopt before its namespace connect).
     std::optional<UserId> user_of(sio::SessionId session) const;
     std::vector<User> members(RoomId room) const;
+    // The room's members wherever they are connected: this process's, or in
+    // cluster mode every node's (asked of the cluster). done: a JSON array of
+    // users in join order as text, or nullopt when the cluster cannot say.
+    // May call done before returning.
+    void members_everywhere(RoomId room, std::function<void(std::optional<std::string>)> done) const;
     std::size_t user_count() const { return members_.size(); }
     // Rooms with their member counts, ascending, after room `after` (-1: from
     // the first), at most `limit` of them (operators' listing).
