@@ -106,7 +106,8 @@ chat_db="postgresql://postgres@127.0.0.1:$pg_port/postgres"
 # --------------------------------------------------------------- the nodes
 
 # Behind haproxy (deploy/haproxy/compeit.cfg says why): pages come from haproxy's origin,
-# and every request from haproxy's address, so haproxy limits each client, not the nodes.
+# every request from haproxy's address (trusted for the client's, X-Forwarded-For), and on
+# loopback every client shares haproxy's address, so haproxy limits each client, not the nodes.
 nodes=()
 node_port=$port
 for i in $(seq 1 "$n"); do
@@ -114,7 +115,7 @@ for i in $(seq 1 "$n"); do
   "$server" --bind 127.0.0.1 --port "$node_port" --data-dir "$work/n$i" \
             --node "n$i" --cluster "redis://127.0.0.1:$redis_port" --chat-db "$chat_db" \
             --allowed-origin "http://localhost:$port" --allowed-origin "http://127.0.0.1:$port" \
-            --max-connections-per-address 0 --max-handshakes-per-address 10000 \
+            --trusted-proxy 127.0.0.1 --max-connections-per-address 0 --max-handshakes-per-address 10000 \
             "$@" >"$work/n$i.out" 2>"$work/n$i.log" &
   pids+=($!)
   nodes+=("n$i=127.0.0.1:$node_port")

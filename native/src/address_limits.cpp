@@ -23,9 +23,9 @@ void AddressSlots::Slot::release() {
 AddressSlots::AddressSlots(std::size_t max_per_address)
     : max_(max_per_address), counts_(std::make_shared<Slot::Counts>()) {}
 
-AddressSlots::Slot AddressSlots::claim(const std::string& address) {
+AddressSlots::Slot AddressSlots::claim(const std::string& address, bool unlimited) {
     std::size_t& n = (*counts_)[address];
-    if (max_ != 0 && n >= max_) return {};
+    if (!unlimited && max_ != 0 && n >= max_) return {};
     ++n;
     Slot s;
     s.counts_ = counts_;

@@ -33,7 +33,9 @@ public:
 
     // max_per_address 0: no limit (connections are still counted).
     explicit AddressSlots(std::size_t max_per_address);
-    Slot claim(const std::string& address);
+    // `unlimited`: counted, never refused (a trusted proxy's connections
+    // carry many clients; --trusted-proxy).
+    Slot claim(const std::string& address, bool unlimited = false);
     std::size_t addresses() const { return counts_->size(); }
 
 private:

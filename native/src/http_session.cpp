@@ -37,8 +37,10 @@ public:
         boost::system::error_code ec;
         const auto ep = tcp().socket().remote_endpoint(ec);
         if (!ec) {
+            tcp_peer_ = ep.address();
             address_ = ep.address().to_string();
             peer_ = address_ + ":" + std::to_string(ep.port());
+            tcp_peer_text_ = peer_;
         }
     }
 
@@ -136,6 +138,10 @@ private:
     AddressSlots::Slot slot_;
     std::string address_;  // the client's address: a session's sid is bound to it
     std::string peer_;     // address:port, for the log
+    // The TCP peer. From a --trusted-proxy, each request names its client
+    // (X-Forwarded-For): address_ and peer_ are then that request's client.
+    asio::ip::address tcp_peer_;
+    std::string tcp_peer_text_;
     bool reading_ = false;
     bool closed_ = false;
     std::optional<Request> stashed_;  // a request that arrived while a long-poll was held
@@ -238,7 +244,24 @@ private:
         ex.send(std::move(res));
     }
 
+    // The request's client: the TCP peer, or the one a trusted proxy names
+    // (a proxy may carry several clients' requests on one connection).
+    void identify_client(const Request& req) {
+        const TrustedProxies& proxies = server_.trusted_proxies();
+        if (proxies.empty() || !proxies.trusts(tcp_peer_)) return;
+        // Every X-Forwarded-For line in order: a proxy adds its own line after
+        // whatever the client sent, so the last one is the nearest hop.
+        std::string forwarded;
+        for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) {
+            if (!forwarded.empty()) forwarded += ',';
+            forwarded += it->value();
+        }
+        address_ = proxies.client(tcp_peer_, forwarded);
+        peer_ = forwarded.empty() ? tcp_peer_text_ : address_ + " via " + tcp_peer_text_;
+    }
+
     void handle(Request&& req) {
+        identify_client(req);
         http_route::dispatch(std::make_shared<Exchange>(shared_from_this(), std::move(req), address_, peer_));
     }
 };

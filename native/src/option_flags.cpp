@@ -7,6 +7,7 @@
 #include "db_url.hpp"
 #include "media_url.hpp"
 #include "origin_policy.hpp"
+#include "trusted_proxies.hpp"
 
 namespace compeit::native {
 namespace {
@@ -183,6 +184,24 @@ Flag allowed_origin() {
             }};
 }
 
+Flag trusted_proxy() {
+    return {"trusted-proxy", "ADDRESS[/BITS]",
+            "a load balancer or reverse proxy (an address or a network, e.g. 10.0.0.0/8) whose X-Forwarded-For names "
+            "the client: its connections are not limited per address, its requests count for the client (repeatable)",
+            Flag::Kind::list, false,
+            [](const std::string& v, Options& o) -> Allowed {
+                if (!TrustedProxies::parse(v)) return "an IP address or a network such as 10.0.0.0/8 or fd00::/8";
+                o.trusted_proxies.push_back(v);
+                return taken;
+            },
+            [](const Options& o) -> Value {
+                if (o.trusted_proxies.empty()) return {};
+                std::string out = "[";
+                for (const auto& s : o.trusted_proxies) out += (out.size() > 1 ? ", " : "") + toml_string(s);
+                return out + "]";
+            }};
+}
+
 #define FIELD(expr) [](auto& o) -> auto& { return o.expr; }
 
 std::vector<Flag> make_flags() {
@@ -287,6 +306,7 @@ std::vector<Flag> make_flags() {
                         "require access tokens signed with ES256 (P-256) or RS256 by the key in this PEM public key file",
                         FIELD(auth_public_key)));
     list.push_back(allowed_origin());
+    list.push_back(trusted_proxy());
     list.push_back(text("tls-cert", "FILE",
                         "PEM certificate chain: serve https and wss instead of http and ws (with --tls-key; reloaded on SIGHUP)",
                         FIELD(tls_cert)));

@@ -39,6 +39,7 @@ struct Options {
     std::string auth_secret;                  // HS256 tokens (env COMPEIT_AUTH_SECRET)
     std::string auth_public_key;              // ES256/RS256 tokens: a PEM public key file
     std::vector<std::string> allowed_origins; // empty: the server's own origins
+    std::vector<std::string> trusted_proxies; // --trusted-proxy: addresses/networks whose X-Forwarded-For is believed
     std::string tls_cert;                     // PEM certificate chain: https and wss (with tls_key)
     std::string tls_key;                      // PEM private key of tls_cert
     std::string media = "mesh";               // Kurento Agent media mode

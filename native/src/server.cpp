@@ -86,6 +86,7 @@ Server::Server(asio::io_context& ioc, Options options)
       accept_timer_(ioc),
       start_(std::chrono::steady_clock::now()),
       connection_slots_(options_.max_connections_per_address),
+      trusted_proxies_(options_.trusted_proxies),
       admin_failures_(kAdminFailures, kAdminWindow),
       drain_timer_(ioc) {
     engine_.add_namespace(std::string(ca::kNamespace));
@@ -345,7 +346,7 @@ void Server::accepted(tcp::socket socket) {
     boost::system::error_code ec;
     const auto remote = socket.remote_endpoint(ec);
     if (ec) return;  // gone already
-    auto slot = connection_slots_.claim(remote.address().to_string());
+    auto slot = connection_slots_.claim(remote.address().to_string(), trusted_proxies_.trusts(remote.address()));
     if (!slot) {
         // Over --max-connections-per-address: a short answer, then close.
         static constexpr std::string_view refusal =

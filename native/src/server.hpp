@@ -25,6 +25,7 @@
 #include "agent_link.hpp"
 #include "janus_client.hpp"
 #include "origin_policy.hpp"
+#include "trusted_proxies.hpp"
 #include "token_verifier.hpp"
 #include "kms_client.hpp"
 #include "legacy_client.hpp"
@@ -75,6 +76,7 @@ public:
     StaticCache& static_files() { return static_files_; }
     const LegacyClient& legacy_client() const { return legacy_client_; }
     const OriginPolicy& origins() const { return *origins_; }
+    const TrustedProxies& trusted_proxies() const { return trusted_proxies_; }
     const TokenVerifier& tokens() const { return tokens_; }
     // The agent link (--agent-secret); null when off.
     AgentLinks* agent_links() { return agent_links_.get(); }
@@ -139,6 +141,7 @@ private:
     std::chrono::steady_clock::time_point start_;
     std::uint16_t port_ = 0;
     AddressSlots connection_slots_;
+    TrustedProxies trusted_proxies_;
     FailureThrottle admin_failures_;
     int reserve_fd_ = -1;  // given up to accept-and-close one connection when descriptors run out
     std::chrono::milliseconds accept_backoff_{0};

@@ -130,6 +130,7 @@ TEST_CASE("every kind of bad value names the flag, the value and what is allowed
         {{"--kms-url", "http://kms"}, "kms-url must be a ws:// or wss:// URL (only ws:// and wss:// URLs are supported) (got http://kms)"},
         {{"--janus-url", "ws://:8188"}, "janus-url must be a ws:// or wss:// URL (no host) (got ws://:8188)"},
         {{"--allowed-origin", "chat.example"}, "allowed-origin must be an origin such as https://chat.example.com, or * (got chat.example)"},
+        {{"--trusted-proxy", "10.0.0.0/40"}, "trusted-proxy must be an IP address or a network such as 10.0.0.0/8 or fd00::/8 (got 10.0.0.0/40)"},
         {{"--ice-server", "stun:s,user"}, "ice-server must be URL or URL,USER,CREDENTIAL (got stun:s,user)"},
         {{"--cluster", "http://r"}, "cluster must be redis://HOST[:PORT] (got http://r)"},
         {{"--node", "Node_1"}, "node must be 1 to 16 of a-z 0-9 - (got Node_1)"},

@@ -11,12 +11,14 @@ import { freePort } from './daemon.mjs';
 /**
  * The flags every node behind haproxy needs besides --node/--cluster/--chat-db
  * (deploy/haproxy/compeit.cfg explains them; scripts/run-cluster.sh passes the
- * same): the origin of the pages haproxy serves, and no per-address limits, as
- * every request comes from haproxy's address (haproxy limits each client).
+ * same): the origin of the pages haproxy serves, haproxy trusted for the client's
+ * address (X-Forwarded-For), and no per-address limits, as every test client shares
+ * 127.0.0.1 with haproxy (haproxy limits each client).
  */
 export function behindProxyArgs(proxyPort) {
   return [
     '--allowed-origin', `http://127.0.0.1:${proxyPort}`, '--allowed-origin', `http://localhost:${proxyPort}`,
+    '--trusted-proxy', '127.0.0.1',
     '--max-connections-per-address', '0', '--max-handshakes-per-address', '10000',
   ];
 }
