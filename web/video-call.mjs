@@ -6,7 +6,19 @@
 // media server (sfu mode) our stream can also be recorded there, and filtered
 // where the media server has filters (Kurento; Janus says not_supported, and
 // the filter menu then turns itself off).
-import { createTile, updateTile, icons } from './video-tile.mjs';
+import { createTile, updateTile, icons, setButton } from './video-tile.mjs';
+import { layoutTiles } from './call-layout.mjs';
+import { ActiveSpeaker } from './active-speaker.mjs';
+
+// A user may share several streams (camera, screen): stream objects name theirs in
+// `stream` ("camera" when absent, docs/protocol.md 3.3). The two functions below
+// are the one place that reads the name from the package's payloads.
+const CAMERA = 'camera';
+/** The stream name of a stream object (`streams` event). */
+const nameOfStream = (s) => (typeof s?.stream === 'string' && s.stream ? s.stream : CAMERA);
+/** The stream name of a remote_stream / remote_stream_removed / receive_failed payload. */
+const nameOfRemote = (p) => (typeof p?.name === 'string' && p.name ? p.name : CAMERA);
+const keyOf = (user, name) => `${user}:${name}`;
 
 // getUserMedia failures, by DOMException name, in words a user can act on.
 const GUM_ERRORS = {
@@ -27,13 +39,21 @@ export function explainMediaError(e) {
   return `Could not start your camera: ${reason}.`;
 }
 
-/** Opens camera and microphone, or whichever of the two works. */
-async function openMedia(ca) {
+/**
+ * Opens camera and microphone, or whichever of the two works. `devices`: {audio, video}
+ * device ids chosen in the device panel ('' for the browser's default).
+ */
+async function openMedia(ca, devices = {}) {
   if (!globalThis.navigator?.mediaDevices?.getUserMedia) {
     throw new DOMException('no mediaDevices', 'NotSupportedError');
   }
+  // The chosen devices first (exact: "ideal" may quietly give the default one), then
+  // whatever the browser has, with fewer devices each time.
+  const chosen = (kind) => (devices[kind] ? { deviceId: { exact: devices[kind] } } : true);
+  const attempts = [[true, true], [false, true], [true, false]].map(([audio, video]) => ({ audio, video }));
+  if (devices.audio || devices.video) attempts.unshift({ audio: chosen('audio'), video: chosen('video') });
   let first;
-  for (const wanted of [{ audio: true, video: true }, { audio: false, video: true }, { audio: true, video: false }]) {
+  for (const wanted of attempts) {
     try {
       return await ca.media.start(wanted);
     } catch (e) {
@@ -47,7 +67,7 @@ async function openMedia(ca) {
 export class VideoCall {
   #ca = null;
   #off = [];                // listeners of the current agent
-  #el;                      // {grid, camera, video, audio, record, filter, status}
+  #el;                      // {room, grid, fold, camera, video, audio, record, filter, status}
   #nameOf;                  // id -> display name
   #showError;               // (text, code) -> void
   #claimError;              // (code, message) -> void: a request_error the call handles
@@ -60,13 +80,17 @@ export class VideoCall {
   #recordBusy = false;      // a recording change is under way
   #filterBusy = false;      // a filter change is under way
   #noFilters = '';          // why this media server has no filters ('' until it said so)
-  #streams = new Map();     // user -> {audio, video, recording, filter} of everyone publishing in the room
-  #remote = new Map();      // user -> MediaStream received from them
-  #unreachable = new Set(); // users whose stream could not be received (the agent gave up)
-  #tiles = new Map();       // 'self' or user id -> tile element
+  #streams = new Map();     // "user:name" -> {user, name, audio, video, recording, filter} of every stream in the room
+  #remote = new Map();      // "user:name" -> MediaStream received
+  #unreachable = new Set(); // "user:name" of streams that could not be received (the agent gave up)
+  #tiles = new Map();       // 'self' or "user:name" -> tile element
+  #focus;                   // the tile key the user chose to show large, null for the grid, undefined: automatic
+  #devices = { audio: '', video: '' };  // chosen device ids ('' = default)
+  #sinkId = '';             // chosen speaker ('' = default)
+  #speaker = new ActiveSpeaker((key) => this.#showSpeaker(key));
 
-  constructor({ grid, camera, video, audio, record, filter, status, nameOf, showError, claimError = () => {} }) {
-    this.#el = { grid, camera, video, audio, record, filter, status };
+  constructor({ room, grid, fold, camera, video, audio, record, filter, status, nameOf, showError, claimError = () => {} }) {
+    this.#el = { room, grid, fold, camera, video, audio, record, filter, status };
     this.#nameOf = nameOf;
     this.#showError = showError;
     this.#claimError = claimError;
@@ -75,6 +99,11 @@ export class VideoCall {
     audio.addEventListener('click', () => this.#toggle('audio'));
     record.addEventListener('click', () => this.#toggleRecording());
     filter.addEventListener('change', () => this.#setFilter(filter.value));
+    fold.addEventListener('click', () => this.#fold(!grid.hidden));
+    grid.addEventListener('click', (ev) => this.#onTileClick(ev));
+    const resized = new ResizeObserver(() => this.#layout());
+    resized.observe(grid.parentElement);  // the window, the chat column…
+    resized.observe(grid);                // …and what else shares the call column (the device panel)
     this.#renderControls();
   }
 
@@ -89,6 +118,7 @@ export class VideoCall {
     this.#unreachable.clear();
     this.#mode = 'mesh';
     this.#noFilters = '';
+    this.#focus = undefined;
     if (!ca) return this.render();
     const on = (event, fn) => this.#off.push(ca.on(event, (p) => fn(p ?? {})));
     on('media_config', ({ mode }) => {
@@ -96,8 +126,11 @@ export class VideoCall {
       this.#renderControls();
     });
     on('streams', ({ streams }) => {
-      this.#streams = new Map((streams ?? []).map((s) => [s.user, { audio: !!s.audio, video: !!s.video, recording: !!s.recording, filter: s.filter ?? '' }]));
-      for (const user of this.#unreachable) if (!this.#streams.has(user)) this.#unreachable.delete(user);  // gone: a new stream starts afresh
+      this.#streams = new Map((Array.isArray(streams) ? streams : []).filter((s) => Number.isSafeInteger(s?.user)).map((s) => {
+        const name = nameOfStream(s);
+        return [keyOf(s.user, name), { user: s.user, name, audio: !!s.audio, video: !!s.video, recording: !!s.recording, filter: typeof s.filter === 'string' ? s.filter : '' }];
+      }));
+      for (const key of this.#unreachable) if (!this.#streams.has(key)) this.#unreachable.delete(key);  // gone: a new stream starts afresh
       this.render();
     });
     // The server dropped our stream (its media server went away, or our connection to it
@@ -107,17 +140,18 @@ export class VideoCall {
       this.stop();
       this.#showError('Your video stopped: the media server lost it. Start video again to share it.', 'unavailable');
     });
-    on('remote_stream', ({ user, stream }) => {
-      this.#remote.set(user, stream);
-      this.#unreachable.delete(user);
+    on('remote_stream', (p) => {
+      const key = keyOf(p.user, nameOfRemote(p));
+      this.#remote.set(key, p.stream);
+      this.#unreachable.delete(key);
       this.render();
     });
-    on('receive_failed', ({ user }) => {
-      this.#unreachable.add(user);
+    on('receive_failed', (p) => {
+      this.#unreachable.add(keyOf(p.user, nameOfRemote(p)));
       this.render();
     });
-    on('remote_stream_removed', ({ user }) => {
-      this.#remote.delete(user);
+    on('remote_stream_removed', (p) => {
+      this.#remote.delete(keyOf(p.user, nameOfRemote(p)));
       this.render();
     });
     on('media_error', ({ action, code, message }) => this.#mediaError(action, code, message));
@@ -138,8 +172,9 @@ export class VideoCall {
     this.#renderControls();
     try {
       let stream;
+      this.#speaker.resume();  // a click: WebAudio may start now
       try {
-        stream = await openMedia(ca);
+        stream = await openMedia(ca, this.#devices);
       } catch (e) {
         this.#setStatus('');
         this.#showError(explainMediaError(e), 'media_unavailable');
@@ -195,7 +230,7 @@ export class VideoCall {
   /** sfu mode: records our stream on the media server, or stops. */
   async #toggleRecording() {
     const ca = this.#ca;
-    const mine = this.#streams.get(ca?.user?.id);
+    const mine = this.#streams.get(keyOf(ca?.user?.id, CAMERA));
     if (!ca || !mine || this.#recordBusy) return;
     const start = !mine.recording;
     this.#recordBusy = true;
@@ -254,13 +289,14 @@ export class VideoCall {
     const me = this.#ca?.user?.id ?? 0;
     const wanted = [];
     if (this.#local) {
-      const { recording = false, filter = '' } = this.#streams.get(me) ?? {};
-      wanted.push(['self', { id: me, self: true, audio: this.#audio, video: this.#video, recording, filter, stream: this.#local }]);
+      const { recording = false, filter = '' } = this.#streams.get(keyOf(me, CAMERA)) ?? {};
+      wanted.push(['self', { id: me, self: true, name: CAMERA, audio: this.#audio, video: this.#video, recording, filter, stream: this.#local }]);
     }
-    const others = [...this.#streams].filter(([user]) => user !== me).sort(([a], [b]) => a - b);
-    for (const [user, flags] of others) {
-      const unreachable = this.#unreachable.has(user);
-      wanted.push([user, { id: user, self: false, ...flags, unreachable, stream: this.#remote.get(user) ?? null }]);
+    const others = [...this.#streams].filter(([, s]) => s.user !== me)
+      .sort(([, a], [, b]) => a.user - b.user || (a.name === CAMERA ? -1 : b.name === CAMERA ? 1 : a.name.localeCompare(b.name)));
+    for (const [key, s] of others) {
+      const unreachable = this.#unreachable.has(key);
+      wanted.push([key, { id: s.user, self: false, ...s, unreachable, stream: this.#remote.get(key) ?? null }]);
     }
 
     const keep = new Set(wanted.map(([key]) => key));
@@ -269,6 +305,8 @@ export class VideoCall {
       tile.querySelector('video').srcObject = null;
       tile.remove();
       this.#tiles.delete(key);
+      this.#speaker.unwatch(key);
+      if (this.#focus === key) this.#focus = undefined;
     }
     // Tiles keep a fixed order (ours first, then by user id), so existing ones never
     // move (moving a playing <video> would pause it); new ones go in their place.
@@ -277,17 +315,140 @@ export class VideoCall {
       let tile = this.#tiles.get(key);
       if (!tile) {
         tile = createTile(info.id, { self: info.self });
+        tile.dataset.key = key;
         this.#tiles.set(key, tile);
         if (prev) prev.after(tile);
         else this.#el.grid.prepend(tile);
+        if (!info.self && this.#sinkId) setSink(tile, this.#sinkId);
       }
       tile.dataset.user = String(info.id);
-      updateTile(tile, { ...info, name: this.#nameOf(info.id) });
+      tile.dataset.stream = info.name;
+      updateTile(tile, { ...info, name: this.#nameOf(info.id), screen: info.name !== CAMERA });
+      if (info.stream) this.#speaker.watch(key, info.stream);
       prev = tile;
     }
-    this.#el.grid.hidden = wanted.length === 0;
+    const any = wanted.length > 0;
     this.#el.grid.dataset.count = String(wanted.length);
+    this.#el.fold.hidden = !any;
+    if (!this.#el.fold.dataset.label) setButton(this.#el.fold, icons.fold(), 'Hide video');
+    if (!any) this.#el.grid.hidden = true;
+    else if (this.#el.fold.getAttribute('aria-expanded') === 'true') this.#el.grid.hidden = false;
+    this.#el.room.dataset.call = this.#el.grid.hidden ? 'off' : 'on';
+    this.#layout();
     this.#renderControls();
+  }
+
+  // --- layout: grid or speaker view ---------------------------------------------
+
+  /** The tile shown large: the one the user chose, else a shared screen, else none. */
+  #mainKey() {
+    if (this.#focus !== undefined) return this.#focus;
+    for (const key of this.#tiles.keys()) if (!key.endsWith(`:${CAMERA}`) && key !== 'self') return key;
+    return null;
+  }
+
+  #layout() {
+    const grid = this.#el.grid;
+    if (grid.hidden) return;
+    const main = this.#tiles.get(this.#mainKey()) ?? null;
+    layoutTiles(grid, [...grid.children].filter((t) => t.dataset.testid === 'video-tile'), main);
+    for (const tile of this.#tiles.values()) {
+      const focused = tile === main;
+      const button = tile.querySelector('.tile__focus');
+      button.setAttribute('aria-pressed', String(focused));
+      button.textContent = focused ? 'Back to grid' : 'Focus';
+      const name = tile.querySelector('.tile__name').textContent;
+      button.setAttribute('aria-label', focused ? `Back to grid (${name} is shown large)` : `Show ${name} large`);
+    }
+  }
+
+  /** A click on a tile (or its Focus button) shows it large; on the large one, back to the grid. */
+  #onTileClick(ev) {
+    const tile = ev.target.closest('[data-testid="video-tile"]');
+    if (!tile || ev.target.closest('.tile__sound')) return;
+    this.#speaker.resume();
+    const key = tile.dataset.key;
+    this.#focus = this.#mainKey() === key ? null : key;
+    this.#layout();
+  }
+
+  /** Hides or shows the video area (a phone's screen is better spent on the chat at times). */
+  #fold(hide) {
+    const { grid, fold } = this.#el;
+    grid.hidden = hide;
+    this.#el.room.dataset.call = hide ? 'off' : 'on';
+    fold.setAttribute('aria-expanded', String(!hide));
+    setButton(fold, hide ? icons.unfold() : icons.fold(), hide ? `Show video (${this.#tiles.size})` : 'Hide video');
+    this.#layout();
+  }
+
+  #showSpeaker(key) {
+    for (const [k, tile] of this.#tiles) tile.dataset.speaking = String(k === key);
+  }
+
+  // --- devices --------------------------------------------------------------------
+
+  /** The local stream while the camera is on (the device panel previews it). */
+  get localStream() { return this.#local; }
+
+  /** Device ids to open next time ('' = default); in a call, switches to them. */
+  async useDevices({ audio = this.#devices.audio, video = this.#devices.video }) {
+    const changed = ['audio', 'video'].filter((k) => ({ audio, video })[k] !== this.#devices[k]);
+    this.#devices = { audio, video };
+    if (!this.#local || !changed.length) return;
+    await this.#switchDevices(changed);
+  }
+
+  /** Plays the others' sound on speaker `sinkId` where the browser can choose (setSinkId). */
+  async useSpeaker(sinkId) {
+    this.#sinkId = sinkId;
+    await Promise.all([...this.#tiles.values()].filter((t) => t.dataset.self !== 'true').map((t) => setSink(t, sinkId)));
+  }
+
+  /**
+   * Switches camera and/or microphone during the call. With the package's
+   * media.replaceTrack(track) (RTCRtpSender.replaceTrack on its connections) the
+   * new track goes out without renegotiating; without it, the stream is stopped and
+   * shared again (a new connection: the others see a short gap).
+   */
+  async #switchDevices(kinds) {
+    const ca = this.#ca;
+    const media = ca?.media;
+    if (typeof media?.replaceTrack === 'function') {
+      const constraints = Object.fromEntries(kinds.map((k) => [k, this.#devices[k] ? { deviceId: { exact: this.#devices[k] } } : true]));
+      const fresh = await navigator.mediaDevices.getUserMedia(constraints);
+      for (const track of fresh.getTracks()) {
+        track.enabled = track.kind === 'video' ? this.#video : this.#audio;
+        await media.replaceTrack(track);
+      }
+      this.#speaker.unwatch('self');
+      this.render();
+      return;
+    }
+    const { audio, video } = { audio: this.#audio, video: this.#video };
+    media.stop();
+    this.#local = null;
+    this.#busy = true;
+    this.#renderControls();
+    try {
+      const stream = await openMedia(ca, this.#devices);
+      if (ca !== this.#ca) return;
+      for (const t of stream.getAudioTracks()) t.enabled = audio;
+      for (const t of stream.getVideoTracks()) t.enabled = video;
+      this.#local = stream;
+      this.#audio = audio && stream.getAudioTracks().length > 0;
+      this.#video = video && stream.getVideoTracks().length > 0;
+      this.#speaker.unwatch('self');
+      this.render();
+      await this.#publish();
+    } catch (e) {
+      this.#publishing = false;
+      this.render();
+      this.#showError(explainMediaError(e), 'media_unavailable');
+    } finally {
+      this.#busy = false;
+      this.#renderControls();
+    }
   }
 
   #renderControls() {
@@ -308,7 +469,7 @@ export class VideoCall {
     setButton(audio, this.#audio ? icons.mic() : icons.micOff(), this.#audio ? 'Mute microphone' : 'Unmute microphone');
 
     // Recording needs a media server and our stream on it.
-    const mine = this.#streams.get(this.#ca?.user?.id);
+    const mine = this.#streams.get(keyOf(this.#ca?.user?.id, CAMERA));
     record.hidden = this.#mode !== 'sfu' || !this.#local || !mine;
     record.disabled = this.#recordBusy;
     record.dataset.state = mine?.recording ? 'on' : 'off';
@@ -322,10 +483,8 @@ export class VideoCall {
   }
 }
 
-function setButton(button, svg, text) {
-  if (button.dataset.label === text) return;
-  button.dataset.label = text;
-  const label = document.createElement('span');
-  label.textContent = text;
-  button.replaceChildren(svg, label);
+function setSink(tile, sinkId) {
+  const video = tile.querySelector('video');
+  if (typeof video.setSinkId !== 'function') return Promise.resolve();
+  return video.setSinkId(sinkId).catch(() => {});  // a speaker that went away: the default plays on
 }
