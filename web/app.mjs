@@ -176,6 +176,7 @@ const call = new VideoCall({
   camera: $('camera-button'),
   video: $('video-button'),
   audio: $('audio-button'),
+  screen: $('screen-button'),
   record: $('record-button'),
   filter: $('filter-select'),
   status: $('call-status'),

@@ -14,6 +14,7 @@ import { ActiveSpeaker } from './active-speaker.mjs';
 // `stream` ("camera" when absent, docs/protocol.md 3.3). The two functions below
 // are the one place that reads the name from the package's payloads.
 const CAMERA = 'camera';
+const SCREEN = 'screen';
 /** The stream name of a stream object (`streams` event). */
 const nameOfStream = (s) => (typeof s?.stream === 'string' && s.stream ? s.stream : CAMERA);
 /** The stream name of a remote_stream / remote_stream_removed / receive_failed payload. */
@@ -72,6 +73,7 @@ export class VideoCall {
   #showError;               // (text, code) -> void
   #claimError;              // (code, message) -> void: a request_error the call handles
   #local = null;            // our MediaStream while the camera is on
+  #screen = null;           // our shared screen's MediaStream, or null
   #publishing = false;      // we want our stream in the room
   #audio = false;           // our flags (tracks enabled)
   #video = false;
@@ -89,8 +91,8 @@ export class VideoCall {
   #sinkId = '';             // chosen speaker ('' = default)
   #speaker = new ActiveSpeaker((key) => this.#showSpeaker(key));
 
-  constructor({ room, grid, fold, camera, video, audio, record, filter, status, nameOf, showError, claimError = () => {} }) {
-    this.#el = { room, grid, fold, camera, video, audio, record, filter, status };
+  constructor({ room, grid, fold, camera, video, audio, screen, record, filter, status, nameOf, showError, claimError = () => {} }) {
+    this.#el = { room, grid, fold, camera, video, audio, screen, record, filter, status };
     this.#nameOf = nameOf;
     this.#showError = showError;
     this.#claimError = claimError;
@@ -98,6 +100,7 @@ export class VideoCall {
     video.addEventListener('click', () => this.#toggle('video'));
     audio.addEventListener('click', () => this.#toggle('audio'));
     record.addEventListener('click', () => this.#toggleRecording());
+    screen.addEventListener('click', () => (this.#screen ? this.stopScreen() : this.shareScreen()));
     filter.addEventListener('change', () => this.#setFilter(filter.value));
     fold.addEventListener('click', () => this.#fold(!grid.hidden));
     grid.addEventListener('click', (ev) => this.#onTileClick(ev));
@@ -111,6 +114,7 @@ export class VideoCall {
   attach(ca) {
     if (ca === this.#ca) return;
     this.stop();
+    this.stopScreen();
     for (const off of this.#off.splice(0)) off();
     this.#ca = ca;
     this.#streams.clear();
@@ -191,6 +195,39 @@ export class VideoCall {
       this.#busy = false;
       this.#renderControls();
     }
+  }
+
+  // --- screen sharing ---------------------------------------------------------------
+  // Needs the package's screen API (a second stream named "screen", docs/protocol.md 3.3):
+  // media.shareScreen() picks and publishes a screen (getDisplayMedia) and resolves with
+  // its MediaStream; media.stopScreen() unpublishes it. The button shows once it exists.
+
+  #canShareScreen() {
+    return typeof this.#ca?.media?.shareScreen === 'function' && !!globalThis.navigator?.mediaDevices?.getDisplayMedia;
+  }
+
+  async shareScreen() {
+    const ca = this.#ca;
+    if (!this.#canShareScreen() || this.#screen) return;
+    try {
+      const stream = await ca.media.shareScreen();
+      if (ca !== this.#ca) return;
+      this.#screen = stream;
+      // The browser's own "Stop sharing" ends the track.
+      stream.getVideoTracks()[0]?.addEventListener('ended', () => { if (this.#screen === stream) this.stopScreen(); });
+      this.render();
+    } catch (e) {
+      if (e?.name === 'NotAllowedError' || e?.name === 'AbortError') return;  // the picker was cancelled
+      this.#showError(`Could not share your screen: ${e?.message ?? e}.`, e?.code ?? 'media');
+    }
+  }
+
+  stopScreen() {
+    if (!this.#screen) return;
+    this.#ca?.media.stopScreen?.();
+    for (const t of this.#screen.getTracks()) t.stop();
+    this.#screen = null;
+    this.render();
   }
 
   /** Stops sharing and turns the camera and microphone off. */
@@ -292,6 +329,9 @@ export class VideoCall {
       const { recording = false, filter = '' } = this.#streams.get(keyOf(me, CAMERA)) ?? {};
       wanted.push(['self', { id: me, self: true, name: CAMERA, audio: this.#audio, video: this.#video, recording, filter, stream: this.#local }]);
     }
+    if (this.#screen) {
+      wanted.push(['self:screen', { id: me, self: true, name: SCREEN, audio: false, video: true, stream: this.#screen }]);
+    }
     const others = [...this.#streams].filter(([, s]) => s.user !== me)
       .sort(([, a], [, b]) => a.user - b.user || (a.name === CAMERA ? -1 : b.name === CAMERA ? 1 : a.name.localeCompare(b.name)));
     for (const [key, s] of others) {
@@ -343,7 +383,8 @@ export class VideoCall {
   /** The tile shown large: the one the user chose, else a shared screen, else none. */
   #mainKey() {
     if (this.#focus !== undefined) return this.#focus;
-    for (const key of this.#tiles.keys()) if (!key.endsWith(`:${CAMERA}`) && key !== 'self') return key;
+    // Someone else's shared screen; our own stays small (we know what we share).
+    for (const key of this.#tiles.keys()) if (!key.startsWith('self') && !key.endsWith(`:${CAMERA}`)) return key;
     return null;
   }
 
@@ -452,8 +493,11 @@ export class VideoCall {
   }
 
   #renderControls() {
-    const { camera, video, audio, record, filter } = this.#el;
+    const { camera, video, audio, screen, record, filter } = this.#el;
     const on = !!this.#local;
+    screen.hidden = !this.#canShareScreen();
+    screen.dataset.state = this.#screen ? 'on' : 'off';
+    setButton(screen, icons.screen(), this.#screen ? 'Stop sharing' : 'Share screen');
     camera.disabled = this.#busy || !this.#ca;
     camera.dataset.state = on ? 'on' : 'off';
     setButton(camera, on ? icons.stop() : icons.camera(), this.#busy ? 'Starting…' : on ? 'Stop video' : 'Start video');

@@ -27,6 +27,7 @@ const STOP = ['M6 6l12 12', 'M18 6L6 18'];
 const RECORD = ['M12 7a5 5 0 1 1 0 10a5 5 0 1 1 0-10z'];
 const SLIDERS = ['M4 6h10', 'M18 6h2', 'M4 12h4', 'M12 12h8', 'M4 18h12', 'M20 18h0',
   'M16 4v4', 'M10 10v4', 'M18 16v4'];
+const SCREEN = ['M3 5h18v11H3z', 'M8 20h8', 'M12 16v4'];
 const CHEVRON_UP = ['M6 15l6-6 6 6'];
 const CHEVRON_DOWN = ['M6 9l6 6 6-6'];
 export const icons = {
@@ -37,6 +38,7 @@ export const icons = {
   cameraOff: () => icon([...CAMERA, ...SLASH]),
   record: () => icon(RECORD),
   devices: () => icon(SLIDERS),
+  screen: () => icon(SCREEN),
   fold: () => icon(CHEVRON_UP),
   unfold: () => icon(CHEVRON_DOWN),
 };

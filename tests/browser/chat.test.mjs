@@ -99,6 +99,23 @@ test('links are clickable and safe; a javascript: URL stays text', async () => {
   await opened.close();
 });
 
+test('a reader scrolled up is not pulled down: new messages wait behind a button', async () => {
+  await alice.$eval(tid('chat-log'), (log) => { log.scrollTop = log.scrollHeight / 2; });
+  await sendMessage(bob, 'while Alice reads older things');
+  await alice.waitForSelector(tid('jump-button'), { state: 'visible' });
+  const item = await waitForMessage(alice, 'while Alice reads older things');
+  const inView = () => alice.$eval(tid('chat-log'), (log, text) => {
+    const el = [...log.querySelectorAll('.msg__text')].find((e) => e.textContent === text);
+    const a = el.getBoundingClientRect(), b = log.getBoundingClientRect();
+    return a.top >= b.top && a.bottom <= b.bottom;
+  }, 'while Alice reads older things');
+  assert.equal(await inView(), false, 'the reading position stays');
+  assert.ok(item);
+  await alice.click(tid('jump-button'));
+  await alice.waitForSelector(tid('jump-button'), { state: 'hidden' });
+  assert.equal(await inView(), true);
+});
+
 test('the typing indicator appears, clears on send, on an emptied field and by itself', async () => {
   const line = tid('typing');
   const shows = (page, text) => page.waitForFunction(({ line, text }) =>
