@@ -25,6 +25,7 @@ export class ChatLog {
   #divider = null;      // id of the first message the reader has not seen, or null
   #caughtUp = true;     // the reader has seen everything up to now
   #pinned = true;
+  #height = 0;          // the log's height when last laid out (ResizeObserver)
   #hasMore = false;     // older history may exist
   #gotHistory = false;  // the room's first history page (on joining) came
   #fetching = false;
@@ -38,7 +39,10 @@ export class ChatLog {
     this.#loadOlder = loadOlder;
     this.#isAway = isAway;
     log.addEventListener('scroll', () => this.#onScroll(), { passive: true });
-    new ResizeObserver(() => { if (this.#pinned) this.scrollToEnd(); }).observe(log);
+    new ResizeObserver(() => {
+      this.#height = log.clientHeight;
+      if (this.#pinned) this.scrollToEnd();
+    }).observe(log);
     jump.addEventListener('click', () => { this.scrollToEnd(); log.focus(); });
   }
 
@@ -153,6 +157,13 @@ export class ChatLog {
 
   #onScroll() {
     const log = this.#log;
+    // A scroll the layout caused (the log got shorter and the browser clamped it) is not
+    // the reader's: it neither pins nor unpins. Scroll events run before ResizeObserver
+    // callbacks, so the height differs from the last one seen exactly then.
+    if (log.clientHeight !== this.#height) {
+      if (this.#pinned) this.scrollToEnd();
+      return;
+    }
     this.#pinned = log.scrollHeight - log.scrollTop - log.clientHeight < PIN_SLACK;
     if (this.#pinned) {
       this.#jump.hidden = true;

@@ -5,7 +5,7 @@
 // highlighted, a camera is switched mid-call and the others keep seeing it, and
 // on the phone the newest message stays in view when the video starts.
 // Screenshots: test-output/meeting-desktop.png, meeting-speaker.png,
-// meeting-devices.png, meeting-phone.png.
+// meeting-devices.png, meeting-phone.png, meeting-phone-landscape.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -100,6 +100,20 @@ test('three people meet; on the phone the newest message stays in view when vide
   const overflow = await carol.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `no sideways scrolling on a phone (${overflow}px too wide)`);
   await carol.screenshot({ path: screenshotPath('meeting-phone.png') });
+
+  // Turned sideways and back (the keyboard opening is the same kind of change: less height).
+  const { width, height } = PHONE.viewport;
+  await carol.setViewportSize({ width: height, height: width });
+  await carol.waitForFunction((w) => window.innerWidth === w, height);
+  const sideways = await newestVisible(carol);
+  assert.ok(sideways.inside, `newest message visible on a phone turned sideways (${JSON.stringify(sideways)})`);
+  await carol.screenshot({ path: screenshotPath('meeting-phone-landscape.png') });
+  await carol.setViewportSize({ width, height: Math.round(height * 0.55) });  // a keyboard takes the lower part
+  await carol.waitForFunction((w) => window.innerWidth === w, width);
+  assert.ok((await newestVisible(carol)).inside, 'newest message visible with the keyboard open');
+  await carol.setViewportSize(PHONE.viewport);
+  await carol.waitForFunction((h) => window.innerHeight === h, height);
+  assert.ok((await newestVisible(carol)).inside, 'and when it closes');
 });
 
 test('the grid uses the space: tiles grow with the window', async () => {
