@@ -13,13 +13,18 @@ export const ASPECT = 16 / 9;
 const MIN_STRIP = 120;   // px: the narrowest strip tile
 const MAX_STRIP = 240;
 
-/** The grid for `n` equal tiles in W×H: {cols, rows, w, h}, or null when nothing fits. */
-export function bestGrid(n, W, H, gap = 8, aspect = ASPECT) {
+/**
+ * The grid for `n` equal tiles in W×H: {cols, rows, w, h}, or null when nothing fits.
+ * The widest tile wins; with `fit` (the grid's height is taken from the chat below it)
+ * every extra row must pay for itself: a tile a little wider is not worth a second row.
+ */
+export function bestGrid(n, W, H, gap = 8, { fit = false, aspect = ASPECT } = {}) {
   let best = null;
   for (let cols = 1; cols <= n; cols++) {
     const rows = Math.ceil(n / cols);
     const w = Math.min((W - gap * (cols - 1)) / cols, ((H - gap * (rows - 1)) / rows) * aspect);
-    if (w > 0 && (!best || w > best.w + 0.5)) best = { cols, rows, w: Math.floor(w), h: Math.floor(w / aspect) };
+    const score = fit ? w / Math.sqrt(rows) : w;
+    if (w > 0 && (!best || score > best.score + 0.5)) best = { cols, rows, w: Math.floor(w), h: Math.floor(w / aspect), score };
   }
   return best;
 }
@@ -40,7 +45,7 @@ export function layoutTiles(grid, tiles, main) {
   for (const t of tiles) t.dataset.main = String(t === main);
 
   const speaker = main && tiles.length > 1 && tiles.includes(main);
-  const used = speaker ? speakerLayout(grid, tiles, main, W, H, gap, fit) : equalGrid(grid, tiles, W, H, gap);
+  const used = speaker ? speakerLayout(grid, tiles, main, W, H, gap, fit) : equalGrid(grid, tiles, W, H, gap, fit);
   if (fit) grid.style.height = `${Math.ceil(used + padY)}px`;
   else grid.style.removeProperty('height');
   grid.dataset.layout = speaker ? 'speaker' : 'grid';
@@ -58,8 +63,8 @@ function maxHeight(grid, style) {
 }
 
 /** Equal tiles; the last row centred (each tile spans two half-width tracks). Returns the height used. */
-function equalGrid(grid, tiles, W, H, gap) {
-  const { cols, rows, w, h } = bestGrid(tiles.length, W, H, gap);
+function equalGrid(grid, tiles, W, H, gap, fit) {
+  const { cols, rows, w, h } = bestGrid(tiles.length, W, H, gap, { fit });
   const half = (w - gap) / 2;
   grid.style.gridTemplateColumns = `repeat(${cols * 2}, ${half}px)`;
   grid.style.gridTemplateRows = `repeat(${rows}, ${h}px)`;
