@@ -16,7 +16,11 @@ export class ActiveSpeaker {
   #quietSince = 0;
   #onChange;              // (key | null) -> void
 
-  constructor(onChange) { this.#onChange = onChange; }
+  constructor(onChange) {
+    this.#onChange = onChange;
+    // A context made before the page was clicked starts suspended: any click or key wakes it.
+    for (const event of ['pointerdown', 'keydown']) document.addEventListener(event, () => this.resume(), { passive: true });
+  }
 
   get active() { return this.#active; }
 
