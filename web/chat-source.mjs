@@ -48,7 +48,8 @@ const messagesOf = (list) => (Array.isArray(list) ? list.map(chatMessage).filter
 export function listenToChat(on, { onMessage, onHistory }) {
   for (const name of LIVE_EVENTS) {
     on(name, (payload) => {
-      const m = chatMessage(payload?.message ?? payload);
+      // {message} today; a flat message or {event} are read too, whichever the split brings.
+      const m = [payload?.message, payload?.event, payload].map(chatMessage).find(Boolean);
       if (m) onMessage(m);
     });
   }

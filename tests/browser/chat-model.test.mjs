@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chatRows, summarizeEvents, nameList, linkParts, safeHref } from '../../web/chat-model.mjs';
-import { chatMessage } from '../../web/chat-source.mjs';
+import { chatMessage, listenToChat, fetchOlder } from '../../web/chat-source.mjs';
 
 const user = (id, name) => ({ id, name });
 const joined = (id, who) => ({ id, room: 1, ts: id, event: 'user_joined', user: who });
@@ -75,4 +75,41 @@ test('chat payloads from the package are checked before the views see them', () 
   assert.deepEqual(chatMessage({ id: 3, room: 7, ts: 9, user: { id: 1, name: 'a' }, text: 't', extra: 1 }),
     { id: 3, room: 7, ts: 9, user: { id: 1, name: 'a' }, text: 't' });
   assert.equal(chatMessage({ id: 3, room: null, ts: 9, user: { id: 1, name: 'a' }, text: 't', to: 2 }).to, 2);
+});
+
+test('live chat in today\'s shape and in the split one reaches the app the same way', () => {
+  const listeners = new Map();
+  const on = (event, fn) => listeners.set(event, fn);
+  const got = [];
+  const pages = [];
+  listenToChat(on, { onMessage: (m) => got.push(m), onHistory: (list) => pages.push(list) });
+  const ada = user(2, 'Ada');
+  listeners.get('chat_message')({ message: text(1, ada, 'today') });
+  listeners.get('chat_event')({ event: joined(2, ada) });
+  listeners.get('private_message')({ ...text(3, ada, 'flat'), room: null, to: 1 });
+  listeners.get('chat_message')({ message: { id: 4, text: 'no user' } });
+  assert.deepEqual(got.map((m) => [m.id, m.text ?? m.event]), [[1, 'today'], [2, 'user_joined'], [3, 'flat']]);
+  listeners.get('chat_history')({ messages: [text(5, ada, 'a'), { junk: true }] });
+  assert.deepEqual(pages.map((p) => p.map((m) => m.id)), [[5]]);
+});
+
+test('an older page: from the ack where the package gives it, else from its history event', async () => {
+  const ada = user(2, 'Ada');
+  const split = { on: () => () => {}, chat: { history: async () => ({ messages: [text(7, ada, 'x')], hasMore: false }) } };
+  assert.deepEqual(await fetchOlder(split, 10, 50), { messages: [text(7, ada, 'x')], hasMore: false });
+
+  // Today: the event (everything the agent holds) comes before the ack; the page is what is older.
+  let listener;
+  const today = {
+    on: (event, fn) => { listener = fn; return () => { listener = null; }; },
+    chat: { history: async ({ before, limit }) => {
+      listener({ messages: [text(3, ada, 'old'), text(4, ada, 'old too'), text(10, ada, 'shown')] });
+      assert.deepEqual({ before, limit }, { before: 10, limit: 2 });
+      return { ok: true };
+    } },
+  };
+  const page = await fetchOlder(today, 10, 2);
+  assert.deepEqual(page.messages.map((m) => m.id), [3, 4]);
+  assert.equal(page.hasMore, true, 'a full page may have more before it');
+  assert.equal(listener, null, 'the listener is gone');
 });
