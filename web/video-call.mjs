@@ -363,7 +363,7 @@ export class VideoCall {
       }
       tile.dataset.user = String(info.id);
       tile.dataset.stream = info.name;
-      updateTile(tile, { ...info, name: this.#nameOf(info.id), screen: info.name !== CAMERA });
+      updateTile(tile, { ...info, name: this.#nameOf(info.id), streamName: info.name });
       if (info.stream) this.#speaker.watch(key, info.stream);
       prev = tile;
     }
@@ -384,7 +384,7 @@ export class VideoCall {
   #mainKey() {
     if (this.#focus !== undefined) return this.#focus;
     // Someone else's shared screen; our own stays small (we know what we share).
-    for (const key of this.#tiles.keys()) if (!key.startsWith('self') && !key.endsWith(`:${CAMERA}`)) return key;
+    for (const key of this.#tiles.keys()) if (!key.startsWith('self') && key.endsWith(`:${SCREEN}`)) return key;
     return null;
   }
 

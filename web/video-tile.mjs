@@ -124,12 +124,14 @@ export function createTile(id, { self = false } = {}) {
 
 /**
  * Brings a tile up to date. `info`: {name, audio, video, recording, filter, unreachable,
- * stream, self}; stream is the MediaStream to show, or null while it is on its way (or,
+ * stream, self, streamName ('camera', 'screen' or another client's name for it)}; stream is the MediaStream to show, or null while it is on its way (or,
  * with `unreachable`, when it could not be received).
  */
-export function updateTile(tile, { name, audio, video, recording = false, filter = '', unreachable = false, stream, self, screen = false }) {
+export function updateTile(tile, { name, audio, video, recording = false, filter = '', unreachable = false, stream, self, streamName = 'camera' }) {
   const nameEl = tile.querySelector('.tile__name');
-  const shownName = screen ? `${name}'s screen` : self ? `${name} (you)` : name;
+  // A second stream is named by its stream name (another client's text: textContent only).
+  const shownName = streamName === 'screen' ? `${name}'s screen`
+    : streamName !== 'camera' ? `${name} (${streamName})` : self ? `${name} (you)` : name;
   if (nameEl.textContent !== shownName) nameEl.textContent = shownName;
   const avatar = tile.querySelector('.tile__avatar');
   avatar.textContent = (name.trim()[0] ?? '?').toUpperCase();
