@@ -1,14 +1,14 @@
 // The video call of the room page, on the connection agent's media API
 // (Kurento Agent: peer to peer in mesh mode, or through a media server): the
-// camera and microphone buttons and the grid with one tile per publishing
-// member. Subscriptions to everyone who publishes are made by the agent; this
-// module shows what it reports and turns the buttons into media calls. With a
+// camera, microphone and screen buttons, device switching, and which streams
+// the stage (call-stage.mjs) shows. Subscriptions to everyone who publishes are
+// made by the agent; this module follows what it reports and turns the buttons
+// into media calls. With a
 // media server (sfu mode) our stream can also be recorded there, and filtered
 // where the media server has filters (Kurento; Janus says not_supported, and
 // the filter menu then turns itself off).
-import { createTile, updateTile, icons, setButton } from './video-tile.mjs';
-import { layoutTiles } from './call-layout.mjs';
-import { ActiveSpeaker } from './active-speaker.mjs';
+import { icons, setButton } from './video-tile.mjs';
+import { CallStage } from './call-stage.mjs';
 
 // A user may share several streams (camera, screen): stream objects name theirs in
 // `stream` ("camera" when absent, docs/protocol.md 3.3). The two functions below
@@ -68,8 +68,7 @@ async function openMedia(ca, devices = {}) {
 export class VideoCall {
   #ca = null;
   #off = [];                // listeners of the current agent
-  #el;                      // {room, grid, fold, camera, video, audio, record, filter, status}
-  #nameOf;                  // id -> display name
+  #el;                      // {camera, video, audio, screen, record, filter, status}
   #showError;               // (text, code) -> void
   #claimError;              // (code, message) -> void: a request_error the call handles
   #local = null;            // our MediaStream while the camera is on
@@ -85,15 +84,12 @@ export class VideoCall {
   #streams = new Map();     // "user:name" -> {user, name, audio, video, recording, filter} of every stream in the room
   #remote = new Map();      // "user:name" -> MediaStream received
   #unreachable = new Set(); // "user:name" of streams that could not be received (the agent gave up)
-  #tiles = new Map();       // 'self' or "user:name" -> tile element
-  #focus;                   // the tile key the user chose to show large, null for the grid, undefined: automatic
+  #stage;                   // the tiles (call-stage.mjs)
   #devices = { audio: '', video: '' };  // chosen device ids ('' = default)
-  #sinkId = '';             // chosen speaker ('' = default)
-  #speaker = new ActiveSpeaker((key) => this.#showSpeaker(key));
 
   constructor({ room, grid, fold, camera, video, audio, screen, record, filter, status, nameOf, showError, claimError = () => {} }) {
-    this.#el = { room, grid, fold, camera, video, audio, screen, record, filter, status };
-    this.#nameOf = nameOf;
+    this.#el = { camera, video, audio, screen, record, filter, status };
+    this.#stage = new CallStage({ room, grid, fold, nameOf });
     this.#showError = showError;
     this.#claimError = claimError;
     camera.addEventListener('click', () => (this.#local ? this.stop() : this.start()));
@@ -102,11 +98,6 @@ export class VideoCall {
     record.addEventListener('click', () => this.#toggleRecording());
     screen.addEventListener('click', () => (this.#screen ? this.stopScreen() : this.shareScreen()));
     filter.addEventListener('change', () => this.#setFilter(filter.value));
-    fold.addEventListener('click', () => this.#fold(!grid.hidden));
-    grid.addEventListener('click', (ev) => this.#onTileClick(ev));
-    const resized = new ResizeObserver(() => this.#layout());
-    resized.observe(grid.parentElement);  // the window, the chat column…
-    resized.observe(grid);                // …and what else shares the call column (the device panel)
     this.#renderControls();
   }
 
@@ -122,7 +113,7 @@ export class VideoCall {
     this.#unreachable.clear();
     this.#mode = 'mesh';
     this.#noFilters = '';
-    this.#focus = undefined;
+    this.#stage.reset();
     if (!ca) return this.render();
     const on = (event, fn) => this.#off.push(ca.on(event, (p) => fn(p ?? {})));
     on('media_config', ({ mode }) => {
@@ -176,7 +167,6 @@ export class VideoCall {
     this.#renderControls();
     try {
       let stream;
-      this.#speaker.resume();  // a click: WebAudio may start now
       try {
         stream = await openMedia(ca, this.#devices);
       } catch (e) {
@@ -339,92 +329,8 @@ export class VideoCall {
       wanted.push([key, { id: s.user, self: false, ...s, unreachable, stream: this.#remote.get(key) ?? null }]);
     }
 
-    const keep = new Set(wanted.map(([key]) => key));
-    for (const [key, tile] of this.#tiles) {
-      if (keep.has(key)) continue;
-      tile.querySelector('video').srcObject = null;
-      tile.remove();
-      this.#tiles.delete(key);
-      this.#speaker.unwatch(key);
-      if (this.#focus === key) this.#focus = undefined;
-    }
-    // Tiles keep a fixed order (ours first, then by user id), so existing ones never
-    // move (moving a playing <video> would pause it); new ones go in their place.
-    let prev = null;
-    for (const [key, info] of wanted) {
-      let tile = this.#tiles.get(key);
-      if (!tile) {
-        tile = createTile(info.id, { self: info.self });
-        tile.dataset.key = key;
-        this.#tiles.set(key, tile);
-        if (prev) prev.after(tile);
-        else this.#el.grid.prepend(tile);
-        if (!info.self && this.#sinkId) setSink(tile, this.#sinkId);
-      }
-      tile.dataset.user = String(info.id);
-      tile.dataset.stream = info.name;
-      updateTile(tile, { ...info, name: this.#nameOf(info.id), streamName: info.name });
-      if (info.stream) this.#speaker.watch(key, info.stream);
-      prev = tile;
-    }
-    const any = wanted.length > 0;
-    this.#el.grid.dataset.count = String(wanted.length);
-    this.#el.fold.hidden = !any;
-    if (!this.#el.fold.dataset.label) setButton(this.#el.fold, icons.fold(), 'Hide video');
-    if (!any) this.#el.grid.hidden = true;
-    else if (this.#el.fold.getAttribute('aria-expanded') === 'true') this.#el.grid.hidden = false;
-    this.#el.room.dataset.call = this.#el.grid.hidden ? 'off' : 'on';
-    this.#layout();
+    this.#stage.show(wanted);
     this.#renderControls();
-  }
-
-  // --- layout: grid or speaker view ---------------------------------------------
-
-  /** The tile shown large: the one the user chose, else a shared screen, else none. */
-  #mainKey() {
-    if (this.#focus !== undefined) return this.#focus;
-    // Someone else's shared screen; our own stays small (we know what we share).
-    for (const key of this.#tiles.keys()) if (!key.startsWith('self') && key.endsWith(`:${SCREEN}`)) return key;
-    return null;
-  }
-
-  #layout() {
-    const grid = this.#el.grid;
-    if (grid.hidden) return;
-    const main = this.#tiles.get(this.#mainKey()) ?? null;
-    layoutTiles(grid, [...grid.children].filter((t) => t.dataset.testid === 'video-tile'), main);
-    for (const tile of this.#tiles.values()) {
-      const focused = tile === main;
-      const button = tile.querySelector('.tile__focus');
-      button.setAttribute('aria-pressed', String(focused));
-      button.textContent = focused ? 'Back to grid' : 'Focus';
-      const name = tile.querySelector('.tile__name').textContent;
-      button.setAttribute('aria-label', focused ? `Back to grid (${name} is shown large)` : `Show ${name} large`);
-    }
-  }
-
-  /** A click on a tile (or its Focus button) shows it large; on the large one, back to the grid. */
-  #onTileClick(ev) {
-    const tile = ev.target.closest('[data-testid="video-tile"]');
-    if (!tile || ev.target.closest('.tile__sound')) return;
-    this.#speaker.resume();
-    const key = tile.dataset.key;
-    this.#focus = this.#mainKey() === key ? null : key;
-    this.#layout();
-  }
-
-  /** Hides or shows the video area (a phone's screen is better spent on the chat at times). */
-  #fold(hide) {
-    const { grid, fold } = this.#el;
-    grid.hidden = hide;
-    this.#el.room.dataset.call = hide ? 'off' : 'on';
-    fold.setAttribute('aria-expanded', String(!hide));
-    setButton(fold, hide ? icons.unfold() : icons.fold(), hide ? `Show video (${this.#tiles.size})` : 'Hide video');
-    this.#layout();
-  }
-
-  #showSpeaker(key) {
-    for (const [k, tile] of this.#tiles) tile.dataset.speaking = String(k === key);
   }
 
   // --- devices --------------------------------------------------------------------
@@ -441,10 +347,7 @@ export class VideoCall {
   }
 
   /** Plays the others' sound on speaker `sinkId` where the browser can choose (setSinkId). */
-  async useSpeaker(sinkId) {
-    this.#sinkId = sinkId;
-    await Promise.all([...this.#tiles.values()].filter((t) => t.dataset.self !== 'true').map((t) => setSink(t, sinkId)));
-  }
+  useSpeaker(sinkId) { return this.#stage.useSpeaker(sinkId); }
 
   /**
    * Switches camera and/or microphone during the call. With the package's
@@ -462,7 +365,7 @@ export class VideoCall {
         track.enabled = track.kind === 'video' ? this.#video : this.#audio;
         await media.replaceTrack(track);
       }
-      this.#speaker.unwatch('self');
+      this.#stage.forgetAudio('self');
       this.render();
       return;
     }
@@ -479,7 +382,7 @@ export class VideoCall {
       this.#local = stream;
       this.#audio = audio && stream.getAudioTracks().length > 0;
       this.#video = video && stream.getVideoTracks().length > 0;
-      this.#speaker.unwatch('self');
+      this.#stage.forgetAudio('self');
       this.render();
       await this.#publish();
     } catch (e) {
@@ -525,10 +428,4 @@ export class VideoCall {
     filter.title = this.#noFilters ? `No filters here: ${this.#noFilters}` : 'A filter the media server applies to your video';
     if (!this.#filterBusy) filter.value = mine?.filter ?? '';
   }
-}
-
-function setSink(tile, sinkId) {
-  const video = tile.querySelector('video');
-  if (typeof video.setSinkId !== 'function') return Promise.resolve();
-  return video.setSinkId(sinkId).catch(() => {});  // a speaker that went away: the default plays on
 }
