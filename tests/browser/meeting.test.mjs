@@ -82,6 +82,16 @@ test('three people meet; on the phone the newest message stays in view when vide
   }
   assert.ok((await newestVisible(carol)).inside, 'newest message visible before the call');
 
+  // Before the call: the device panel previews the camera, and lets it go when closed.
+  await carol.getByRole('button', { name: 'Devices' }).click();
+  await carol.waitForFunction(() => document.querySelector('[data-testid="devices-preview"]').videoWidth > 0, null,
+    { timeout: TIMEOUT });
+  assert.ok(await carol.getByLabel('Camera', { exact: true }).locator('option').count() >= 1);
+  await carol.getByRole('button', { name: 'Done' }).click();
+  await carol.waitForSelector(tid('devices'), { state: 'hidden' });
+  assert.equal(await carol.$eval(tid('devices-preview'), (v) => v.srcObject), null, 'the preview camera is released');
+  assert.equal(await carol.evaluate(() => document.activeElement.dataset.testid), 'devices-button', 'focus goes back');
+
   await startVideo(carol, 'Carol');
   await carol.waitForFunction(() => document.querySelector('[data-testid="room-view"]').dataset.call === 'on');
   const afterOwn = await newestVisible(carol);
