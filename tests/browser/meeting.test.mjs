@@ -12,7 +12,7 @@ import {
   startServer, launchBrowser, newPage, joinRoom, waitForMembers, waitForMessage, sendMessage, screenshotPath, tid,
   TIMEOUT, mediaArgs, recordPeerConnections, DESKTOP, PHONE,
 } from './lib/harness.mjs';
-import { waitForDecodedVideo, readReceived } from './lib/media.mjs';
+import { waitForDecodedVideo, waitForAudio, readReceived } from './lib/media.mjs';
 
 const ROOM = 41;
 const MEDIA_TIMEOUT = 20_000;
@@ -170,7 +170,7 @@ test('the active speaker is highlighted from the audio levels', async () => {
   await alice.getByRole('button', { name: 'Unmute microphone' }).click();
 });
 
-test('devices: the camera is switched mid-call and the others keep seeing it', async () => {
+test('devices: camera and microphone are switched mid-call and the others keep seeing and hearing; the speaker is chosen', async () => {
   await alice.getByRole('button', { name: 'Devices' }).click();
   const camera = alice.getByLabel('Camera', { exact: true });
   await alice.waitForFunction(() => document.querySelector('[data-testid="camera-select"]').options.length === 3,
@@ -181,7 +181,7 @@ test('devices: the camera is switched mid-call and the others keep seeing it', a
   assert.deepEqual(options.map((o) => o.label), ['fake_device_0', 'fake_device_1', 'fake_device_2'], 'listed by name');
   const other = options.find((o) => o.label === 'fake_device_2');
   assert.notEqual(other.value, current);
-  assert.ok(await alice.getByLabel('Microphone').locator('option').count() >= 1);
+  assert.ok(await alice.getByLabel('Microphone', { exact: true }).locator('option').count() >= 1);
   assert.equal(await alice.isVisible(tid('speaker-select')), true, 'Chromium can choose the speaker (setSinkId)');
   await alice.screenshot({ path: screenshotPath('meeting-devices.png') });
 
@@ -190,14 +190,34 @@ test('devices: the camera is switched mid-call and the others keep seeing it', a
     ?.getSettings().deviceId === id, other.value, { timeout: MEDIA_TIMEOUT });
   await alice.waitForSelector(`${tid('devices-status')}:has-text("Camera switched")`, { timeout: MEDIA_TIMEOUT });
   assert.equal(await alice.getByRole('button', { name: 'Unmute microphone' }).count(), 0, 'the microphone stays as it was');
+
+  // The microphone, the same way.
+  const mic = alice.getByLabel('Microphone', { exact: true });
+  const mics = await mic.locator('option').evaluateAll((os) => os.map((o) => ({ value: o.value, label: o.textContent })));
+  const otherMic = mics.find((o) => o.label === 'Fake Audio Input 1');
+  assert.ok(otherMic, `a second fake microphone (${mics.map((o) => o.label)})`);
+  await mic.selectOption(otherMic.value);
+  await alice.waitForFunction((id) => document.querySelector('[data-self="true"] video')?.srcObject?.getAudioTracks()[0]
+    ?.getSettings().deviceId === id, otherMic.value, { timeout: MEDIA_TIMEOUT });
+  await alice.waitForSelector(`${tid('devices-status')}:has-text("Microphone switched")`, { timeout: MEDIA_TIMEOUT });
+
+  // The speaker: every remote tile plays on it.
+  const speaker = alice.getByLabel('Speaker', { exact: true });
+  const outputs = await speaker.locator('option').evaluateAll((os) => os.map((o) => ({ value: o.value, label: o.textContent })));
+  const otherOut = outputs.find((o) => o.label === 'Fake Audio Output 1');
+  await speaker.selectOption(otherOut.value);
+  await alice.waitForFunction((id) => [...document.querySelectorAll('[data-testid="video-tile"][data-self="false"] video')]
+    .every((v) => v.sinkId === id), otherOut.value, { timeout: TIMEOUT });
   await alice.getByRole('button', { name: 'Done' }).click();
   await alice.waitForSelector(tid('devices'), { state: 'hidden' });
 
-  // Bob and Carol still decode Alice's video after the switch.
+  // Bob and Carol still decode Alice's video and hear her after the switches.
   for (const page of [bob, carol]) {
     await waitForTiles(page, 3);
     const now = await readReceived(page, [ids.Alice], 'video', 'framesDecoded');
     await waitForDecodedVideo(page, [ids.Alice], { above: now });
+    const heard = await readReceived(page, [ids.Alice], 'audio', 'totalSamplesReceived');
+    await waitForAudio(page, [ids.Alice], { above: heard });
   }
   // The choice is kept for next time.
   assert.equal(await alice.evaluate(() => localStorage.getItem('compeit.camera')), other.value);
