@@ -11,6 +11,7 @@ import { PAGE } from './chat-source.mjs';
 
 const PIN_SLACK = 40;    // px from the bottom that still count as "at the newest message"
 const LOAD_MARGIN = 300; // px from the top at which the next older page is asked for
+const MAX_KEPT = 3000;   // messages kept in the page; beyond, the oldest go (scrolling up brings them back)
 
 export class ChatLog {
   #log;            // the <ol role="log">
@@ -74,8 +75,18 @@ export class ChatLog {
       this.#caughtUp = false;
       if (!this.#pinned) this.#jump.hidden = false;
     }
+    this.#trim();
     this.render();
     return true;
+  }
+
+  /** A long session would grow the log without end: while the reader is at the newest
+   *  message, the oldest go (as unloaded history: scrolling up asks for them again). */
+  #trim() {
+    if (this.#messages.size <= MAX_KEPT || !this.#pinned) return;
+    const ids = [...this.#messages.keys()].sort((a, b) => a - b);
+    for (const id of ids.slice(0, ids.length - MAX_KEPT)) this.#messages.delete(id);
+    this.#hasMore = true;
   }
 
   /** A page of room history (oldest first): merged, nothing shown twice. */
