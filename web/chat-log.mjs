@@ -47,8 +47,6 @@ export class ChatLog {
     jump.addEventListener('click', () => { this.scrollToEnd(); log.focus(); });
   }
 
-  get pinned() { return this.#pinned; }
-
   /** A new room: nothing shown, nothing older known yet. */
   clear() {
     this.#generation++;
