@@ -1,8 +1,13 @@
 // The COMPEIT web app: rooms, members, chat, video and polls on top of the WebAssembly
 // connection agent (/wasm/compeit.mjs). User text only ever reaches the page
 // through textContent.
-import { messageElement } from './chat-view.mjs';
+import { ChatLog } from './chat-log.mjs';
+import { listenToChat, fetchOlder } from './chat-source.mjs';
+import { Typing } from './typing.mjs';
+import { Attention } from './attention.mjs';
+import { showFieldError, clearFieldError } from './field-error.mjs';
 import { VideoCall } from './video-call.mjs';
+import { DevicePanel } from './devices.mjs';
 import { PollPanel } from './poll-panel.mjs';
 import { requestErrorFilter } from './request-errors.mjs';
 import { joinLink, allowsRoom, linkHash } from './join-link.mjs';
@@ -15,7 +20,6 @@ const state = {
   name: '',            // the name it connected with
   room: null,          // the room we are in, or null
   members: new Map(),  // id -> user, in join order
-  messages: new Map(), // id -> chat message shown in the log (room and private)
   me: new Set(),       // "id:name" of every identity we had (a reconnect gives a new id)
   names: new Map(),    // id -> name, for private messages to people who left
   privateTo: null,     // user we write to privately, or null
@@ -101,7 +105,7 @@ function showRoom(inRoom) {
   $('lobby').hidden = inRoom;
   $('room').hidden = !inRoom;
   $('room-title').textContent = inRoom ? `Room ${state.room}` : '';
-  document.title = inRoom ? `Room ${state.room} · COMPEIT` : 'COMPEIT';
+  attention.title = inRoom ? `Room ${state.room} · COMPEIT` : 'COMPEIT';
   if (inRoom) $('message-input').focus();
   else $('room-input').focus();
 }
@@ -166,10 +170,13 @@ function setPrivate(user) {
 
 const nameOf = (id) => state.members.get(id)?.name ?? state.names.get(id) ?? (id === state.ca?.user?.id ? state.name : `User ${id}`);
 const call = new VideoCall({
+  room: $('room'),
   grid: $('video-grid'),
+  fold: $('grid-toggle'),
   camera: $('camera-button'),
   video: $('video-button'),
   audio: $('audio-button'),
+  screen: $('screen-button'),
   record: $('record-button'),
   filter: $('filter-select'),
   status: $('call-status'),
@@ -177,6 +184,18 @@ const call = new VideoCall({
   showError,
   claimError: requestErrors.claim,
 });
+new DevicePanel({
+  button: $('devices-button'),
+  panel: $('devices'),
+  preview: $('devices-preview'),
+  camera: $('camera-select'),
+  mic: $('mic-select'),
+  speaker: $('speaker-select'),
+  speakerLabel: $('speaker-label'),
+  level: $('mic-level'),
+  status: $('devices-status'),
+  done: $('devices-done'),
+}, call);
 
 // --- polls -------------------------------------------------------------------------
 
@@ -196,26 +215,35 @@ const polls = new PollPanel({
   claimError: requestErrors.claim,
 });
 
-const chatContext = () => ({ isMe, names: state.names });
-const isMe = (user) => !!user && state.me.has(`${user.id}:${user.name}`);
+// --- chat ----------------------------------------------------------------------
 
-function renderChat() {
-  const log = $('chat-log');
-  const sorted = [...state.messages.values()].sort((a, b) => a.id - b.id);
-  log.replaceChildren(...sorted.map((m) => messageElement(m, chatContext())));
-  log.scrollTop = log.scrollHeight;
+const isMe = (user) => !!user && state.me.has(`${user.id}:${user.name}`);
+const attention = new Attention({ onBack: () => chat.present() });
+const chat = new ChatLog({
+  log: $('chat-log'),
+  jump: $('jump-button'),
+  loading: $('chat-loading'),
+  context: () => ({ isMe, names: state.names }),
+  loadOlder: (before) => fetchOlder(state.ca, before),
+  isAway: () => attention.away,
+});
+const typing = new Typing({
+  line: $('typing-line'),
+  nameOf: (id) => state.members.get(id)?.name ?? null,
+});
+
+function onChatMessage(m) {
+  if (m.room !== null && m.room !== state.room) return;
+  if (m.user) state.names.set(m.user.id, m.user.name);
+  typing.done(m.user.id);
+  if (!chat.addLive(m)) return;
+  const fromOthers = !isMe(m.user) && m.event !== 'user_joined' && m.event !== 'user_left';
+  if (fromOthers) attention.arrived();
 }
 
-function addMessage(m) {
-  if (state.messages.has(m.id)) return;
-  if (m.user) state.names.set(m.user.id, m.user.name);
-  state.messages.set(m.id, m);
-  const log = $('chat-log');
-  const last = log.lastElementChild;
-  if (last && Number(last.dataset.id) > m.id) return renderChat();
-  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
-  log.append(messageElement(m, chatContext()));
-  if (atBottom || isMe(m.user)) log.scrollTop = log.scrollHeight;
+function onChatHistory(messages) {
+  for (const m of messages) if (m.user) state.names.set(m.user.id, m.user.name);
+  chat.addHistory(messages);
 }
 
 // --- the agent -------------------------------------------------------------------
@@ -227,6 +255,7 @@ function wire(ca) {
     setOnline(true);
     showMe(user);
     showConnection('ok', 'Reconnected');
+    if (state.room !== null) chat.markReconnected();
   });
   on('disconnect', ({ reason }) => {
     setOnline(false);
@@ -255,6 +284,7 @@ function wire(ca) {
   });
   on('user_left', ({ user }) => {
     state.members.delete(user.id);
+    typing.done(user.id);
     if (state.privateTo?.id === user.id) setPrivate(null);
     renderMembers();
   });
@@ -263,17 +293,7 @@ function wire(ca) {
     state.members.clear();
   });
   on('request_error', requestErrors.onRequestError);
-  on('chat_history', ({ messages }) => {
-    for (const [id, m] of state.messages) if (m.room !== null) state.messages.delete(id);
-    for (const m of messages) {
-      state.messages.set(m.id, m);
-      if (m.user) state.names.set(m.user.id, m.user.name);
-    }
-    renderChat();
-  });
-  on('chat_message', ({ message }) => {
-    if (message.room === null || message.room === state.room) addMessage(message);
-  });
+  listenToChat(on, { onMessage: onChatMessage, onHistory: onChatHistory });
 }
 
 function showMe(user) {
@@ -285,6 +305,7 @@ function showMe(user) {
 function dropAgent() {
   call.attach(null);
   polls.attach(null);
+  typing.attach(null);
   state.ca?.disconnect();
   state.ca = null;
   clearTimeout(connTimer);
@@ -303,6 +324,7 @@ async function agentFor(name) {
   wire(ca);
   call.attach(ca);
   polls.attach(ca);
+  typing.attach(ca);
   await ca.connect(location.origin, { name, token: state.link?.token ?? '' });
   return ca;
 }
@@ -317,11 +339,13 @@ async function join(name, room) {
   try {
     if (state.link && !allowsRoom(state.link, room)) {
       showError(`Could not join the room: ${REASONS.forbidden} (room ${room}).`, 'forbidden');
+      showFieldError($('room-input'), `Your link does not allow room ${room}.`);
       return;
     }
     const ca = await agentFor(name);
     if (!state.link) localStorage.setItem(NAME_KEY, name);
-    state.messages.clear();
+    chat.clear();
+    typing.clear();
     polls.clear();
     state.privateTo = null;
     setPrivate(null);
@@ -329,7 +353,7 @@ async function join(name, room) {
     state.room = joined.room;
     history.replaceState(null, '', state.link ? linkHash(state.link, joined.room) : `#room=${joined.room}`);
     showRoom(true);
-    renderChat();
+    chat.shown();
   } catch (e) {
     onFailure('Could not join the room', e);
   } finally {
@@ -349,7 +373,8 @@ async function leave() {
   }
   state.room = null;
   state.members.clear();
-  state.messages.clear();
+  chat.clear();
+  typing.clear();
   polls.clear();
   history.replaceState(null, '', state.link ? linkHash(state.link, null) : location.pathname);
   showRoom(false);
@@ -361,11 +386,17 @@ async function send() {
   if (!text || !state.ca) return;
   const to = state.privateTo;
   input.value = '';
+  typing.stop();
+  clearFieldError(input);
   try {
     if (to) await state.ca.chat.sendTo(to.id, text);
     else await state.ca.chat.send(text);
   } catch (e) {
     if (!input.value) input.value = text;  // give the text back so it can be fixed or resent
+    // Said next to the field too, where the eyes (and the screen reader) are.
+    if (['too_large', 'rate_limited', 'not_in_room', 'unknown_user'].includes(e?.code)) {
+      showFieldError(input, `Not sent: ${REASONS[e.code]}.`, { after: input.parentElement });
+    }
     onFailure('Message not sent', e);
   }
 }
@@ -397,11 +428,12 @@ function start() {
     ev.preventDefault();
     const name = nameInput.value.trim();
     const room = parseRoom(roomInput.value);
-    if (!name) { showError('Please enter your name.', 'input'); nameInput.focus(); return; }
-    if (room === null) { showError('The room number must be a whole number, 0 or more.', 'input'); roomInput.focus(); return; }
+    if (!name) return showFieldError(nameInput, 'Please enter your name.');
+    if (room === null) return showFieldError(roomInput, 'The room number must be a whole number, 0 or more.');
     join(name, room);
   });
   $('composer').addEventListener('submit', (ev) => { ev.preventDefault(); send(); });
+  $('message-input').addEventListener('input', (ev) => typing.input(ev.target.value.trim() !== '', !state.privateTo));
   $('composer').addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape' && state.privateTo) { ev.preventDefault(); setPrivate(null); }
   });

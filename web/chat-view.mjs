@@ -1,4 +1,7 @@
-// One chat message as a list item. Everything from users goes in via textContent.
+// The DOM of one chat-log row (chat-model.mjs): a message, a collapsed line of
+// joins and leaves, or a marker. Everything from users goes in via textContent;
+// links are <a> elements built here, for http(s) URLs only.
+import { linkParts } from './chat-model.mjs';
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -15,29 +18,57 @@ function timeElement(ts) {
   return time;
 }
 
-const EVENT_TEXT = { user_joined: 'joined', user_left: 'left' };
+/** The text of a message, its http(s) URLs as links that open in a new tab. */
+export function textElement(text) {
+  const p = el('p', 'msg__text');
+  for (const part of linkParts(text)) {
+    if (!part.href) { p.append(part.text); continue; }
+    const a = el('a', 'msg__link', part.text);
+    a.href = part.href;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    p.append(a);
+  }
+  return p;
+}
 
 /** ctx: {isMe(user): whether a message's user is us, names: Map id -> name}. */
-export function messageElement(m, { isMe, names }) {
+export function rowElement(row, ctx) {
+  if (row.type === 'events') return eventsElement(row);
+  if (row.type === 'marker') return markerElement(row);
+  return messageElement(row.message, ctx);
+}
+
+function eventsElement(row) {
+  const li = el('li', 'msg msg--event');
+  li.dataset.testid = 'chat-message';
+  li.dataset.kind = 'event';
+  li.dataset.event = row.event;
+  li.dataset.id = String(row.id);
+  li.append(el('span', 'msg__event', row.text), timeElement(row.ts));
+  if (row.names.length > 3) li.title = row.names.join(', ');
+  return li;
+}
+
+function markerElement(row) {
+  const li = el('li', `marker marker--${row.marker}`);
+  li.dataset.testid = `marker-${row.marker}`;
+  li.append(el('span', 'marker__text', row.text));
+  return li;
+}
+
+function messageElement(m, { isMe, names }) {
   const li = el('li', 'msg');
   li.dataset.testid = 'chat-message';
   li.dataset.id = String(m.id);
   const mine = isMe(m.user);
 
-  if (m.event === 'user_joined' || m.event === 'user_left') {
-    li.classList.add('msg--event');
-    li.dataset.kind = 'event';
-    li.dataset.event = m.event;
-    const who = mine ? 'You' : m.user?.name ?? 'Someone';
-    li.append(el('span', 'msg__event', `${who} ${EVENT_TEXT[m.event]}`), timeElement(m.ts));
-    return li;
-  }
   if (m.event === 'announcement') {
     li.classList.add('msg--announcement');
     li.dataset.kind = 'announcement';
     const meta = el('div', 'msg__meta');
     meta.append(el('span', 'msg__tag', 'Announcement'), timeElement(m.ts));
-    li.append(meta, el('p', 'msg__text', m.text ?? ''));
+    li.append(meta, textElement(m.text ?? ''));
     return li;
   }
 
@@ -52,6 +83,6 @@ export function messageElement(m, { isMe, names }) {
     meta.append(el('span', 'msg__tag', `Private ${other}`));
   }
   meta.append(timeElement(m.ts));
-  li.append(meta, el('p', 'msg__text', m.text ?? ''));
+  li.append(meta, textElement(m.text ?? ''));
   return li;
 }

@@ -1,6 +1,8 @@
 // The New poll form of the room page: a question and 2 to 6 options, shown and
 // hidden by the Poll button. It checks what was typed and hands it to `onOpen`
-// (poll-panel.mjs, which sends it); the panel tells it how that went.
+// (poll-panel.mjs, which sends it); the panel tells it how that went. What is
+// missing is said next to the field (field-error.mjs).
+import { showFieldError, clearFieldError } from './field-error.mjs';
 
 export const MIN_OPTIONS = 2;
 export const MAX_OPTIONS = 6;
@@ -19,10 +21,10 @@ export class PollForm {
       ev.preventDefault();
       const question = el.question.value.trim();
       const options = this.#inputs().map((i) => i.value.trim()).filter(Boolean);
-      if (!question) { this.say('Write a question.'); return el.question.focus(); }
+      if (!question) return showFieldError(el.question, 'Write a question.');
       if (options.length < MIN_OPTIONS) {
-        this.say(`Give at least ${MIN_OPTIONS} options.`);
-        return this.#inputs().find((i) => !i.value.trim())?.focus();
+        const empty = this.#inputs().find((i) => !i.value.trim());
+        return showFieldError(empty, `Give at least ${MIN_OPTIONS} options.`, { after: empty.parentElement });
       }
       onOpen({ question, options });
     });
@@ -32,6 +34,7 @@ export class PollForm {
   show() {
     const { form, question, options, toggle } = this.#el;
     question.value = '';
+    clearFieldError(question);
     options.replaceChildren();
     for (let i = 0; i < MIN_OPTIONS; i++) this.#addOption();
     this.say('');

@@ -1,12 +1,25 @@
 // The video call of the room page, on the connection agent's media API
 // (Kurento Agent: peer to peer in mesh mode, or through a media server): the
-// camera and microphone buttons and the grid with one tile per publishing
-// member. Subscriptions to everyone who publishes are made by the agent; this
-// module shows what it reports and turns the buttons into media calls. With a
+// camera, microphone and screen buttons, device switching, and which streams
+// the stage (call-stage.mjs) shows. Subscriptions to everyone who publishes are
+// made by the agent; this module follows what it reports and turns the buttons
+// into media calls. With a
 // media server (sfu mode) our stream can also be recorded there, and filtered
 // where the media server has filters (Kurento; Janus says not_supported, and
 // the filter menu then turns itself off).
-import { createTile, updateTile, icons } from './video-tile.mjs';
+import { icons, setButton } from './video-tile.mjs';
+import { CallStage } from './call-stage.mjs';
+
+// A user may share several streams (camera, screen): stream objects name theirs in
+// `stream` ("camera" when absent, docs/protocol.md 3.3). The two functions below
+// are the one place that reads the name from the package's payloads.
+const CAMERA = 'camera';
+const SCREEN = 'screen';
+/** The stream name of a stream object (`streams` event). */
+const nameOfStream = (s) => (typeof s?.stream === 'string' && s.stream ? s.stream : CAMERA);
+/** The stream name of a remote_stream / remote_stream_removed / receive_failed payload. */
+const nameOfRemote = (p) => (typeof p?.name === 'string' && p.name ? p.name : CAMERA);
+const keyOf = (user, name) => `${user}:${name}`;
 
 // getUserMedia failures, by DOMException name, in words a user can act on.
 const GUM_ERRORS = {
@@ -27,13 +40,21 @@ export function explainMediaError(e) {
   return `Could not start your camera: ${reason}.`;
 }
 
-/** Opens camera and microphone, or whichever of the two works. */
-async function openMedia(ca) {
+/**
+ * Opens camera and microphone, or whichever of the two works. `devices`: {audio, video}
+ * device ids chosen in the device panel ('' for the browser's default).
+ */
+async function openMedia(ca, devices = {}) {
   if (!globalThis.navigator?.mediaDevices?.getUserMedia) {
     throw new DOMException('no mediaDevices', 'NotSupportedError');
   }
+  // The chosen devices first (exact: "ideal" may quietly give the default one), then
+  // whatever the browser has, with fewer devices each time.
+  const chosen = (kind) => (devices[kind] ? { deviceId: { exact: devices[kind] } } : true);
+  const attempts = [[true, true], [false, true], [true, false]].map(([audio, video]) => ({ audio, video }));
+  if (devices.audio || devices.video) attempts.unshift({ audio: chosen('audio'), video: chosen('video') });
   let first;
-  for (const wanted of [{ audio: true, video: true }, { audio: false, video: true }, { audio: true, video: false }]) {
+  for (const wanted of attempts) {
     try {
       return await ca.media.start(wanted);
     } catch (e) {
@@ -47,11 +68,11 @@ async function openMedia(ca) {
 export class VideoCall {
   #ca = null;
   #off = [];                // listeners of the current agent
-  #el;                      // {grid, camera, video, audio, record, filter, status}
-  #nameOf;                  // id -> display name
+  #el;                      // {camera, video, audio, screen, record, filter, status}
   #showError;               // (text, code) -> void
   #claimError;              // (code, message) -> void: a request_error the call handles
   #local = null;            // our MediaStream while the camera is on
+  #screen = null;           // our shared screen's MediaStream, or null
   #publishing = false;      // we want our stream in the room
   #audio = false;           // our flags (tracks enabled)
   #video = false;
@@ -60,20 +81,22 @@ export class VideoCall {
   #recordBusy = false;      // a recording change is under way
   #filterBusy = false;      // a filter change is under way
   #noFilters = '';          // why this media server has no filters ('' until it said so)
-  #streams = new Map();     // user -> {audio, video, recording, filter} of everyone publishing in the room
-  #remote = new Map();      // user -> MediaStream received from them
-  #unreachable = new Set(); // users whose stream could not be received (the agent gave up)
-  #tiles = new Map();       // 'self' or user id -> tile element
+  #streams = new Map();     // "user:name" -> {user, name, audio, video, recording, filter} of every stream in the room
+  #remote = new Map();      // "user:name" -> MediaStream received
+  #unreachable = new Set(); // "user:name" of streams that could not be received (the agent gave up)
+  #stage;                   // the tiles (call-stage.mjs)
+  #devices = { audio: '', video: '' };  // chosen device ids ('' = default)
 
-  constructor({ grid, camera, video, audio, record, filter, status, nameOf, showError, claimError = () => {} }) {
-    this.#el = { grid, camera, video, audio, record, filter, status };
-    this.#nameOf = nameOf;
+  constructor({ room, grid, fold, camera, video, audio, screen, record, filter, status, nameOf, showError, claimError = () => {} }) {
+    this.#el = { camera, video, audio, screen, record, filter, status };
+    this.#stage = new CallStage({ room, grid, fold, nameOf });
     this.#showError = showError;
     this.#claimError = claimError;
     camera.addEventListener('click', () => (this.#local ? this.stop() : this.start()));
     video.addEventListener('click', () => this.#toggle('video'));
     audio.addEventListener('click', () => this.#toggle('audio'));
     record.addEventListener('click', () => this.#toggleRecording());
+    screen.addEventListener('click', () => (this.#screen ? this.stopScreen() : this.shareScreen()));
     filter.addEventListener('change', () => this.#setFilter(filter.value));
     this.#renderControls();
   }
@@ -82,6 +105,7 @@ export class VideoCall {
   attach(ca) {
     if (ca === this.#ca) return;
     this.stop();
+    this.stopScreen();
     for (const off of this.#off.splice(0)) off();
     this.#ca = ca;
     this.#streams.clear();
@@ -89,6 +113,7 @@ export class VideoCall {
     this.#unreachable.clear();
     this.#mode = 'mesh';
     this.#noFilters = '';
+    this.#stage.reset();
     if (!ca) return this.render();
     const on = (event, fn) => this.#off.push(ca.on(event, (p) => fn(p ?? {})));
     on('media_config', ({ mode }) => {
@@ -96,8 +121,11 @@ export class VideoCall {
       this.#renderControls();
     });
     on('streams', ({ streams }) => {
-      this.#streams = new Map((streams ?? []).map((s) => [s.user, { audio: !!s.audio, video: !!s.video, recording: !!s.recording, filter: s.filter ?? '' }]));
-      for (const user of this.#unreachable) if (!this.#streams.has(user)) this.#unreachable.delete(user);  // gone: a new stream starts afresh
+      this.#streams = new Map((Array.isArray(streams) ? streams : []).filter((s) => Number.isSafeInteger(s?.user)).map((s) => {
+        const name = nameOfStream(s);
+        return [keyOf(s.user, name), { user: s.user, name, audio: !!s.audio, video: !!s.video, recording: !!s.recording, filter: typeof s.filter === 'string' ? s.filter : '' }];
+      }));
+      for (const key of this.#unreachable) if (!this.#streams.has(key)) this.#unreachable.delete(key);  // gone: a new stream starts afresh
       this.render();
     });
     // The server dropped our stream (its media server went away, or our connection to it
@@ -107,17 +135,18 @@ export class VideoCall {
       this.stop();
       this.#showError('Your video stopped: the media server lost it. Start video again to share it.', 'unavailable');
     });
-    on('remote_stream', ({ user, stream }) => {
-      this.#remote.set(user, stream);
-      this.#unreachable.delete(user);
+    on('remote_stream', (p) => {
+      const key = keyOf(p.user, nameOfRemote(p));
+      this.#remote.set(key, p.stream);
+      this.#unreachable.delete(key);
       this.render();
     });
-    on('receive_failed', ({ user }) => {
-      this.#unreachable.add(user);
+    on('receive_failed', (p) => {
+      this.#unreachable.add(keyOf(p.user, nameOfRemote(p)));
       this.render();
     });
-    on('remote_stream_removed', ({ user }) => {
-      this.#remote.delete(user);
+    on('remote_stream_removed', (p) => {
+      this.#remote.delete(keyOf(p.user, nameOfRemote(p)));
       this.render();
     });
     on('media_error', ({ action, code, message }) => this.#mediaError(action, code, message));
@@ -139,7 +168,7 @@ export class VideoCall {
     try {
       let stream;
       try {
-        stream = await openMedia(ca);
+        stream = await openMedia(ca, this.#devices);
       } catch (e) {
         this.#setStatus('');
         this.#showError(explainMediaError(e), 'media_unavailable');
@@ -156,6 +185,39 @@ export class VideoCall {
       this.#busy = false;
       this.#renderControls();
     }
+  }
+
+  // --- screen sharing ---------------------------------------------------------------
+  // Needs the package's screen API (a second stream named "screen", docs/protocol.md 3.3):
+  // media.shareScreen() picks and publishes a screen (getDisplayMedia) and resolves with
+  // its MediaStream; media.stopScreen() unpublishes it. The button shows once it exists.
+
+  #canShareScreen() {
+    return typeof this.#ca?.media?.shareScreen === 'function' && !!globalThis.navigator?.mediaDevices?.getDisplayMedia;
+  }
+
+  async shareScreen() {
+    const ca = this.#ca;
+    if (!this.#canShareScreen() || this.#screen) return;
+    try {
+      const stream = await ca.media.shareScreen();
+      if (ca !== this.#ca) return;
+      this.#screen = stream;
+      // The browser's own "Stop sharing" ends the track.
+      stream.getVideoTracks()[0]?.addEventListener('ended', () => { if (this.#screen === stream) this.stopScreen(); });
+      this.render();
+    } catch (e) {
+      if (e?.name === 'NotAllowedError' || e?.name === 'AbortError') return;  // the picker was cancelled
+      this.#showError(`Could not share your screen: ${e?.message ?? e}.`, e?.code ?? 'media');
+    }
+  }
+
+  stopScreen() {
+    if (!this.#screen) return;
+    this.#ca?.media.stopScreen?.();
+    for (const t of this.#screen.getTracks()) t.stop();
+    this.#screen = null;
+    this.render();
   }
 
   /** Stops sharing and turns the camera and microphone off. */
@@ -195,7 +257,7 @@ export class VideoCall {
   /** sfu mode: records our stream on the media server, or stops. */
   async #toggleRecording() {
     const ca = this.#ca;
-    const mine = this.#streams.get(ca?.user?.id);
+    const mine = this.#streams.get(keyOf(ca?.user?.id, CAMERA));
     if (!ca || !mine || this.#recordBusy) return;
     const start = !mine.recording;
     this.#recordBusy = true;
@@ -254,45 +316,91 @@ export class VideoCall {
     const me = this.#ca?.user?.id ?? 0;
     const wanted = [];
     if (this.#local) {
-      const { recording = false, filter = '' } = this.#streams.get(me) ?? {};
-      wanted.push(['self', { id: me, self: true, audio: this.#audio, video: this.#video, recording, filter, stream: this.#local }]);
+      const { recording = false, filter = '' } = this.#streams.get(keyOf(me, CAMERA)) ?? {};
+      wanted.push(['self', { id: me, self: true, name: CAMERA, audio: this.#audio, video: this.#video, recording, filter, stream: this.#local }]);
     }
-    const others = [...this.#streams].filter(([user]) => user !== me).sort(([a], [b]) => a - b);
-    for (const [user, flags] of others) {
-      const unreachable = this.#unreachable.has(user);
-      wanted.push([user, { id: user, self: false, ...flags, unreachable, stream: this.#remote.get(user) ?? null }]);
+    if (this.#screen) {
+      wanted.push(['self:screen', { id: me, self: true, name: SCREEN, audio: false, video: true, stream: this.#screen }]);
+    }
+    const others = [...this.#streams].filter(([, s]) => s.user !== me)
+      .sort(([, a], [, b]) => a.user - b.user || (a.name === CAMERA ? -1 : b.name === CAMERA ? 1 : a.name.localeCompare(b.name)));
+    for (const [key, s] of others) {
+      const unreachable = this.#unreachable.has(key);
+      wanted.push([key, { id: s.user, self: false, ...s, unreachable, stream: this.#remote.get(key) ?? null }]);
     }
 
-    const keep = new Set(wanted.map(([key]) => key));
-    for (const [key, tile] of this.#tiles) {
-      if (keep.has(key)) continue;
-      tile.querySelector('video').srcObject = null;
-      tile.remove();
-      this.#tiles.delete(key);
-    }
-    // Tiles keep a fixed order (ours first, then by user id), so existing ones never
-    // move (moving a playing <video> would pause it); new ones go in their place.
-    let prev = null;
-    for (const [key, info] of wanted) {
-      let tile = this.#tiles.get(key);
-      if (!tile) {
-        tile = createTile(info.id, { self: info.self });
-        this.#tiles.set(key, tile);
-        if (prev) prev.after(tile);
-        else this.#el.grid.prepend(tile);
-      }
-      tile.dataset.user = String(info.id);
-      updateTile(tile, { ...info, name: this.#nameOf(info.id) });
-      prev = tile;
-    }
-    this.#el.grid.hidden = wanted.length === 0;
-    this.#el.grid.dataset.count = String(wanted.length);
+    this.#stage.show(wanted);
     this.#renderControls();
   }
 
+  // --- devices --------------------------------------------------------------------
+
+  /** The local stream while the camera is on (the device panel previews it). */
+  get localStream() { return this.#local; }
+
+  /** Device ids to open next time ('' = default); in a call, switches to them. */
+  async useDevices({ audio = this.#devices.audio, video = this.#devices.video }) {
+    const changed = ['audio', 'video'].filter((k) => ({ audio, video })[k] !== this.#devices[k]);
+    this.#devices = { audio, video };
+    if (!this.#local || !changed.length) return;
+    await this.#switchDevices(changed);
+  }
+
+  /** Plays the others' sound on speaker `sinkId` where the browser can choose (setSinkId). */
+  useSpeaker(sinkId) { return this.#stage.useSpeaker(sinkId); }
+
+  /**
+   * Switches camera and/or microphone during the call. With the package's
+   * media.replaceTrack(track) (RTCRtpSender.replaceTrack on its connections) the
+   * new track goes out without renegotiating; without it, the stream is stopped and
+   * shared again (a new connection: the others see a short gap).
+   */
+  async #switchDevices(kinds) {
+    const ca = this.#ca;
+    const media = ca?.media;
+    if (typeof media?.replaceTrack === 'function') {
+      const constraints = Object.fromEntries(kinds.map((k) => [k, this.#devices[k] ? { deviceId: { exact: this.#devices[k] } } : true]));
+      const fresh = await navigator.mediaDevices.getUserMedia(constraints);
+      for (const track of fresh.getTracks()) {
+        track.enabled = track.kind === 'video' ? this.#video : this.#audio;
+        await media.replaceTrack(track);
+      }
+      this.#stage.forgetAudio('self');
+      this.render();
+      return;
+    }
+    const { audio, video } = { audio: this.#audio, video: this.#video };
+    media.stop();
+    this.#local = null;
+    this.#busy = true;
+    this.#renderControls();
+    try {
+      const stream = await openMedia(ca, this.#devices);
+      if (ca !== this.#ca) return;
+      for (const t of stream.getAudioTracks()) t.enabled = audio;
+      for (const t of stream.getVideoTracks()) t.enabled = video;
+      this.#local = stream;
+      this.#audio = audio && stream.getAudioTracks().length > 0;
+      this.#video = video && stream.getVideoTracks().length > 0;
+      this.#stage.forgetAudio('self');
+      this.render();
+      await this.#publish();
+    } catch (e) {
+      this.#publishing = false;
+      this.render();
+      this.#showError(explainMediaError(e), 'media_unavailable');
+    } finally {
+      this.#busy = false;
+      this.#renderControls();
+    }
+  }
+
   #renderControls() {
-    const { camera, video, audio, record, filter } = this.#el;
+    const { camera, video, audio, screen, record, filter } = this.#el;
     const on = !!this.#local;
+    screen.hidden = !this.#canShareScreen();
+    screen.dataset.state = this.#screen ? 'on' : 'off';
+    setButton(screen, icons.screen(), this.#screen ? 'Stop sharing' : 'Share screen');
     camera.disabled = this.#busy || !this.#ca;
     camera.dataset.state = on ? 'on' : 'off';
     setButton(camera, on ? icons.stop() : icons.camera(), this.#busy ? 'Starting…' : on ? 'Stop video' : 'Start video');
@@ -308,7 +416,7 @@ export class VideoCall {
     setButton(audio, this.#audio ? icons.mic() : icons.micOff(), this.#audio ? 'Mute microphone' : 'Unmute microphone');
 
     // Recording needs a media server and our stream on it.
-    const mine = this.#streams.get(this.#ca?.user?.id);
+    const mine = this.#streams.get(keyOf(this.#ca?.user?.id, CAMERA));
     record.hidden = this.#mode !== 'sfu' || !this.#local || !mine;
     record.disabled = this.#recordBusy;
     record.dataset.state = mine?.recording ? 'on' : 'off';
@@ -320,12 +428,4 @@ export class VideoCall {
     filter.title = this.#noFilters ? `No filters here: ${this.#noFilters}` : 'A filter the media server applies to your video';
     if (!this.#filterBusy) filter.value = mine?.filter ?? '';
   }
-}
-
-function setButton(button, svg, text) {
-  if (button.dataset.label === text) return;
-  button.dataset.label = text;
-  const label = document.createElement('span');
-  label.textContent = text;
-  button.replaceChildren(svg, label);
 }

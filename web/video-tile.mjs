@@ -25,6 +25,11 @@ const CAMERA = ['M3 7h12v10H3z', 'M15 10l6-3v10l-6-3'];
 const SLASH = ['M4 3l16 18'];
 const STOP = ['M6 6l12 12', 'M18 6L6 18'];
 const RECORD = ['M12 7a5 5 0 1 1 0 10a5 5 0 1 1 0-10z'];
+const SLIDERS = ['M4 6h10', 'M18 6h2', 'M4 12h4', 'M12 12h8', 'M4 18h12', 'M20 18h0',
+  'M16 4v4', 'M10 10v4', 'M18 16v4'];
+const SCREEN = ['M3 5h18v11H3z', 'M8 20h8', 'M12 16v4'];
+const CHEVRON_UP = ['M6 15l6-6 6 6'];
+const CHEVRON_DOWN = ['M6 9l6 6 6-6'];
 export const icons = {
   stop: () => icon(STOP),
   mic: () => icon(MIC),
@@ -32,7 +37,21 @@ export const icons = {
   camera: () => icon(CAMERA),
   cameraOff: () => icon([...CAMERA, ...SLASH]),
   record: () => icon(RECORD),
+  devices: () => icon(SLIDERS),
+  screen: () => icon(SCREEN),
+  fold: () => icon(CHEVRON_UP),
+  unfold: () => icon(CHEVRON_DOWN),
 };
+
+/** A button's content: an icon and its label (the label stays for screen readers when CSS hides it). */
+export function setButton(button, svg, text) {
+  if (button.dataset.label === text) return;
+  button.dataset.label = text;
+  const label = document.createElement('span');
+  label.className = 'btn-label';
+  label.textContent = text;
+  button.replaceChildren(svg, label);
+}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -93,18 +112,26 @@ export function createTile(id, { self = false } = {}) {
     video.play().then(() => { sound.hidden = true; }, () => {});
   });
 
-  tile.append(video, placeholder, caption, sound);
+  // Speaker view: a click anywhere on the tile does the same (video-call.mjs).
+  const focus = el('button', 'tile__focus', 'Focus');
+  focus.type = 'button';
+  focus.dataset.testid = 'tile-focus';
+  focus.setAttribute('aria-pressed', 'false');
+
+  tile.append(video, placeholder, caption, focus, sound);
   return tile;
 }
 
 /**
  * Brings a tile up to date. `info`: {name, audio, video, recording, filter, unreachable,
- * stream, self}; stream is the MediaStream to show, or null while it is on its way (or,
+ * stream, self, streamName ('camera', 'screen' or another client's name for it)}; stream is the MediaStream to show, or null while it is on its way (or,
  * with `unreachable`, when it could not be received).
  */
-export function updateTile(tile, { name, audio, video, recording = false, filter = '', unreachable = false, stream, self }) {
+export function updateTile(tile, { name, audio, video, recording = false, filter = '', unreachable = false, stream, self, streamName = 'camera' }) {
   const nameEl = tile.querySelector('.tile__name');
-  const shownName = self ? `${name} (you)` : name;
+  // A second stream is named by its stream name (another client's text: textContent only).
+  const shownName = streamName === 'screen' ? `${name}'s screen`
+    : streamName !== 'camera' ? `${name} (${streamName})` : self ? `${name} (you)` : name;
   if (nameEl.textContent !== shownName) nameEl.textContent = shownName;
   const avatar = tile.querySelector('.tile__avatar');
   avatar.textContent = (name.trim()[0] ?? '?').toUpperCase();
@@ -125,7 +152,7 @@ export function updateTile(tile, { name, audio, video, recording = false, filter
   tile.querySelector('.tile__status').textContent = status;
   tile.querySelector('.tile__placeholder').hidden = !!stream && video;
 
-  const parts = [self ? `${name} (you)` : name];
+  const parts = [shownName];
   parts.push(!stream ? (unreachable ? 'could not connect' : 'connecting') : video ? 'camera on' : 'camera off');
   parts.push(audio ? 'microphone on' : 'microphone off');
   if (recording) parts.push('being recorded');

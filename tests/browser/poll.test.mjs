@@ -49,7 +49,14 @@ test('a poll opened in the room shows on both pages, Close only for the opener',
 
   await alice.getByRole('button', { name: 'Poll', exact: true }).click();
   assert.equal(await alice.getAttribute(tid('poll-button'), 'aria-expanded'), 'true');
+  // What is missing is said next to the field.
+  await alice.getByRole('button', { name: 'Open poll' }).click();
+  assert.equal(await alice.getByLabel('Question').getAttribute('aria-invalid'), 'true');
+  assert.equal(await alice.textContent('#poll-question-error'), 'Write a question.');
   await alice.getByLabel('Question').fill('Which colour <b>for</b> the logo?');
+  assert.equal(await alice.getByLabel('Question').getAttribute('aria-invalid'), null);
+  await alice.getByRole('button', { name: 'Open poll' }).click();
+  assert.equal(await alice.getByLabel('Option 1').getAttribute('aria-describedby'), 'poll-option-1-error');
   await alice.getByLabel('Option 1').fill('Red');
   await alice.getByLabel('Option 2').fill('Blue');
   await alice.getByRole('button', { name: 'Add option' }).click();

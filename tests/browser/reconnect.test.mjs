@@ -29,6 +29,8 @@ test('the app rides out a server restart', async () => {
   await sendMessage(alice, 'before the restart');
   await waitForMessage(bob, 'before the restart');
 
+  const lines = (page) => page.$$eval('[data-testid="chat-message"]', (els) => els.map((e) => e.textContent));
+  const before = { alice: await lines(alice), bob: await lines(bob) };
   const { port } = server;
   dataDir = server.dataDir;
   await server.stop({ keepData: true });
@@ -43,6 +45,12 @@ test('the app rides out a server restart', async () => {
     await waitForMembers(page, ['Alice', 'Bob'], { exact: true });
     await waitForMessage(page, 'before the restart', { kind: 'text' });
   }));
+  // The history that comes with the rejoin replays nothing: the same lines, then a marker
+  // (the others' joins after the restart are reconnects too: not news).
+  for (const [name, page] of [['alice', alice], ['bob', bob]]) {
+    await page.waitForSelector(tid('marker-reconnected'));
+    assert.deepEqual(await lines(page), before[name], `${name}: no line shown twice, no join or leave replayed`);
+  }
   // Ids start again after a restart: authorship still goes by who we were.
   assert.equal(await (await waitForMessage(bob, 'before the restart')).locator('.msg__author').textContent(), 'Alice');
   assert.equal(await (await waitForMessage(alice, 'before the restart')).locator('.msg__author').textContent(), 'You');

@@ -100,10 +100,18 @@ export async function waitForAgentType(url, type, { served }) {
   }
 }
 
-/** Chromium flags for WebRTC tests: fake camera and microphone, granted without a prompt,
- *  peer connections over loopback, and sound that may start without a click. */
-export const MEDIA_ARGS = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required'];
+/**
+ * Chromium flags for WebRTC tests: fake camera and microphone, granted without a prompt,
+ * peer connections over loopback, and sound that may start without a click. `cameras`:
+ * how many fake cameras the page sees (Chromium's `device-count` option of the fake
+ * device flag), for tests that switch between them.
+ */
+export function mediaArgs({ cameras = 1 } = {}) {
+  const fake = cameras > 1 ? `--use-fake-device-for-media-stream=device-count=${cameras}` : '--use-fake-device-for-media-stream';
+  return ['--use-fake-ui-for-media-stream', fake,
+    '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required'];
+}
+export const MEDIA_ARGS = mediaArgs();
 
 export function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
