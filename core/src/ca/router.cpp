@@ -281,7 +281,7 @@ bool Router::resume(sio::SessionId s, std::string_view token, std::string_view s
     ++stats_.out[static_cast<std::size_t>(Out::connected)];
     ++stats_.resumed;
     engine_->send(s, sio::make_frame(sio::encode_event(kNamespace, "connected", "[" + connected + "]")));
-    for (std::uint64_t i = seen; i < r.sent; ++i) engine_->send(s, r.frames[i - r.first()]);
+    for (std::uint64_t i = seen; i < r.sent; ++i) engine_->send(s, r.frames[static_cast<std::size_t>(i - r.first())]);
     return true;
 }
 
