@@ -220,16 +220,17 @@ struct SlowSfu final : agents::MediaBackend {
     std::vector<std::pair<ca::UserId, json>> candidates;
     std::string_view mode() const override { return "sfu"; }
     bool peer_to_peer() const override { return false; }
-    void publish(ca::RoomId, ca::UserId, const std::string&, agents::MediaDone done) override { waiting.push_back(std::move(done)); }
-    void subscribe(ca::RoomId, ca::UserId, ca::UserId, const std::string&, agents::MediaDone done) override {
+    void publish(ca::RoomId, const agents::StreamKey&, const std::string&, agents::MediaDone done) override { waiting.push_back(std::move(done)); }
+    void subscribe(ca::RoomId, ca::UserId, const agents::StreamKey&, const std::string&, agents::MediaDone done) override {
         waiting.push_back(std::move(done));
     }
-    void add_candidate(ca::RoomId, ca::UserId user, ca::UserId, const json& c) override { candidates.emplace_back(user, c); }
-    void set_filter(ca::RoomId, ca::UserId, const std::string&, agents::MediaDone done) override { done(std::optional<std::string>()); }
-    void record(ca::RoomId, ca::UserId, bool, agents::MediaDone done) override { done(std::optional<std::string>()); }
-    void unpublish(ca::RoomId, ca::UserId) override {}
-    void unsubscribe(ca::RoomId, ca::UserId, ca::UserId) override {}
+    void add_candidate(ca::RoomId, ca::UserId user, const agents::StreamKey&, const json& c) override { candidates.emplace_back(user, c); }
+    void set_filter(ca::RoomId, const agents::StreamKey&, const std::string&, agents::MediaDone done) override { done(std::optional<std::string>()); }
+    void record(ca::RoomId, const agents::StreamKey&, bool, agents::MediaDone done) override { done(std::optional<std::string>()); }
+    void unpublish(ca::RoomId, const agents::StreamKey&) override {}
+    void unsubscribe(ca::RoomId, ca::UserId, const agents::StreamKey&) override {}
     void release_room(ca::RoomId) override {}
+    void lose_room(ca::RoomId room) { room_lost(room); }
 };
 
 }  // namespace
@@ -262,7 +263,7 @@ TEST_CASE("KU-4 sfu: candidates trickled before the media server answers are acc
     sfu.waiting[0](std::optional<std::string>("answer"));
     w.pump();
     CHECK(kurento.publishes(1, me));
-    sfu.on_room_lost(1);
+    sfu.lose_room(1);
     w.pump();
     CHECK_FALSE(kurento.publishes(1, me));
     bool removed = false;
@@ -276,32 +277,34 @@ namespace {
 // A media server that makes the offers of receiving connections itself (as
 // Janus' VideoRoom does) and answers at once; it keeps what it was given.
 struct OfferingSfu final : agents::MediaBackend {
-    std::vector<std::tuple<ca::UserId, ca::UserId, std::string>> answers;  // (subscriber, publisher, sdp)
-    std::vector<std::pair<ca::UserId, ca::UserId>> candidates;             // (from, stream owner)
+    std::vector<std::tuple<ca::UserId, agents::StreamKey, std::string>> answers;  // (subscriber, stream, sdp)
+    std::vector<std::pair<ca::UserId, agents::StreamKey>> candidates;             // (from, stream)
     bool refuse_answers = false;
     std::string_view mode() const override { return "sfu"; }
     bool peer_to_peer() const override { return false; }
     bool server_offers() const override { return true; }
-    void publish(ca::RoomId, ca::UserId user, const std::string&, agents::MediaDone done) override {
-        done(std::optional<std::string>("sfu-answer-" + std::to_string(user)));
+    void publish(ca::RoomId, const agents::StreamKey& s, const std::string&, agents::MediaDone done) override {
+        done(std::optional<std::string>("sfu-answer-" + std::to_string(s.user) + (s.camera() ? "" : "-" + s.name)));
     }
-    void subscribe(ca::RoomId, ca::UserId, ca::UserId publisher, const std::string& offer, agents::MediaDone done) override {
+    void subscribe(ca::RoomId, ca::UserId, const agents::StreamKey& s, const std::string& offer, agents::MediaDone done) override {
         CHECK(offer.empty());
-        done(std::optional<std::string>("sfu-offer-of-" + std::to_string(publisher)));
+        done(std::optional<std::string>("sfu-offer-of-" + std::to_string(s.user) + (s.camera() ? "" : "-" + s.name)));
     }
-    void answer(ca::RoomId, ca::UserId subscriber, ca::UserId publisher, const std::string& sdp, agents::MediaDone done) override {
+    void answer(ca::RoomId, ca::UserId subscriber, const agents::StreamKey& publisher, const std::string& sdp, agents::MediaDone done) override {
         if (refuse_answers) return done(unexpected(agents::MediaError{ca::ErrorCode::bad_request, "Janus error 465: bad SDP"}));
         answers.emplace_back(subscriber, publisher, sdp);
         done(std::optional<std::string>());
     }
-    void add_candidate(ca::RoomId, ca::UserId user, ca::UserId owner, const json&) override { candidates.emplace_back(user, owner); }
-    void set_filter(ca::RoomId, ca::UserId, const std::string&, agents::MediaDone done) override {
+    void add_candidate(ca::RoomId, ca::UserId user, const agents::StreamKey& owner, const json&) override { candidates.emplace_back(user, owner); }
+    void set_filter(ca::RoomId, const agents::StreamKey&, const std::string&, agents::MediaDone done) override {
         done(unexpected(agents::MediaError{ca::ErrorCode::not_supported, "no filters"}));
     }
-    void record(ca::RoomId, ca::UserId, bool, agents::MediaDone done) override { done(std::optional<std::string>()); }
-    void unpublish(ca::RoomId, ca::UserId) override {}
-    void unsubscribe(ca::RoomId, ca::UserId, ca::UserId) override {}
+    void record(ca::RoomId, const agents::StreamKey&, bool, agents::MediaDone done) override { done(std::optional<std::string>()); }
+    void unpublish(ca::RoomId, const agents::StreamKey&) override {}
+    void unsubscribe(ca::RoomId, ca::UserId, const agents::StreamKey&) override {}
     void release_room(ca::RoomId) override {}
+    void lose_room(ca::RoomId room) { room_lost(room); }
+    void lose_stream(ca::RoomId room, const agents::StreamKey& s) { stream_lost(room, s); }
 };
 
 struct OfferingRoom : Wire {
@@ -335,14 +338,14 @@ TEST_CASE("KU-3 sfu, the media server offers: subscribe {user} brings its offer,
     CHECK(std::count(b.browser.remote_sdp.begin(), b.browser.remote_sdp.end(),
                      std::pair<std::string, std::string>(key, "sfu-offer-of-" + std::to_string(aid))) == 1);
     REQUIRE(w.backend.answers.size() == 1);
-    CHECK(w.backend.answers[0] == std::make_tuple(bid, aid, std::string("answer B ") + key));
+    CHECK(w.backend.answers[0] == std::make_tuple(bid, agents::StreamKey(aid), std::string("answer B ") + key));
     CHECK(w.kurento.subscribed(1, bid, aid));
 
     // B's candidates for that connection go to the media server, about A's stream.
     b.kurento->report("candidate", key, R"({"candidate":{"candidate":"cand-b"}})");
     w.pump();
     REQUIRE(w.backend.candidates.size() == 1);
-    CHECK(w.backend.candidates[0] == std::make_pair(bid, aid));
+    CHECK(w.backend.candidates[0] == std::make_pair(bid, agents::StreamKey(aid)));
 
     // The raw protocol: an offer from the subscriber is refused here; an answer needs an offer.
     CHECK(raw(w, b, {{"action", "subscribe"}, {"user", aid}, {"sdp", "offer"}})["error"]["code"] == "bad_request");
@@ -380,7 +383,7 @@ TEST_CASE("KU-7 sfu, the media server offers: a refused answer closes the connec
     w.pump();
     const auto bid = b.client->user()->id;
     REQUIRE(w.kurento.publishes(1, bid));
-    w.backend.on_stream_lost(1, bid);
+    w.backend.lose_stream(1, bid);
     w.pump();
     CHECK_FALSE(w.kurento.publishes(1, bid));
     CHECK(events(b, "unpublished").size() == 1);
@@ -390,7 +393,7 @@ TEST_CASE("KU-7 sfu, the media server offers: a refused answer closes the connec
 
     // The media server loses the room: A's own stream is gone, and A's client says so.
     CHECK(events(a, "unpublished").empty());
-    w.backend.on_room_lost(1);
+    w.backend.lose_room(1);
     w.pump();
     CHECK(events(a, "unpublished").size() == 1);
     CHECK(has(a.browser.closed, "pub"));
