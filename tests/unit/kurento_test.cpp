@@ -404,3 +404,106 @@ TEST_CASE("KU-7 sfu, the media server offers: a refused answer closes the connec
     REQUIRE_FALSE(events(a, "media_error").empty());
     CHECK(events(a, "media_error").back()["action"] == "record_start");
 }
+
+TEST_CASE("KU stream names, mesh: a camera and a screen per user, received as two connections each", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    const auto aid = a.client->user()->id;
+    const std::string as = std::to_string(aid), bs = std::to_string(b.client->user()->id);
+    a.kurento->publish(true, true);
+    a.kurento->publish(false, true, "screen");
+    w.pump();
+    CHECK(w.kurento.publishes(1, aid));
+    CHECK(w.kurento.publishes(1, agents::StreamKey(aid, "screen")));
+    CHECK(a.kurento->publishing("screen"));
+    // The camera's object stays as clients that know one stream know it; the screen names itself.
+    const auto streams = events(b, "streams").back()["streams"];
+    REQUIRE(streams.size() == 2);
+    CHECK(streams[0] == json{{"user", aid}, {"audio", true}, {"video", true}, {"filter", nullptr}});
+    CHECK(streams[1] == json{{"user", aid}, {"stream", "screen"}, {"audio", false}, {"video", true}, {"filter", nullptr}});
+    // One connection per (user, stream) on both ends, the camera's under its old key.
+    CHECK(has(b.browser.created, "sub:" + as));
+    CHECK(has(b.browser.created, "sub:" + as + "/screen"));
+    CHECK(has(a.browser.created, "pub:" + bs));
+    CHECK(has(a.browser.created, "pub:" + bs + "/screen"));
+    CHECK(w.kurento.subscribed(1, b.client->user()->id, agents::StreamKey(aid, "screen")));
+    CHECK(std::count(b.browser.remote_sdp.begin(), b.browser.remote_sdp.end(),
+                     std::pair<std::string, std::string>("sub:" + as + "/screen", "answer A pub:" + bs + "/screen")) == 1);
+    // Candidates stay on their stream's connection.
+    a.kurento->report("candidate", "pub:" + bs + "/screen", R"({"candidate":{"candidate":"cand-screen"}})");
+    w.pump();
+    REQUIRE_FALSE(b.browser.candidates_added.empty());
+    CHECK(b.browser.candidates_added.back().first == "sub:" + as + "/screen");
+
+    // Stopping the screen removes that stream only; the camera keeps going.
+    a.kurento->unpublish("screen");
+    w.pump();
+    CHECK_FALSE(w.kurento.publishes(1, agents::StreamKey(aid, "screen")));
+    CHECK(w.kurento.publishes(1, aid));
+    CHECK(has(b.browser.closed, "sub:" + as + "/screen"));
+    CHECK_FALSE(has(b.browser.closed, "sub:" + as));
+    CHECK(has(a.browser.closed, "pub:" + bs + "/screen"));
+    CHECK(events(b, "streams").back()["streams"].size() == 1);
+    // Leaving takes the rest.
+    a.client->leave_room();
+    w.pump();
+    CHECK(w.kurento.room_count() == 0);
+}
+
+TEST_CASE("KU stream names: the boundary refuses bad names and a fifth stream, naming the field", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.joined("A");
+    for (const json& bad : {json("Screen"), json(""), json("a b"), json(std::string(33, 'x')), json(7), json("é")}) {
+        const auto r = raw(w, a, {{"action", "publish"}, {"sdp", nullptr}, {"stream", bad}});
+        CHECK(r["error"]["code"] == "bad_request");
+        CHECK(r["error"]["message"].get<std::string>().rfind("stream", 0) == 0);
+    }
+    // The same check on every action that names a stream.
+    for (const char* action : {"unpublish", "update_stream", "record_start", "subscribe", "unsubscribe"}) {
+        const auto r = raw(w, a, {{"action", action}, {"user", 1}, {"sdp", "x"}, {"filter", ""}, {"stream", "UP"}});
+        CHECK(r["error"]["code"] == "bad_request");
+        CHECK(r["error"]["message"].get<std::string>().rfind("stream", 0) == 0);
+    }
+    for (const char* name : {"camera", "screen", "s-2", "deck_3"})
+        CHECK(raw(w, a, {{"action", "publish"}, {"sdp", nullptr}, {"stream", name}})["ok"] == true);
+    const auto fifth = raw(w, a, {{"action", "publish"}, {"sdp", nullptr}, {"stream", "five"}});
+    CHECK(fifth["error"]["code"] == "bad_request");
+    CHECK(fifth["error"]["message"] == "stream: at most 4 streams per user");
+    // A stream that is not published cannot be received.
+    auto& b = w.joined("B");
+    const auto none = raw(w, b, {{"action", "subscribe"}, {"user", a.client->user()->id}, {"stream", "five"}, {"sdp", "x"}});
+    CHECK(none["error"]["message"] == "stream: that user does not publish that stream in this room");
+    // The client agent refuses a bad name itself.
+    a.kurento->publish(true, true, "No!");
+    w.pump();
+    CHECK(events(a, "media_error").back()["code"] == "bad_request");
+}
+
+TEST_CASE("KU stream names, sfu where the media server offers: each stream its own subscription", "[kurento]") {
+    OfferingRoom w;
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    const auto aid = a.client->user()->id, bid = b.client->user()->id;
+    a.kurento->publish(true, true);
+    a.kurento->publish(false, true, "screen");
+    w.pump();
+    CHECK(has(a.browser.created, "pub"));
+    CHECK(has(a.browser.created, "pub/screen"));
+    CHECK(std::count(a.browser.remote_sdp.begin(), a.browser.remote_sdp.end(),
+                     std::pair<std::string, std::string>("pub/screen", "sfu-answer-" + std::to_string(aid) + "-screen")) == 1);
+    const std::string key = "sub:" + std::to_string(aid) + "/screen";
+    CHECK(std::count(b.browser.remote_sdp.begin(), b.browser.remote_sdp.end(),
+                     std::pair<std::string, std::string>(key, "sfu-offer-of-" + std::to_string(aid) + "-screen")) == 1);
+    CHECK(w.kurento.subscribed(1, bid, agents::StreamKey(aid, "screen")));
+    CHECK(w.kurento.subscribed(1, bid, aid));
+    // The media server loses the screen: only it goes, and A's client hears which.
+    w.backend.lose_stream(1, agents::StreamKey(aid, "screen"));
+    w.pump();
+    CHECK(events(a, "unpublished").back()["stream"] == "screen");
+    CHECK(has(a.browser.closed, "pub/screen"));
+    CHECK_FALSE(has(a.browser.closed, "pub"));
+    CHECK(a.kurento->publishing());
+    CHECK_FALSE(a.kurento->publishing("screen"));
+    CHECK(has(b.browser.closed, key));
+}
