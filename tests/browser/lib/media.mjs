@@ -67,3 +67,42 @@ export const waitForDecodedVideo = (page, userIds, { above, timeout = 20_000 } =
 /** Audio samples received from each of `userIds`; resolves once every count is above `above`. */
 export const waitForAudio = (page, userIds, { above, timeout = 20_000 } = {}) =>
   waitForMore(page, userIds, 'audio', 'totalSamplesReceived', 'audio', { above, timeout });
+
+/**
+ * Per key: the largest inbound-rtp video framesDecoded among the receivers of
+ * the MediaStream `window[variable][key]` holds (a test page keeps the streams
+ * its connection agent reports there); 0 when it has none.
+ */
+export function readStreamFrames(page, variable, keys) {
+  return page.evaluate(async ({ variable, keys }) => {
+    const counts = {};
+    for (const key of keys) {
+      counts[key] = 0;
+      const track = window[variable]?.[key]?.getVideoTracks()[0];
+      if (!track) continue;
+      for (const pc of window.__testPeerConnections ?? []) {
+        if (pc.connectionState === 'closed') continue;
+        const receiver = pc.getReceivers().find((r) => r.track === track);
+        if (!receiver) continue;
+        (await receiver.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'video') counts[key] = Math.max(counts[key], s.framesDecoded ?? 0);
+        });
+      }
+    }
+    return counts;
+  }, { variable, keys });
+}
+
+/** Waits until every key's decoded frames are above `above` (a previous reading); resolves to the reading. */
+export async function waitForStreamFrames(page, variable, keys, { above = {}, timeout = 20_000 } = {}) {
+  let last = {};
+  try {
+    return await waitFor(async () => {
+      last = await readStreamFrames(page, variable, keys);
+      return keys.every((k) => last[k] > (above[k] ?? 0)) && last;
+    }, `decoded video of ${keys.join(', ')}`, timeout, 250);
+  } catch (e) {
+    e.message += ` (framesDecoded: ${JSON.stringify(last)}, before: ${JSON.stringify(above)})`;
+    throw e;
+  }
+}
