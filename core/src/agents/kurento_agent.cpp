@@ -41,6 +41,13 @@ void KurentoAgent::media_room_lost(ca::RoomId room) {
     for (const auto& key : published) port_->to_room(room, about(json{{"action", "stream_removed"}}, key));
 }
 
+// A refusal about a stream that is not there: as it always read for the
+// camera, naming the `stream` field for any other.
+std::string KurentoAgent::named(const StreamKey& key, std::string camera_message) {
+    if (key.camera()) return camera_message;
+    return "stream: no stream \"" + key.name + "\" here for this (" + camera_message + ")";
+}
+
 json KurentoAgent::about(json message, const StreamKey& key) {
     message["user"] = key.user;
     if (!key.camera()) message["stream"] = key.name;  // absent: the camera, as clients that name no stream know it
@@ -228,7 +235,7 @@ void KurentoAgent::subscribe_answer(const ca::Request& r, const ca::User& from, 
     if (!media) return;
     const StreamKey key(from.id, a.stream);
     if (!media->pending.erase({a.user, key}))
-        return port_->fail(r, ErrorCode::bad_request, "user: no subscribe request from that user is waiting");
+        return port_->fail(r, ErrorCode::bad_request, named(key, "user: no subscribe request from that user is waiting"));
     media->links.insert({a.user, key});
     port_->to_user(a.user, about(json{{"action", "subscribed"}, {"sdp", a.sdp}}, key));
     port_->ok(r);
@@ -242,7 +249,7 @@ void KurentoAgent::answer(const ca::Request& r, const ca::User& from, const kure
     if (!media) return;
     const StreamKey key(a.user, a.stream);
     if (!media->links.count({from.id, key}))
-        return port_->fail(r, ErrorCode::bad_request, "user: no offer for that user's stream is waiting");
+        return port_->fail(r, ErrorCode::bad_request, named(key, "user: no offer for that user's stream is waiting"));
     const ca::RoomId room = *port_->room_of(from.id);
     backend_.answer(room, from.id, key, a.sdp, [this, r, room, subscriber = from.id, key](auto done) {
         if (done) return port_->ok(r);
@@ -261,7 +268,7 @@ void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, con
         // Browsers trickle candidates before the answer: an operation under way counts.
         const bool known = (c.user == from.id && (media->streams.count(key) || media->publishing.count(key))) ||
                            media->links.count({from.id, key}) || media->pending.count({from.id, key});
-        if (!known) return port_->fail(r, ErrorCode::bad_request, "user: no media connection for that user's stream");
+        if (!known) return port_->fail(r, ErrorCode::bad_request, named(key, "user: no media connection for that user's stream"));
         backend_.add_candidate(room, from.id, key, kurento::to_json(c.candidate));
         return port_->ok(r);
     }
@@ -272,7 +279,7 @@ void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, con
         return media->links.count({subscriber, key}) || media->pending.count({subscriber, key});
     };
     const bool ok = (c.user == from.id && connected(peer)) || (c.user == peer && connected(from.id));
-    if (!ok) return port_->fail(r, ErrorCode::bad_request, "peer: no peer connection with that user");
+    if (!ok) return port_->fail(r, ErrorCode::bad_request, named(key, "peer: no peer connection with that user"));
     json relayed = about(json{{"action", "ice_candidate"}, {"peer", from.id}, {"candidate", kurento::to_json(c.candidate)}}, key);
     port_->to_user(peer, std::move(relayed));
     port_->ok(r);
@@ -282,7 +289,7 @@ void KurentoAgent::unpublish(const ca::Request& r, const ca::User& from, const k
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     const StreamKey key(from.id, u.stream);
-    if (!media->streams.count(key)) return port_->fail(r, ErrorCode::bad_request, "not publishing");
+    if (!media->streams.count(key)) return port_->fail(r, ErrorCode::bad_request, named(key, "not publishing"));
     drop_publication(*port_->room_of(from.id), *media, key);
     port_->ok(r);
 }
@@ -292,7 +299,7 @@ void KurentoAgent::unsubscribe(const ca::Request& r, const ca::User& from, const
     if (!media) return;
     const StreamKey key(u.user, u.stream);
     const bool had = media->links.erase({from.id, key}) + media->pending.erase({from.id, key});
-    if (!had) return port_->fail(r, ErrorCode::bad_request, "user: not subscribed to that user");
+    if (!had) return port_->fail(r, ErrorCode::bad_request, named(key, "user: not subscribed to that user"));
     backend_.unsubscribe(*port_->room_of(from.id), from.id, key);
     if (backend_.peer_to_peer())
         port_->to_user(u.user, about(json{{"action", "unsubscribed"}}, StreamKey(from.id, u.stream)));
@@ -304,7 +311,7 @@ KurentoAgent::Stream* KurentoAgent::own_stream(const ca::Request& r, const ca::U
     if (!media) return nullptr;
     const auto it = media->streams.find(StreamKey(from.id, name));
     if (it == media->streams.end()) {
-        port_->fail(r, ErrorCode::bad_request, "not publishing");
+        port_->fail(r, ErrorCode::bad_request, named(StreamKey(from.id, name), "not publishing"));
         return nullptr;
     }
     return &it->second;

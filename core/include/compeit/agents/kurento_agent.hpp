@@ -69,6 +69,7 @@ private:
     static ca::json stream_json(const StreamKey& key, const Stream& s);
     // `message` about `key`'s stream: {…, user, stream (unless camera)}.
     static ca::json about(ca::json message, const StreamKey& key);
+    static std::string named(const StreamKey& key, std::string camera_message);
     RoomMedia* room_of(const ca::Request& r, const ca::User& from);
     void publish(const ca::Request& r, const ca::User& from, const kurento::Publish& p);
     void subscribe(const ca::Request& r, const ca::User& from, const kurento::Subscribe& s);

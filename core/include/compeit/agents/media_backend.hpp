@@ -14,7 +14,6 @@
 // "screen"); a user may publish several at once.
 #pragma once
 
-#include <compare>
 #include <functional>
 #include <optional>
 #include <string>
@@ -37,7 +36,11 @@ struct StreamKey {
     StreamKey() = default;
     StreamKey(ca::UserId u, std::string n = std::string(kCameraStream)) : user(u), name(std::move(n)) {}  // NOLINT
     bool camera() const { return name == kCameraStream; }
-    auto operator<=>(const StreamKey&) const = default;
+    // Written out: the WASM toolchain's std::string has no operator<=> to default to.
+    friend bool operator==(const StreamKey& a, const StreamKey& b) { return a.user == b.user && a.name == b.name; }
+    friend bool operator<(const StreamKey& a, const StreamKey& b) {
+        return a.user != b.user ? a.user < b.user : a.name < b.name;
+    }
 };
 
 struct MediaError {

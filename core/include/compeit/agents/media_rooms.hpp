@@ -12,7 +12,6 @@
 // of a stream before the stream.
 #pragma once
 
-#include <compare>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,7 +28,10 @@ namespace compeit::agents {
 struct SubKey {
     ca::UserId subscriber = 0;
     StreamKey stream;
-    auto operator<=>(const SubKey&) const = default;
+    friend bool operator==(const SubKey& a, const SubKey& b) { return a.subscriber == b.subscriber && a.stream == b.stream; }
+    friend bool operator<(const SubKey& a, const SubKey& b) {
+        return a.subscriber != b.subscriber ? a.subscriber < b.subscriber : a.stream < b.stream;
+    }
 };
 
 // An entry as an asynchronous step remembers it.
