@@ -534,3 +534,54 @@ TEST_CASE("janus backend: losing Janus fails what is pending, loses the rooms, c
     REQUIRE(again.value);
     CHECK(again.value->has_value());
 }
+
+TEST_CASE("janus backend: a camera and a screen of one user are two publishers, each received on its own; unpublishing one keeps the other") {
+    FakeJanus j;
+    janus::JanusBackend b(j.session, {});
+    std::vector<std::tuple<ca::UserId, agents::StreamKey, json>> theirs;
+    test::MediaEventsProbe events(b);
+    events.candidate = [&](ca::UserId to, const agents::StreamKey& s, json c) { theirs.emplace_back(to, s, c); };
+    j.open();
+    const agents::StreamKey camera(1), screen(1, "screen");
+    Outcome cam, scr;
+    b.publish(8, camera, "OFFER", cam.done());
+    b.publish(8, screen, "OFFER2", scr.done());
+    j.pump();
+    REQUIRE(cam.value->has_value());
+    REQUIRE(scr.value->has_value());
+    CHECK(**scr.value == std::optional<std::string>("ANSWER:OFFER2"));
+    CHECK(b.handle_of(8, camera) != 0);
+    CHECK(b.handle_of(8, screen) != 0);
+    CHECK(b.handle_of(8, camera) != b.handle_of(8, screen));
+    CHECK(j.last("message", "join")["body"]["display"] == "user 1 screen");
+    CHECK(j.count("message", "create") == 1);  // one VideoRoom for the room
+
+    j.webrtcup(b.handle_of(8, camera));
+    j.webrtcup(b.handle_of(8, screen));
+    Outcome sub_cam, sub_scr;
+    b.subscribe(8, 2, camera, "", sub_cam.done());
+    b.subscribe(8, 2, screen, "", sub_scr.done());
+    j.pump();
+    REQUIRE(sub_scr.value->has_value());
+    CHECK(***sub_scr.value == "OFFER-OF-FEED:" + std::to_string(500 + b.handle_of(8, screen)));
+    const auto screen_sub = b.subscription_of(8, 2, screen);
+    CHECK(screen_sub != 0);
+    CHECK(screen_sub != b.subscription_of(8, 2, camera));
+    // Janus' candidate on the screen's subscription is about the screen.
+    j.reply({{"janus", "trickle"}, {"session_id", 77}, {"sender", screen_sub},
+             {"candidate", {{"candidate", "candidate:3 1 udp 1 10.0.0.3 7000 typ host"}, {"sdpMid", "0"}}}});
+    REQUIRE(theirs.size() == 1);
+    CHECK(std::get<1>(theirs[0]) == screen);
+
+    // The screen goes with its subscription; the camera and its subscription stay.
+    b.unpublish(8, screen);
+    j.pump();
+    CHECK(b.handle_of(8, screen) == 0);
+    CHECK(b.subscription_of(8, 2, screen) == 0);
+    CHECK_FALSE(j.handles.count(screen_sub));
+    CHECK(b.handle_of(8, camera) != 0);
+    CHECK(b.subscription_of(8, 2, camera) != 0);
+    b.release_room(8);
+    j.pump();
+    CHECK(b.room_count() == 0);
+}
