@@ -13,7 +13,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, newPage, MEDIA_ARGS, recordPeerConnections, TIMEOUT } from './lib/harness.mjs';
-import { waitFor, waitForStreamFrames, readStreamFrames } from './lib/media.mjs';
+import {
+  waitFor, waitForStreamFrames, readStreamFrames, joinWithAgent, shareCanvasScreen, stopCanvasScreen, listsStream,
+} from './lib/media.mjs';
 
 const ROOM = 23;
 let server, browser;
@@ -36,29 +38,10 @@ after(async () => {
   await server?.stop();
 });
 
-/** Connects the page's own agent, joins ROOM, keeps remote streams in window.__remote ("<user>/<name>") and publishes the camera. */
-function joinAndPublish(page, name) {
-  return page.evaluate(async ({ name, room }) => {
-    const { createConnectionAgent } = await import('/wasm/compeit.mjs');
-    const ca = await createConnectionAgent();
-    window.__ca = ca;
-    window.__remote = {};
-    window.__streams = [];
-    ca.on('remote_stream', ({ user, name: stream, mediaStream }) => { window.__remote[`${user}/${stream}`] = mediaStream; });
-    ca.on('remote_stream_removed', ({ user, name: stream }) => { delete window.__remote[`${user}/${stream}`]; });
-    ca.on('streams', ({ streams }) => { window.__streams = streams; });
-    const user = await ca.connect(location.origin, { name });
-    await ca.joinRoom(room);
-    await ca.media.start({ audio: true, video: true });
-    await ca.media.publish({ audio: true, video: true });
-    return user.id;
-  }, { name, room: ROOM });
-}
-
 const remoteKeys = (page) => page.evaluate(() => Object.keys(window.__remote).sort());
 
 test('three people publish their cameras and receive each other', async () => {
-  for (const name of Object.keys(pages)) ids[name] = await joinAndPublish(pages[name], name);
+  for (const name of Object.keys(pages)) ids[name] = await joinWithAgent(pages[name], name, ROOM);
   for (const [name, page] of Object.entries(pages)) {
     const others = Object.entries(ids).filter(([n]) => n !== name).map(([, id]) => `${id}/camera`);
     await waitForStreamFrames(page, '__remote', others);
@@ -66,25 +49,13 @@ test('three people publish their cameras and receive each other', async () => {
 });
 
 test('Alice shares a screen: the others decode it as a separate stream while her camera keeps going', async () => {
-  const published = await pages.Alice.evaluate(async () => {
-    // A drawn "screen": a moving bar, so that every frame differs.
-    const canvas = Object.assign(document.createElement('canvas'), { width: 640, height: 360 });
-    const g = canvas.getContext('2d');
-    let x = 0;
-    window.__draw = setInterval(() => {
-      g.fillStyle = '#123'; g.fillRect(0, 0, 640, 360);
-      g.fillStyle = '#fc0'; g.fillRect((x += 8) % 640, 100, 80, 160);
-    }, 40);
-    const screen = await window.__ca.media.shareScreen({ mediaStream: canvas.captureStream(25) });
-    return { tracks: screen.getVideoTracks().length, mine: window.__ca.media.localStreams.size };
-  });
+  const published = await shareCanvasScreen(pages.Alice);
   assert.deepEqual(published, { tracks: 1, mine: 2 });
   const camera = `${ids.Alice}/camera`, screen = `${ids.Alice}/screen`;
   for (const name of ['Bob', 'Carol']) {
     const page = pages[name];
     // The stream list names the screen; the camera's object is as it always was.
-    await waitFor(() => page.evaluate((id) => window.__streams.some((s) => s.user === id && s.stream === 'screen'), ids.Alice),
-      `${name} to list Alice's screen`, TIMEOUT);
+    await waitFor(() => listsStream(page, ids.Alice, 'screen'), `${name} to list Alice's screen`, TIMEOUT);
     const listed = await page.evaluate((id) => window.__streams.filter((s) => s.user === id), ids.Alice);
     assert.deepEqual(listed.map((s) => s.stream ?? '(none)').sort(), ['(none)', 'screen']);
     const first = await waitForStreamFrames(page, '__remote', [camera, screen]);
@@ -97,13 +68,12 @@ test('Alice shares a screen: the others decode it as a separate stream while her
 });
 
 test('stopping the share removes the screen stream only; the camera keeps going', async () => {
-  await pages.Alice.evaluate(() => { window.__ca.media.stopScreen(); clearInterval(window.__draw); });
+  await stopCanvasScreen(pages.Alice);
   const camera = `${ids.Alice}/camera`, screen = `${ids.Alice}/screen`;
   for (const name of ['Bob', 'Carol']) {
     const page = pages[name];
     await waitFor(async () => !(await remoteKeys(page)).includes(screen), `${name} to drop Alice's screen`, TIMEOUT);
-    await waitFor(() => page.evaluate((id) => !window.__streams.some((s) => s.user === id && s.stream === 'screen'), ids.Alice),
-      `${name} to unlist Alice's screen`, TIMEOUT);
+    await waitFor(async () => !(await listsStream(page, ids.Alice, 'screen')), `${name} to unlist Alice's screen`, TIMEOUT);
     const now = await readStreamFrames(page, '__remote', [camera]);
     await waitForStreamFrames(page, '__remote', [camera], { above: now });
   }
