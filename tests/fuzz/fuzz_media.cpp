@@ -5,7 +5,9 @@
 // the connection (fuzz_support.hpp's MediaServer: !y !e !o !l !t !m !E):
 //   !p<u> publish   !s<u><v> subscribe u to v   !a<u><v> answer   !c<u><v> candidate
 //   !f<u> filter    !r<u> record   !u<u> unpublish   !x<u><v> unsubscribe   !R release room
-// (<u>, <v>: one character each, a user id). The first byte picks the backend.
+// (<u>, <v>: one character each: a user id, and which of the user's streams,
+// camera or screen, so that a user's several streams interleave). The first
+// byte picks the backend.
 // Nothing may crash, hang, leak or use freed memory whatever the order.
 #include <cstddef>
 #include <cstdint>
@@ -20,12 +22,26 @@ using namespace compeit;
 
 namespace {
 
+// The agent's part: a stream the media server lost is unpublished.
+struct Events final : agents::MediaEvents {
+    agents::MediaBackend& backend;
+    explicit Events(agents::MediaBackend& b) : backend(b) {}
+    void media_candidate(ca::UserId, const agents::StreamKey&, ca::json) override {}
+    void media_room_lost(ca::RoomId) override {}
+    void media_stream_lost(ca::RoomId room, const agents::StreamKey& s) override { backend.unpublish(room, s); }
+};
+
+// A user id and one of its streams from one character.
+agents::StreamKey stream_of(char c) {
+    const auto v = static_cast<unsigned char>(c);
+    return agents::StreamKey(v % 4, (v / 4) % 2 ? "screen" : "camera");
+}
+
 template <class Session>
 void run(Session& session, agents::MediaBackend& backend, std::string_view in, bool janus) {
     auto noop = [](auto) {};
-    backend.on_candidate = [](ca::UserId, ca::UserId, ca::json) {};
-    backend.on_room_lost = [](ca::RoomId) {};
-    backend.on_stream_lost = [&backend](ca::RoomId room, ca::UserId user) { backend.unpublish(room, user); };
+    Events events(backend);
+    backend.set_events(&events);
     fuzz::MediaServer<Session> server(session, janus);
     server.open();
     fuzz::Lines lines(in);
@@ -35,22 +51,24 @@ void run(Session& session, agents::MediaBackend& backend, std::string_view in, b
             session.on_message(*line);
             continue;
         }
-        const ca::UserId u = line->size() > 2 ? static_cast<unsigned char>((*line)[2]) % 4 : 1;
-        const ca::UserId v = line->size() > 3 ? static_cast<unsigned char>((*line)[3]) % 4 : 2;
+        const agents::StreamKey us = line->size() > 2 ? stream_of((*line)[2]) : agents::StreamKey(1);
+        const agents::StreamKey vs = line->size() > 3 ? stream_of((*line)[3]) : agents::StreamKey(2);
+        const ca::UserId u = us.user;
         switch ((*line)[1]) {
-            case 'p': backend.publish(1, u, "v=0", noop); break;
-            case 's': backend.subscribe(1, u, v, backend.server_offers() ? "" : "v=0", noop); break;
-            case 'a': backend.answer(1, u, v, "v=0", noop); break;
-            case 'c': backend.add_candidate(1, u, v, ca::json{{"candidate", "candidate:1 1 udp 1 10.0.0.1 9 typ host"}}); break;
-            case 'f': backend.set_filter(1, u, "videoflip method=horizontal-flip", noop); break;
-            case 'r': backend.record(1, u, u % 2 == 0, noop); break;
-            case 'u': backend.unpublish(1, u); break;
-            case 'x': backend.unsubscribe(1, u, v); break;
+            case 'p': backend.publish(1, us, "v=0", noop); break;
+            case 's': backend.subscribe(1, u, vs, backend.server_offers() ? "" : "v=0", noop); break;
+            case 'a': backend.answer(1, u, vs, "v=0", noop); break;
+            case 'c': backend.add_candidate(1, u, vs, ca::json{{"candidate", "candidate:1 1 udp 1 10.0.0.1 9 typ host"}}); break;
+            case 'f': backend.set_filter(1, us, "videoflip method=horizontal-flip", noop); break;
+            case 'r': backend.record(1, us, u % 2 == 0, noop); break;
+            case 'u': backend.unpublish(1, us); break;
+            case 'x': backend.unsubscribe(1, u, vs); break;
             case 'R': backend.release_room(1); break;
             default: break;
         }
     }
     server.drain();
+    backend.set_events(nullptr);
 }
 
 }  // namespace

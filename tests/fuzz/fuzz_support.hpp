@@ -96,7 +96,7 @@ inline constexpr const char* kWords[] = {
     "streams", "published", "subscribe_request", "subscribed", "unsubscribed", "stream_added",
     "stream_updated", "stream_removed", "v=0", "candidate:1 1 udp 1 10.0.0.1 9 typ host",
     "videoflip method=horizontal-flip", "FaceOverlayFilter", "", "none", "offer", "server", "sfu", "mesh",
-    "user_joined", "announcement", "0", "\xF0\x9F\x98\x80"};
+    "user_joined", "announcement", "0", "\xF0\x9F\x98\x80", "camera", "screen", "Screen", "screen 2"};
 
 template <std::size_t N>
 const char* pick_of(Bytes& b, const char* const (&table)[N]) {

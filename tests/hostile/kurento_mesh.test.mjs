@@ -18,7 +18,7 @@ test('stream and candidate fields a client may not set are the server\'s', async
   const { a, b } = target.ctx;
   const ku = (peer, data) => peer.must('server_message', { type: 'kurento', data });
   const kuRoom = (peer, action, pred) => peer.event('room_message', (m) => m?.type === 'kurento' && m.from === 0 && m.data?.action === action && pred(m.data)).then((m) => m.data);
-  await ku(b, { action: 'publish', sdp: null, audio: true, video: false, user: a.id, filter: 'x', recording: true, stream: { user: a.id } });
+  await ku(b, { action: 'publish', sdp: null, audio: true, video: false, user: a.id, filter: 'x', recording: true });
   const added = await kuRoom(a, 'stream_added', (d) => d.stream?.user === b.id);
   assert.deepEqual(added.stream, { user: b.id, audio: true, video: false, filter: null });
   await ku(b, { action: 'update_stream', audio: false, user: a.id, filter: 'x', recording: true });

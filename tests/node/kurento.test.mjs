@@ -283,3 +283,53 @@ test('bad input gets request_error bad_request and disturbs nothing', { todo: ac
   await req(b, { action: 'ice_candidate', user: a.user.id, peer: a.user.id, candidate: { candidate: 'c' } });
   assert.equal((await ku(a, 'ice_candidate')).peer, b.user.id);
 });
+
+test('KU stream names: a screen next to the camera, exact frames both ways; stopping it leaves the camera', { todo: acrossNodes }, async () => {
+  const room = newRoom();
+  const a = await publishing('Ann', room);
+  const b = await joined('Bob', room);
+  await ku(b, 'streams');
+  assert.deepEqual(await req(a, { action: 'publish', stream: 'screen', sdp: null, audio: false, video: true }), { ok: true });
+  assert.deepEqual(await ku(a, 'published', (d) => d.stream === 'screen'), { action: 'published', stream: 'screen', sdp: null });
+  const screen = { user: a.user.id, stream: 'screen', audio: false, video: true, filter: null };
+  assert.deepEqual(await kuRoom(b, 'stream_added', (d) => d.stream.stream === 'screen'), { action: 'stream_added', stream: screen });
+  // A newcomer gets both: the camera as it always was, the screen with its name.
+  const c = await joined('Cy', room);
+  const { streams } = await ku(c, 'streams');
+  assert.deepEqual(streams, [{ user: a.user.id, audio: true, video: true, filter: null }, screen]);
+
+  // Bob receives the screen on its own connection: every frame about it names it.
+  assert.deepEqual(await req(b, { action: 'subscribe', user: a.user.id, stream: 'screen', sdp: 'offer-screen' }), { ok: true });
+  assert.deepEqual(await ku(a, 'subscribe_request', (d) => d.user === b.user.id),
+    { action: 'subscribe_request', user: b.user.id, stream: 'screen', sdp: 'offer-screen' });
+  assert.deepEqual(await req(a, { action: 'subscribe_answer', user: b.user.id, stream: 'screen', sdp: 'answer-screen' }), { ok: true });
+  assert.deepEqual(await ku(b, 'subscribed', (d) => d.user === a.user.id),
+    { action: 'subscribed', user: a.user.id, stream: 'screen', sdp: 'answer-screen' });
+  const candidate = { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 };
+  assert.deepEqual(await req(a, { action: 'ice_candidate', user: a.user.id, stream: 'screen', peer: b.user.id, candidate }), { ok: true });
+  assert.deepEqual(await ku(b, 'ice_candidate'), { action: 'ice_candidate', user: a.user.id, stream: 'screen', peer: a.user.id, candidate });
+  // The camera was never asked for: a candidate about it has no connection.
+  await expectError(a, { action: 'ice_candidate', user: a.user.id, peer: b.user.id, candidate }, 'bad_request');
+
+  // Stopping the screen: only it goes.
+  assert.deepEqual(await req(a, { action: 'unpublish', stream: 'screen' }), { ok: true });
+  assert.deepEqual(await kuRoom(b, 'stream_removed'), { action: 'stream_removed', user: a.user.id, stream: 'screen' });
+  const d = await joined('Di', room);
+  assert.deepEqual((await ku(d, 'streams')).streams, [{ user: a.user.id, audio: true, video: true, filter: null }]);
+  // Leaving removes the rest, the camera without a name.
+  a.disconnect();
+  assert.deepEqual(await kuRoom(b, 'stream_removed'), { action: 'stream_removed', user: a.user.id });
+});
+
+test('KU stream names: bad names and a fifth stream are refused, naming the field', { todo: acrossNodes }, async () => {
+  const a = await joined('Ann', newRoom());
+  for (const stream of ['Screen', '', 'x'.repeat(33), 'a/b', 5, {}]) {
+    const ack = await req(a, { action: 'publish', stream, sdp: null });
+    assert.equal(ack?.error?.code, 'bad_request');
+    assert.match(ack.error.message, /^stream/);
+    await a.next('request_error', { filter: (e) => e.message === ack.error.message });
+  }
+  for (const stream of ['camera', 'screen', 'deck-2', 'x_9']) assert.deepEqual(await req(a, { action: 'publish', stream, sdp: null }), { ok: true });
+  await expectError(a, { action: 'publish', stream: 'five', sdp: null }, 'bad_request');
+  await expectError(a, { action: 'publish', stream: 'screen', sdp: null }, 'bad_request');  // already publishing
+});

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "compeit/janus/janus_backend.hpp"
+#include "media_events.hpp"
 
 using namespace compeit;
 using janus::json;
@@ -248,7 +249,8 @@ TEST_CASE("janus backend: publish creates the room, joins, configures with the o
     cfg.wall_ms = [] { return std::int64_t{123}; };
     janus::JanusBackend b(j.session, cfg);
     std::vector<std::pair<ca::UserId, json>> mine;
-    b.on_candidate = [&](ca::UserId to, ca::UserId owner, json c) { mine.push_back({to, c}); CHECK(owner == to); };
+    test::MediaEventsProbe events(b);
+    events.candidate = [&](ca::UserId to, const agents::StreamKey& owner, json c) { mine.push_back({to, c}); CHECK(owner.user == to); };
     j.open();
 
     Outcome out;
@@ -352,8 +354,9 @@ TEST_CASE("janus backend: subscribing: Janus offers the feed, the browser answer
     FakeJanus j;
     janus::JanusBackend b(j.session, {});
     REQUIRE(b.server_offers());
-    std::vector<std::tuple<ca::UserId, ca::UserId, json>> theirs;
-    b.on_candidate = [&](ca::UserId to, ca::UserId owner, json c) { theirs.emplace_back(to, owner, c); };
+    std::vector<std::tuple<ca::UserId, agents::StreamKey, json>> theirs;
+    test::MediaEventsProbe events(b);
+    events.candidate = [&](ca::UserId to, const agents::StreamKey& owner, json c) { theirs.emplace_back(to, owner, c); };
     j.open();
     Outcome pub;
     b.publish(8, 1, "OFFER", pub.done());
@@ -452,8 +455,9 @@ TEST_CASE("janus backend: subscriptions waiting for a publisher's connection fai
 TEST_CASE("janus backend: Janus hanging up on a publisher's connection loses that stream") {
     FakeJanus j;
     janus::JanusBackend b(j.session, {});
-    std::vector<std::pair<ca::RoomId, ca::UserId>> lost;
-    b.on_stream_lost = [&](ca::RoomId room, ca::UserId user) {
+    std::vector<std::pair<ca::RoomId, agents::StreamKey>> lost;
+    test::MediaEventsProbe events(b);
+    events.stream_lost = [&](ca::RoomId room, const agents::StreamKey& user) {
         lost.emplace_back(room, user);
         b.unpublish(room, user);  // as the agent does
     };
@@ -466,7 +470,7 @@ TEST_CASE("janus backend: Janus hanging up on a publisher's connection loses tha
     j.reply({{"janus", "hangup"}, {"session_id", 77}, {"sender", handle}, {"reason", "ICE failed"}});
     j.pump();
     REQUIRE(lost.size() == 1);
-    CHECK(lost[0] == std::make_pair(ca::RoomId{5}, ca::UserId{1}));
+    CHECK(lost[0] == std::make_pair(ca::RoomId{5}, agents::StreamKey(1)));
     CHECK(b.handle_of(5, 1) == 0);
     CHECK_FALSE(j.handles.count(handle));
 }
@@ -496,7 +500,8 @@ TEST_CASE("janus backend: losing Janus fails what is pending, loses the rooms, c
     FakeJanus j;
     janus::JanusBackend b(j.session, {});
     std::vector<ca::RoomId> lost;
-    b.on_room_lost = [&](ca::RoomId r) { lost.push_back(r); };
+    test::MediaEventsProbe events(b);
+    events.room_lost = [&](ca::RoomId r) { lost.push_back(r); };
     j.open();
     Outcome done, pending;
     b.publish(4, 1, "OFFER", done.done());
@@ -528,4 +533,55 @@ TEST_CASE("janus backend: losing Janus fails what is pending, loses the rooms, c
     j.pump();
     REQUIRE(again.value);
     CHECK(again.value->has_value());
+}
+
+TEST_CASE("janus backend: a camera and a screen of one user are two publishers, each received on its own; unpublishing one keeps the other") {
+    FakeJanus j;
+    janus::JanusBackend b(j.session, {});
+    std::vector<std::tuple<ca::UserId, agents::StreamKey, json>> theirs;
+    test::MediaEventsProbe events(b);
+    events.candidate = [&](ca::UserId to, const agents::StreamKey& s, json c) { theirs.emplace_back(to, s, c); };
+    j.open();
+    const agents::StreamKey camera(1), screen(1, "screen");
+    Outcome cam, scr;
+    b.publish(8, camera, "OFFER", cam.done());
+    b.publish(8, screen, "OFFER2", scr.done());
+    j.pump();
+    REQUIRE(cam.value->has_value());
+    REQUIRE(scr.value->has_value());
+    CHECK(**scr.value == std::optional<std::string>("ANSWER:OFFER2"));
+    CHECK(b.handle_of(8, camera) != 0);
+    CHECK(b.handle_of(8, screen) != 0);
+    CHECK(b.handle_of(8, camera) != b.handle_of(8, screen));
+    CHECK(j.last("message", "join")["body"]["display"] == "user 1 screen");
+    CHECK(j.count("message", "create") == 1);  // one VideoRoom for the room
+
+    j.webrtcup(b.handle_of(8, camera));
+    j.webrtcup(b.handle_of(8, screen));
+    Outcome sub_cam, sub_scr;
+    b.subscribe(8, 2, camera, "", sub_cam.done());
+    b.subscribe(8, 2, screen, "", sub_scr.done());
+    j.pump();
+    REQUIRE(sub_scr.value->has_value());
+    CHECK(***sub_scr.value == "OFFER-OF-FEED:" + std::to_string(500 + b.handle_of(8, screen)));
+    const auto screen_sub = b.subscription_of(8, 2, screen);
+    CHECK(screen_sub != 0);
+    CHECK(screen_sub != b.subscription_of(8, 2, camera));
+    // Janus' candidate on the screen's subscription is about the screen.
+    j.reply({{"janus", "trickle"}, {"session_id", 77}, {"sender", screen_sub},
+             {"candidate", {{"candidate", "candidate:3 1 udp 1 10.0.0.3 7000 typ host"}, {"sdpMid", "0"}}}});
+    REQUIRE(theirs.size() == 1);
+    CHECK(std::get<1>(theirs[0]) == screen);
+
+    // The screen goes with its subscription; the camera and its subscription stay.
+    b.unpublish(8, screen);
+    j.pump();
+    CHECK(b.handle_of(8, screen) == 0);
+    CHECK(b.subscription_of(8, 2, screen) == 0);
+    CHECK_FALSE(j.handles.count(screen_sub));
+    CHECK(b.handle_of(8, camera) != 0);
+    CHECK(b.subscription_of(8, 2, camera) != 0);
+    b.release_room(8);
+    j.pump();
+    CHECK(b.room_count() == 0);
 }

@@ -8,6 +8,7 @@
 
 #include "compeit/kms/kurento_backend.hpp"
 #include "compeit/kms/wire.hpp"
+#include "media_events.hpp"
 
 using namespace compeit;
 using kms::json;
@@ -152,9 +153,10 @@ struct MiniKms {
 struct Rig {
     MiniKms kms;
     kms::KurentoBackend backend{kms.session, kms::BackendConfig{"file:///rec", [] { return std::int64_t{1700000000000}; }}};
-    std::vector<std::tuple<ca::UserId, ca::UserId, json>> candidates;  // (to, owner, candidate)
+    std::vector<std::tuple<ca::UserId, agents::StreamKey, json>> candidates;  // (to, stream, candidate)
+    test::MediaEventsProbe events{backend};
     Rig() {
-        backend.on_candidate = [this](ca::UserId to, ca::UserId owner, json c) { candidates.emplace_back(to, owner, c); };
+        events.candidate = [this](ca::UserId to, const agents::StreamKey& s, json c) { candidates.emplace_back(to, s, c); };
         kms.open();
     }
     using Outcome = std::optional<Expected<std::optional<std::string>, agents::MediaError>>;

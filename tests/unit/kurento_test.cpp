@@ -220,16 +220,17 @@ struct SlowSfu final : agents::MediaBackend {
     std::vector<std::pair<ca::UserId, json>> candidates;
     std::string_view mode() const override { return "sfu"; }
     bool peer_to_peer() const override { return false; }
-    void publish(ca::RoomId, ca::UserId, const std::string&, agents::MediaDone done) override { waiting.push_back(std::move(done)); }
-    void subscribe(ca::RoomId, ca::UserId, ca::UserId, const std::string&, agents::MediaDone done) override {
+    void publish(ca::RoomId, const agents::StreamKey&, const std::string&, agents::MediaDone done) override { waiting.push_back(std::move(done)); }
+    void subscribe(ca::RoomId, ca::UserId, const agents::StreamKey&, const std::string&, agents::MediaDone done) override {
         waiting.push_back(std::move(done));
     }
-    void add_candidate(ca::RoomId, ca::UserId user, ca::UserId, const json& c) override { candidates.emplace_back(user, c); }
-    void set_filter(ca::RoomId, ca::UserId, const std::string&, agents::MediaDone done) override { done(std::optional<std::string>()); }
-    void record(ca::RoomId, ca::UserId, bool, agents::MediaDone done) override { done(std::optional<std::string>()); }
-    void unpublish(ca::RoomId, ca::UserId) override {}
-    void unsubscribe(ca::RoomId, ca::UserId, ca::UserId) override {}
+    void add_candidate(ca::RoomId, ca::UserId user, const agents::StreamKey&, const json& c) override { candidates.emplace_back(user, c); }
+    void set_filter(ca::RoomId, const agents::StreamKey&, const std::string&, agents::MediaDone done) override { done(std::optional<std::string>()); }
+    void record(ca::RoomId, const agents::StreamKey&, bool, agents::MediaDone done) override { done(std::optional<std::string>()); }
+    void unpublish(ca::RoomId, const agents::StreamKey&) override {}
+    void unsubscribe(ca::RoomId, ca::UserId, const agents::StreamKey&) override {}
     void release_room(ca::RoomId) override {}
+    void lose_room(ca::RoomId room) { room_lost(room); }
 };
 
 }  // namespace
@@ -262,7 +263,7 @@ TEST_CASE("KU-4 sfu: candidates trickled before the media server answers are acc
     sfu.waiting[0](std::optional<std::string>("answer"));
     w.pump();
     CHECK(kurento.publishes(1, me));
-    sfu.on_room_lost(1);
+    sfu.lose_room(1);
     w.pump();
     CHECK_FALSE(kurento.publishes(1, me));
     bool removed = false;
@@ -276,32 +277,34 @@ namespace {
 // A media server that makes the offers of receiving connections itself (as
 // Janus' VideoRoom does) and answers at once; it keeps what it was given.
 struct OfferingSfu final : agents::MediaBackend {
-    std::vector<std::tuple<ca::UserId, ca::UserId, std::string>> answers;  // (subscriber, publisher, sdp)
-    std::vector<std::pair<ca::UserId, ca::UserId>> candidates;             // (from, stream owner)
+    std::vector<std::tuple<ca::UserId, agents::StreamKey, std::string>> answers;  // (subscriber, stream, sdp)
+    std::vector<std::pair<ca::UserId, agents::StreamKey>> candidates;             // (from, stream)
     bool refuse_answers = false;
     std::string_view mode() const override { return "sfu"; }
     bool peer_to_peer() const override { return false; }
     bool server_offers() const override { return true; }
-    void publish(ca::RoomId, ca::UserId user, const std::string&, agents::MediaDone done) override {
-        done(std::optional<std::string>("sfu-answer-" + std::to_string(user)));
+    void publish(ca::RoomId, const agents::StreamKey& s, const std::string&, agents::MediaDone done) override {
+        done(std::optional<std::string>("sfu-answer-" + std::to_string(s.user) + (s.camera() ? "" : "-" + s.name)));
     }
-    void subscribe(ca::RoomId, ca::UserId, ca::UserId publisher, const std::string& offer, agents::MediaDone done) override {
+    void subscribe(ca::RoomId, ca::UserId, const agents::StreamKey& s, const std::string& offer, agents::MediaDone done) override {
         CHECK(offer.empty());
-        done(std::optional<std::string>("sfu-offer-of-" + std::to_string(publisher)));
+        done(std::optional<std::string>("sfu-offer-of-" + std::to_string(s.user) + (s.camera() ? "" : "-" + s.name)));
     }
-    void answer(ca::RoomId, ca::UserId subscriber, ca::UserId publisher, const std::string& sdp, agents::MediaDone done) override {
+    void answer(ca::RoomId, ca::UserId subscriber, const agents::StreamKey& publisher, const std::string& sdp, agents::MediaDone done) override {
         if (refuse_answers) return done(unexpected(agents::MediaError{ca::ErrorCode::bad_request, "Janus error 465: bad SDP"}));
         answers.emplace_back(subscriber, publisher, sdp);
         done(std::optional<std::string>());
     }
-    void add_candidate(ca::RoomId, ca::UserId user, ca::UserId owner, const json&) override { candidates.emplace_back(user, owner); }
-    void set_filter(ca::RoomId, ca::UserId, const std::string&, agents::MediaDone done) override {
+    void add_candidate(ca::RoomId, ca::UserId user, const agents::StreamKey& owner, const json&) override { candidates.emplace_back(user, owner); }
+    void set_filter(ca::RoomId, const agents::StreamKey&, const std::string&, agents::MediaDone done) override {
         done(unexpected(agents::MediaError{ca::ErrorCode::not_supported, "no filters"}));
     }
-    void record(ca::RoomId, ca::UserId, bool, agents::MediaDone done) override { done(std::optional<std::string>()); }
-    void unpublish(ca::RoomId, ca::UserId) override {}
-    void unsubscribe(ca::RoomId, ca::UserId, ca::UserId) override {}
+    void record(ca::RoomId, const agents::StreamKey&, bool, agents::MediaDone done) override { done(std::optional<std::string>()); }
+    void unpublish(ca::RoomId, const agents::StreamKey&) override {}
+    void unsubscribe(ca::RoomId, ca::UserId, const agents::StreamKey&) override {}
     void release_room(ca::RoomId) override {}
+    void lose_room(ca::RoomId room) { room_lost(room); }
+    void lose_stream(ca::RoomId room, const agents::StreamKey& s) { stream_lost(room, s); }
 };
 
 struct OfferingRoom : Wire {
@@ -335,14 +338,14 @@ TEST_CASE("KU-3 sfu, the media server offers: subscribe {user} brings its offer,
     CHECK(std::count(b.browser.remote_sdp.begin(), b.browser.remote_sdp.end(),
                      std::pair<std::string, std::string>(key, "sfu-offer-of-" + std::to_string(aid))) == 1);
     REQUIRE(w.backend.answers.size() == 1);
-    CHECK(w.backend.answers[0] == std::make_tuple(bid, aid, std::string("answer B ") + key));
+    CHECK(w.backend.answers[0] == std::make_tuple(bid, agents::StreamKey(aid), std::string("answer B ") + key));
     CHECK(w.kurento.subscribed(1, bid, aid));
 
     // B's candidates for that connection go to the media server, about A's stream.
     b.kurento->report("candidate", key, R"({"candidate":{"candidate":"cand-b"}})");
     w.pump();
     REQUIRE(w.backend.candidates.size() == 1);
-    CHECK(w.backend.candidates[0] == std::make_pair(bid, aid));
+    CHECK(w.backend.candidates[0] == std::make_pair(bid, agents::StreamKey(aid)));
 
     // The raw protocol: an offer from the subscriber is refused here; an answer needs an offer.
     CHECK(raw(w, b, {{"action", "subscribe"}, {"user", aid}, {"sdp", "offer"}})["error"]["code"] == "bad_request");
@@ -380,7 +383,7 @@ TEST_CASE("KU-7 sfu, the media server offers: a refused answer closes the connec
     w.pump();
     const auto bid = b.client->user()->id;
     REQUIRE(w.kurento.publishes(1, bid));
-    w.backend.on_stream_lost(1, bid);
+    w.backend.lose_stream(1, bid);
     w.pump();
     CHECK_FALSE(w.kurento.publishes(1, bid));
     CHECK(events(b, "unpublished").size() == 1);
@@ -390,7 +393,7 @@ TEST_CASE("KU-7 sfu, the media server offers: a refused answer closes the connec
 
     // The media server loses the room: A's own stream is gone, and A's client says so.
     CHECK(events(a, "unpublished").empty());
-    w.backend.on_room_lost(1);
+    w.backend.lose_room(1);
     w.pump();
     CHECK(events(a, "unpublished").size() == 1);
     CHECK(has(a.browser.closed, "pub"));
@@ -400,4 +403,107 @@ TEST_CASE("KU-7 sfu, the media server offers: a refused answer closes the connec
     w.pump();
     REQUIRE_FALSE(events(a, "media_error").empty());
     CHECK(events(a, "media_error").back()["action"] == "record_start");
+}
+
+TEST_CASE("KU stream names, mesh: a camera and a screen per user, received as two connections each", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    const auto aid = a.client->user()->id;
+    const std::string as = std::to_string(aid), bs = std::to_string(b.client->user()->id);
+    a.kurento->publish(true, true);
+    a.kurento->publish(false, true, "screen");
+    w.pump();
+    CHECK(w.kurento.publishes(1, aid));
+    CHECK(w.kurento.publishes(1, agents::StreamKey(aid, "screen")));
+    CHECK(a.kurento->publishing("screen"));
+    // The camera's object stays as clients that know one stream know it; the screen names itself.
+    const auto streams = events(b, "streams").back()["streams"];
+    REQUIRE(streams.size() == 2);
+    CHECK(streams[0] == json{{"user", aid}, {"audio", true}, {"video", true}, {"filter", nullptr}});
+    CHECK(streams[1] == json{{"user", aid}, {"stream", "screen"}, {"audio", false}, {"video", true}, {"filter", nullptr}});
+    // One connection per (user, stream) on both ends, the camera's under its old key.
+    CHECK(has(b.browser.created, "sub:" + as));
+    CHECK(has(b.browser.created, "sub:" + as + "/screen"));
+    CHECK(has(a.browser.created, "pub:" + bs));
+    CHECK(has(a.browser.created, "pub:" + bs + "/screen"));
+    CHECK(w.kurento.subscribed(1, b.client->user()->id, agents::StreamKey(aid, "screen")));
+    CHECK(std::count(b.browser.remote_sdp.begin(), b.browser.remote_sdp.end(),
+                     std::pair<std::string, std::string>("sub:" + as + "/screen", "answer A pub:" + bs + "/screen")) == 1);
+    // Candidates stay on their stream's connection.
+    a.kurento->report("candidate", "pub:" + bs + "/screen", R"({"candidate":{"candidate":"cand-screen"}})");
+    w.pump();
+    REQUIRE_FALSE(b.browser.candidates_added.empty());
+    CHECK(b.browser.candidates_added.back().first == "sub:" + as + "/screen");
+
+    // Stopping the screen removes that stream only; the camera keeps going.
+    a.kurento->unpublish("screen");
+    w.pump();
+    CHECK_FALSE(w.kurento.publishes(1, agents::StreamKey(aid, "screen")));
+    CHECK(w.kurento.publishes(1, aid));
+    CHECK(has(b.browser.closed, "sub:" + as + "/screen"));
+    CHECK_FALSE(has(b.browser.closed, "sub:" + as));
+    CHECK(has(a.browser.closed, "pub:" + bs + "/screen"));
+    CHECK(events(b, "streams").back()["streams"].size() == 1);
+    // Leaving takes the rest.
+    a.client->leave_room();
+    w.pump();
+    CHECK(w.kurento.room_count() == 0);
+}
+
+TEST_CASE("KU stream names: the boundary refuses bad names and a fifth stream, naming the field", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.joined("A");
+    for (const json& bad : {json("Screen"), json(""), json("a b"), json(std::string(33, 'x')), json(7), json("é")}) {
+        const auto r = raw(w, a, {{"action", "publish"}, {"sdp", nullptr}, {"stream", bad}});
+        CHECK(r["error"]["code"] == "bad_request");
+        CHECK(r["error"]["message"].get<std::string>().rfind("stream", 0) == 0);
+    }
+    // The same check on every action that names a stream.
+    for (const char* action : {"unpublish", "update_stream", "record_start", "subscribe", "unsubscribe"}) {
+        const auto r = raw(w, a, {{"action", action}, {"user", 1}, {"sdp", "x"}, {"filter", ""}, {"stream", "UP"}});
+        CHECK(r["error"]["code"] == "bad_request");
+        CHECK(r["error"]["message"].get<std::string>().rfind("stream", 0) == 0);
+    }
+    for (const char* name : {"camera", "screen", "s-2", "deck_3"})
+        CHECK(raw(w, a, {{"action", "publish"}, {"sdp", nullptr}, {"stream", name}})["ok"] == true);
+    const auto fifth = raw(w, a, {{"action", "publish"}, {"sdp", nullptr}, {"stream", "five"}});
+    CHECK(fifth["error"]["code"] == "bad_request");
+    CHECK(fifth["error"]["message"] == "stream: at most 4 streams per user");
+    // A stream that is not published cannot be received.
+    auto& b = w.joined("B");
+    const auto none = raw(w, b, {{"action", "subscribe"}, {"user", a.client->user()->id}, {"stream", "five"}, {"sdp", "x"}});
+    CHECK(none["error"]["message"] == "stream: that user does not publish that stream in this room");
+    // The client agent refuses a bad name itself.
+    a.kurento->publish(true, true, "No!");
+    w.pump();
+    CHECK(events(a, "media_error").back()["code"] == "bad_request");
+}
+
+TEST_CASE("KU stream names, sfu where the media server offers: each stream its own subscription", "[kurento]") {
+    OfferingRoom w;
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    const auto aid = a.client->user()->id, bid = b.client->user()->id;
+    a.kurento->publish(true, true);
+    a.kurento->publish(false, true, "screen");
+    w.pump();
+    CHECK(has(a.browser.created, "pub"));
+    CHECK(has(a.browser.created, "pub/screen"));
+    CHECK(std::count(a.browser.remote_sdp.begin(), a.browser.remote_sdp.end(),
+                     std::pair<std::string, std::string>("pub/screen", "sfu-answer-" + std::to_string(aid) + "-screen")) == 1);
+    const std::string key = "sub:" + std::to_string(aid) + "/screen";
+    CHECK(std::count(b.browser.remote_sdp.begin(), b.browser.remote_sdp.end(),
+                     std::pair<std::string, std::string>(key, "sfu-offer-of-" + std::to_string(aid) + "-screen")) == 1);
+    CHECK(w.kurento.subscribed(1, bid, agents::StreamKey(aid, "screen")));
+    CHECK(w.kurento.subscribed(1, bid, aid));
+    // The media server loses the screen: only it goes, and A's client hears which.
+    w.backend.lose_stream(1, agents::StreamKey(aid, "screen"));
+    w.pump();
+    CHECK(events(a, "unpublished").back()["stream"] == "screen");
+    CHECK(has(a.browser.closed, "pub/screen"));
+    CHECK_FALSE(has(a.browser.closed, "pub"));
+    CHECK(a.kurento->publishing());
+    CHECK_FALSE(a.kurento->publishing("screen"));
+    CHECK(has(b.browser.closed, key));
 }

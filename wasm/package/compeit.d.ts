@@ -45,18 +45,21 @@ export interface EventMap {
   chat_history: { room: number; messages: ChatMessage[] };
   media_config: { mode: 'mesh' | 'sfu'; iceServers: RTCIceServer[]; /** 'server' when the media server offers to subscribers (Janus); absent otherwise. */ offerer?: 'server' };
   streams: { streams: Stream[] };
-  published: Record<string, never>;
-  /** The server dropped our published stream (e.g. it lost its media server); publish again to share. */
-  unpublished: Record<string, never>;
-  media_error: { action: string; code: string; message: string };
-  remote_stream: { user: number; stream: MediaStream };
-  remote_stream_removed: { user: number };
+  /** One of our streams is published (`stream`: its name, 'camera' unless named). */
+  published: { stream: string };
+  /** The server dropped that published stream of ours (e.g. it lost its media server); publish again to share. */
+  unpublished: { stream: string };
+  /** `stream`: the stream the failed request was about. */
+  media_error: { action: string; code: string; message: string; stream?: string };
+  /** A user's stream arrived: `name` says which of theirs ('camera', 'screen', …); `stream` and `mediaStream` are the same MediaStream. */
+  remote_stream: { user: number; name: string; mediaStream: MediaStream; stream: MediaStream };
+  remote_stream_removed: { user: number; name: string };
   /** A user's stream could not be received (the connection failed, retries spent). */
-  receive_failed: { user: number };
+  receive_failed: { user: number; stream: string };
 }
 
-/** A published stream in the room (Kurento Agent). */
-export interface Stream { user: number; audio: boolean; video: boolean; filter: string | null; /** true while the media server records it (absent otherwise). */ recording?: boolean; }
+/** A published stream in the room (Kurento Agent); `stream`: its name, absent for the camera. */
+export interface Stream { user: number; stream?: string; audio: boolean; video: boolean; filter: string | null; /** true while the media server records it (absent otherwise). */ recording?: boolean; }
 
 export class CompeitError extends Error {
   /** A request_error code (bad_request, not_in_room, ...), or not_connected / disconnected / connect_failed. */
@@ -71,18 +74,27 @@ export class ConnectionAgent {
     sendTo(userId: number, text: string): Promise<{ ok: true }>;
     history(options?: { before?: number; limit?: number }): Promise<{ ok: true }>;
   };
-  /** WebRTC in the active room: publish your camera, receive everyone else's (mesh or media server). */
+  /** WebRTC in the active room: publish your camera (and a screen, or other named streams),
+   *  receive everyone else's (mesh or media server). `stream` names a stream: 'camera' when
+   *  absent, 'screen' for a shared screen, or 1-32 characters of a-z, 0-9, - and _ (4 per user). */
   readonly media: {
-    start(constraints?: { audio?: boolean; video?: boolean }): Promise<MediaStream>;
+    /** getUserMedia for the camera, getDisplayMedia for 'screen', or your own `mediaStream`. */
+    start(options?: { audio?: boolean; video?: boolean; stream?: string; mediaStream?: MediaStream }): Promise<MediaStream>;
+    /** The camera stream, or null. */
     readonly localStream: MediaStream | null;
-    publish(flags?: { audio?: boolean; video?: boolean }): Promise<Record<string, never>>;
-    unpublish(): void;
-    /** sfu mode: records our published stream on the media server (false stops). */
-    record(on?: boolean): Promise<Stream>;
-    /** sfu mode with Kurento: a media-server filter on our published stream. */
-    setFilter(filter: string): Promise<Stream>;
-    mute(flags: { audio?: boolean; video?: boolean }): void;
-    stop(): void;
+    readonly localStreams: Map<string, MediaStream>;
+    publish(flags?: { audio?: boolean; video?: boolean; stream?: string }): Promise<{ stream: string }>;
+    unpublish(stream?: string | { stream?: string }): void;
+    /** start({stream:'screen'}) and publish it; the browser's "Stop sharing" stops it too. */
+    shareScreen(options?: { audio?: boolean; mediaStream?: MediaStream }): Promise<MediaStream>;
+    stopScreen(): void;
+    /** sfu mode: records a published stream on the media server (false stops). */
+    record(on?: boolean, stream?: string | { stream?: string }): Promise<Stream>;
+    /** sfu mode with Kurento: a media-server filter on a published stream. */
+    setFilter(filter: string, stream?: string | { stream?: string }): Promise<Stream>;
+    mute(flags: { audio?: boolean; video?: boolean; stream?: string }): void;
+    /** Unpublishes and closes every local stream, or the one named. */
+    stop(stream?: string | { stream?: string }): void;
   };
   on<K extends keyof EventMap>(event: K, listener: (payload: EventMap[K]) => void): () => void;
   /** `token`: an access token (JWT) for a server started with --auth-secret or --auth-public-key. */

@@ -37,7 +37,7 @@ class CompeitError extends Error {
 export class ConnectionAgent {
   #core; #h = -1; #ws = null; #WebSocket; #timer = null; #listeners = new Map();
   #pending = new Map(); #agents = new Map(); #connectWaiters = [];
-  #pcs = new Map(); #localStream = null; #publishWaiters = []; #streamWaiters = [];
+  #pcs = new Map(); #local = new Map(); #publishWaiters = []; #streamWaiters = [];
   user = null; room = null;
 
   constructor(core, WebSocketCtor) {
@@ -50,51 +50,82 @@ export class ConnectionAgent {
         this.#call(() => this.#core._compeit_chat_history(this.#h, before ?? -1, limit ?? -1)),
     };
     const self = this;  // for the getter below
+    // Local streams by name: 'camera' (getUserMedia), 'screen' (getDisplayMedia),
+    // or any stream name with a MediaStream of the caller's (e.g. a canvas's).
+    const named = (o) => (typeof o === 'string' ? o : o?.stream) ?? 'camera';
+    const media = (fn) => this.#withStrings(fn);
     this.media = {
-      /** Opens camera and microphone (getUserMedia); returns the local MediaStream. */
-      start: async ({ audio = true, video = true } = {}) => {
-        this.#localStream ??= await navigator.mediaDevices.getUserMedia({ audio, video });
-        return this.#localStream;
+      /** Opens a local stream and returns it: the camera and microphone (getUserMedia) unless
+       *  `stream` names another; 'screen' asks for a screen (getDisplayMedia); `mediaStream`
+       *  gives one of your own. Opened once per name until stop(). */
+      start: async ({ stream = 'camera', audio = stream !== 'screen', video = true, mediaStream } = {}) => {
+        if (!this.#local.has(stream)) {
+          const opened = mediaStream ?? (stream === 'screen'
+            ? await navigator.mediaDevices.getDisplayMedia({ video: true, audio: !!audio })
+            : await navigator.mediaDevices.getUserMedia({ audio, video }));
+          this.#local.set(stream, opened);
+        }
+        return this.#local.get(stream);
       },
-      get localStream() { return self.#localStream; },
-      /** Publishes the local stream to the room; resolves once the server confirms. */
-      publish: ({ audio = true, video = true } = {}) => {
-        if (!this.#localStream) return Promise.reject(new CompeitError('bad_request', 'media.start() first'));
-        const done = new Promise((resolve, reject) => this.#publishWaiters.push({ resolve, reject }));
-        this.#core._compeit_media_publish(this.#h, audio ? 1 : 0, video ? 1 : 0);
+      /** The local camera stream (start()), or null. */
+      get localStream() { return self.#local.get('camera') ?? null; },
+      /** Every open local stream by name. */
+      get localStreams() { return new Map(self.#local); },
+      /** Publishes a local stream (start() first) to the room; resolves once the server confirms. */
+      publish: ({ audio = true, video = true, stream = 'camera' } = {}) => {
+        if (!this.#local.has(stream)) return Promise.reject(new CompeitError('bad_request', 'media.start() first'));
+        const done = new Promise((resolve, reject) => this.#publishWaiters.push({ stream, resolve, reject }));
+        media((str) => this.#core._compeit_media_publish(this.#h, audio ? 1 : 0, video ? 1 : 0, str(stream)));
         this.#pump();
         return done;
       },
-      unpublish: () => { this.#core._compeit_media_unpublish(this.#h); this.#pump(); },
-      /** Media server only: records our published stream, or stops; resolves once the room is told. */
-      record: (on = true) => this.#streamChange(on ? 'record_start' : 'record_stop',
-        (s) => !!s.recording === !!on, () => this.#core._compeit_media_record(this.#h, on ? 1 : 0)),
-      /** Media server only: a filter on our published stream (Kurento); resolves once the room is told. */
-      setFilter: (filter) => this.#streamChange('set_filter', (s) => (s.filter ?? '') === String(filter),
-        () => this.#withStrings((str) => this.#core._compeit_media_filter(this.#h, str(String(filter))))),
-      /** Mutes or unmutes: tracks are switched off here and the flags announced to the room. */
-      mute: ({ audio, video }) => {
-        for (const t of this.#localStream?.getAudioTracks() ?? []) if (audio !== undefined) t.enabled = audio;
-        for (const t of this.#localStream?.getVideoTracks() ?? []) if (video !== undefined) t.enabled = video;
-        const a = this.#localStream?.getAudioTracks()[0]?.enabled ?? false;
-        const v = this.#localStream?.getVideoTracks()[0]?.enabled ?? false;
-        this.#core._compeit_media_update(this.#h, a ? 1 : 0, v ? 1 : 0);
+      /** Stops publishing a stream (the camera unless named: unpublish('screen') or unpublish({stream})). */
+      unpublish: (which) => { media((str) => this.#core._compeit_media_unpublish(this.#h, str(named(which)))); this.#pump(); },
+      /** Shares a screen next to the camera: start({stream:'screen'}) and publish it; the browser's
+       *  own "Stop sharing" stops it too. `mediaStream`: share this one instead of asking. */
+      shareScreen: async ({ audio = false, mediaStream } = {}) => {
+        const screen = await this.media.start({ stream: 'screen', audio, video: true, mediaStream });
+        const track = screen.getVideoTracks()[0];
+        if (track) track.addEventListener('ended', () => { if (this.#local.get('screen') === screen) this.media.stop('screen'); });
+        await this.media.publish({ stream: 'screen', audio: screen.getAudioTracks().length > 0, video: true });
+        return screen;
+      },
+      /** Stops sharing the screen (unpublish and stop its tracks). */
+      stopScreen: () => this.media.stop('screen'),
+      /** Media server only: records a published stream (the camera unless `stream`), or stops; resolves once the room is told. */
+      record: (on = true, which) => this.#streamChange(on ? 'record_start' : 'record_stop', named(which),
+        (s) => !!s.recording === !!on, (stream) => media((str) => this.#core._compeit_media_record(this.#h, on ? 1 : 0, str(stream)))),
+      /** Media server only: a filter on a published stream (Kurento); resolves once the room is told. */
+      setFilter: (filter, which) => this.#streamChange('set_filter', named(which), (s) => (s.filter ?? '') === String(filter),
+        (stream) => media((str) => this.#core._compeit_media_filter(this.#h, str(String(filter)), str(stream)))),
+      /** Mutes or unmutes (the camera unless `stream`): tracks are switched off here and the flags announced to the room. */
+      mute: ({ audio, video, stream = 'camera' }) => {
+        const local = this.#local.get(stream);
+        for (const t of local?.getAudioTracks() ?? []) if (audio !== undefined) t.enabled = audio;
+        for (const t of local?.getVideoTracks() ?? []) if (video !== undefined) t.enabled = video;
+        const a = local?.getAudioTracks()[0]?.enabled ?? false;
+        const v = local?.getVideoTracks()[0]?.enabled ?? false;
+        media((str) => this.#core._compeit_media_update(this.#h, a ? 1 : 0, v ? 1 : 0, str(stream)));
         this.#pump();
       },
-      stop: () => {
-        this.media.unpublish();
-        for (const t of this.#localStream?.getTracks() ?? []) t.stop();
-        this.#localStream = null;
+      /** Unpublishes and closes a local stream: every one without an argument, else the one named. */
+      stop: (which) => {
+        const names = which === undefined ? [...this.#local.keys()] : [named(which)];
+        for (const name of names) {
+          this.media.unpublish(name);
+          for (const t of this.#local.get(name)?.getTracks() ?? []) t.stop();
+          this.#local.delete(name);
+        }
       },
     };
   }
 
-  // A change of our published stream: settles on the streams event that shows
-  // it, or on the media_error of its request.
-  #streamChange(action, shows, call) {
-    if (!this.#localStream) return Promise.reject(new CompeitError('bad_request', 'not publishing'));
-    const done = new Promise((resolve, reject) => this.#streamWaiters.push({ action, shows, resolve, reject }));
-    call();
+  // A change of one of our published streams: settles on the streams event
+  // that shows it, or on the media_error of its request.
+  #streamChange(action, stream, shows, call) {
+    if (!this.#local.has(stream)) return Promise.reject(new CompeitError('bad_request', 'not publishing'));
+    const done = new Promise((resolve, reject) => this.#streamWaiters.push({ action, stream, shows, resolve, reject }));
+    call(stream);
     this.#pump();
     return done;
   }
@@ -206,22 +237,31 @@ export class ConnectionAgent {
 
   #event(name, data) {
     if (name === 'rtc') return this.#rtc(data);
-    if (name === 'published') for (const w of this.#publishWaiters.splice(0)) w.resolve(data);
+    // Media waiters are per stream name (events name theirs; 'camera' when they do not).
+    const about = (w) => (data?.stream ?? 'camera') === w.stream;
+    const take = (list, pred) => { const out = list.filter(pred); return [out, list.filter((w) => !out.includes(w))]; };
+    if (name === 'published') {
+      const [done, rest] = take(this.#publishWaiters, about);
+      this.#publishWaiters = rest;
+      for (const w of done) w.resolve(data);
+    }
     if (name === 'streams') {
-      const mine = data.streams?.find((s) => s.user === this.user?.id);
-      const settled = mine ? this.#streamWaiters.filter((w) => w.shows(mine)) : [];
-      this.#streamWaiters = this.#streamWaiters.filter((w) => !settled.includes(w));
-      for (const w of settled) w.resolve(mine);
+      const mine = (w) => data.streams?.find((s) => s.user === this.user?.id && (s.stream ?? 'camera') === w.stream);
+      const [settled, rest] = take(this.#streamWaiters, (w) => { const s = mine(w); return s && w.shows(s); });
+      this.#streamWaiters = rest;
+      for (const w of settled) w.resolve(mine(w));
     }
     if (name === 'media_error' || name === 'unpublished' || name === 'disconnect') {
-      this.#streamWaiters = this.#streamWaiters.filter((w) => {
-        if (name === 'media_error' && w.action !== data.action) return true;
-        w.reject(new CompeitError(data?.code ?? 'not_publishing', data?.message ?? 'the stream went away'));
-        return false;
-      });
+      const [failed, rest] = take(this.#streamWaiters, (w) => name === 'disconnect' ||
+        (about(w) && (name === 'unpublished' || w.action === data.action)));
+      this.#streamWaiters = rest;
+      for (const w of failed) w.reject(new CompeitError(data?.code ?? 'not_publishing', data?.message ?? 'the stream went away'));
     }
-    if (name === 'media_error' && data.action === 'publish')
-      for (const w of this.#publishWaiters.splice(0)) w.reject(new CompeitError(data.code, data.message));
+    if (name === 'media_error' && data.action === 'publish') {
+      const [failed, rest] = take(this.#publishWaiters, about);
+      this.#publishWaiters = rest;
+      for (const w of failed) w.reject(new CompeitError(data.code, data.message));
+    }
     if (name === 'connected' || name === 'reconnected') {
       this.user = data?.user ?? null;
       for (const w of this.#connectWaiters.splice(0)) w.resolve(this.user);
@@ -248,10 +288,12 @@ export class ConnectionAgent {
     if (op.op === 'create') {
       this.#pcs.get(op.pc)?.pc.close();  // never leave a replaced connection running
       const pc = new RTCPeerConnection({ iceServers: op.iceServers ?? [] });
-      const entry = { pc, peer: op.peer, chain: Promise.resolve() };
+      const name = op.stream ?? 'camera';
+      const entry = { pc, peer: op.peer, name, chain: Promise.resolve() };
       this.#pcs.set(op.pc, entry);
       if (op.kind === 'send') {
-        for (const track of this.#localStream?.getTracks() ?? []) pc.addTrack(track, this.#localStream);
+        const local = this.#local.get(name);
+        for (const track of local?.getTracks() ?? []) pc.addTrack(track, local);
       } else {
         if (op.offers !== false) {  // an answering end takes the offer's m-lines instead
           pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -260,7 +302,8 @@ export class ConnectionAgent {
         pc.ontrack = (ev) => {
           entry.stream ??= ev.streams[0] ?? new MediaStream();
           if (!ev.streams[0]) entry.stream.addTrack(ev.track);
-          this.#emit('remote_stream', { user: op.peer, stream: entry.stream });
+          // `stream` (the MediaStream) as before; `name` says which of the user's streams it is.
+          this.#emit('remote_stream', { user: op.peer, name, mediaStream: entry.stream, stream: entry.stream });
         };
       }
       pc.onicecandidate = (ev) => { if (ev.candidate && this.#pcs.get(op.pc) === entry) this.#report('candidate', op.pc, { candidate: ev.candidate.toJSON() }); };
@@ -272,7 +315,7 @@ export class ConnectionAgent {
     if (op.op === 'close') {
       this.#pcs.delete(op.pc);
       entry.pc.close();
-      if (op.pc.startsWith('sub:')) this.#emit('remote_stream_removed', { user: entry.peer });
+      if (op.pc.startsWith('sub:')) this.#emit('remote_stream_removed', { user: entry.peer, name: entry.name });
       return;
     }
     // One operation at a time per connection, in the order the core asked.

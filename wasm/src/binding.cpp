@@ -183,24 +183,25 @@ EMSCRIPTEN_KEEPALIVE double compeit_chat_history(int h, double before, double li
     return static_cast<double>(i->chat.history(b, l));
 }
 
-EMSCRIPTEN_KEEPALIVE void compeit_media_publish(int h, int audio, int video) {
-    if (auto* i = get(h)) i->kurento.publish(audio != 0, video != 0);
+// `stream`: the stream's name (KU stream names; "camera" for the one stream of old callers).
+EMSCRIPTEN_KEEPALIVE void compeit_media_publish(int h, int audio, int video, const char* stream) {
+    if (auto* i = get(h)) i->kurento.publish(audio != 0, video != 0, stream ? stream : "camera");
 }
 
-EMSCRIPTEN_KEEPALIVE void compeit_media_unpublish(int h) {
-    if (auto* i = get(h)) i->kurento.unpublish();
+EMSCRIPTEN_KEEPALIVE void compeit_media_unpublish(int h, const char* stream) {
+    if (auto* i = get(h)) i->kurento.unpublish(stream ? stream : "camera");
 }
 
-EMSCRIPTEN_KEEPALIVE void compeit_media_update(int h, int audio, int video) {
-    if (auto* i = get(h)) i->kurento.update(audio != 0, video != 0);
+EMSCRIPTEN_KEEPALIVE void compeit_media_update(int h, int audio, int video, const char* stream) {
+    if (auto* i = get(h)) i->kurento.update(audio != 0, video != 0, stream ? stream : "camera");
 }
 
-EMSCRIPTEN_KEEPALIVE void compeit_media_record(int h, int start) {
-    if (auto* i = get(h)) i->kurento.record(start != 0);
+EMSCRIPTEN_KEEPALIVE void compeit_media_record(int h, int start, const char* stream) {
+    if (auto* i = get(h)) i->kurento.record(start != 0, stream ? stream : "camera");
 }
 
-EMSCRIPTEN_KEEPALIVE void compeit_media_filter(int h, const char* filter) {
-    if (auto* i = get(h)) i->kurento.set_filter(filter ? filter : "");
+EMSCRIPTEN_KEEPALIVE void compeit_media_filter(int h, const char* filter, const char* stream) {
+    if (auto* i = get(h)) i->kurento.set_filter(filter ? filter : "", stream ? stream : "camera");
 }
 
 // What the browser did for an rtc request: op is offer, answer, candidate, remote_set or failed.

@@ -1,5 +1,6 @@
 #include "compeit/agents/kurento_agent.hpp"
 
+#include <string>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -13,43 +14,67 @@ using ca::json;
 KurentoAgent::KurentoAgent(MediaBackend& backend, json ice_servers)
     : backend_(backend), ice_servers_(std::move(ice_servers)) {}
 
+KurentoAgent::~KurentoAgent() { backend_.set_events(nullptr); }
+
 void KurentoAgent::attached(ca::Port port) {
     port_.emplace(std::move(port));
-    // The media server's candidates go to the browser they belong to (sfu).
-    backend_.on_candidate = [this](ca::UserId to, ca::UserId owner, json candidate) {
-        port_->to_user(to, json{{"action", "ice_candidate"}, {"user", owner}, {"candidate", std::move(candidate)}});
-    };
-    backend_.on_room_lost = [this](ca::RoomId room) { room_lost(room); };
-    backend_.on_stream_lost = [this](ca::RoomId room, ca::UserId user) {
-        const auto it = rooms_.find(room);
-        if (it == rooms_.end() || !it->second.streams.count(user)) return backend_.unpublish(room, user);
-        drop_publication(room, it->second, user);  // tells the room, the publisher included
-    };
+    backend_.set_events(this);
 }
 
-void KurentoAgent::room_lost(ca::RoomId room) {
+// The media server's candidates go to the browser they belong to (sfu).
+void KurentoAgent::media_candidate(ca::UserId to, const StreamKey& stream, json candidate) {
+    port_->to_user(to, about(json{{"action", "ice_candidate"}, {"candidate", std::move(candidate)}}, stream));
+}
+
+void KurentoAgent::media_stream_lost(ca::RoomId room, const StreamKey& stream) {
+    const auto it = rooms_.find(room);
+    if (it == rooms_.end() || !it->second.streams.count(stream)) return backend_.unpublish(room, stream);
+    drop_publication(room, it->second, stream);  // tells the room, the publisher included
+}
+
+void KurentoAgent::media_room_lost(ca::RoomId room) {
     const auto it = rooms_.find(room);
     if (it == rooms_.end()) return;
-    std::vector<ca::UserId> publishers;
-    for (const auto& [user, s] : it->second.streams) publishers.push_back(user);
+    std::vector<StreamKey> published;
+    for (const auto& [key, s] : it->second.streams) published.push_back(key);
     rooms_.erase(it);
-    for (const auto user : publishers) port_->to_room(room, json{{"action", "stream_removed"}, {"user", user}});
+    for (const auto& key : published) port_->to_room(room, about(json{{"action", "stream_removed"}}, key));
 }
 
-json KurentoAgent::stream_json(ca::UserId user, const Stream& s) {
-    json out{{"user", user}, {"audio", s.audio}, {"video", s.video}, {"filter", s.filter.empty() ? json() : json(s.filter)}};
+// A refusal about a stream that is not there: as it always read for the
+// camera, naming the `stream` field for any other.
+std::string KurentoAgent::named(const StreamKey& key, std::string camera_message) {
+    if (key.camera()) return camera_message;
+    return "stream: no stream \"" + key.name + "\" here for this (" + camera_message + ")";
+}
+
+json KurentoAgent::about(json message, const StreamKey& key) {
+    message["user"] = key.user;
+    if (!key.camera()) message["stream"] = key.name;  // absent: the camera, as clients that name no stream know it
+    return message;
+}
+
+json KurentoAgent::stream_json(const StreamKey& key, const Stream& s) {
+    json out = about(json{{"audio", s.audio}, {"video", s.video}, {"filter", s.filter.empty() ? json() : json(s.filter)}}, key);
     if (s.recording) out["recording"] = true;  // an extension of KU-1's stream: absent while not recording
     return out;
 }
 
-bool KurentoAgent::publishes(ca::RoomId room, ca::UserId user) const {
-    const auto it = rooms_.find(room);
-    return it != rooms_.end() && it->second.streams.count(user);
+std::size_t KurentoAgent::RoomMedia::streams_of(ca::UserId user) const {
+    std::size_t n = 0;
+    for (const auto& [key, s] : streams) n += key.user == user;
+    for (const auto& key : publishing) n += key.user == user && !streams.count(key);
+    return n;
 }
 
-bool KurentoAgent::subscribed(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) const {
+bool KurentoAgent::publishes(ca::RoomId room, const StreamKey& stream) const {
     const auto it = rooms_.find(room);
-    return it != rooms_.end() && it->second.links.count({subscriber, publisher});
+    return it != rooms_.end() && it->second.streams.count(stream);
+}
+
+bool KurentoAgent::subscribed(ca::RoomId room, ca::UserId subscriber, const StreamKey& stream) const {
+    const auto it = rooms_.find(room);
+    return it != rooms_.end() && it->second.links.count({subscriber, stream});
 }
 
 // --- membership (KU-1, KU-5) --------------------------------------------------
@@ -60,7 +85,7 @@ void KurentoAgent::on_join(const ca::User& user, ca::RoomId room) {
     port_->to_user(user.id, std::move(config));
     json streams = json::array();
     if (const auto it = rooms_.find(room); it != rooms_.end())
-        for (const auto& [publisher, s] : it->second.streams) streams.push_back(stream_json(publisher, s));
+        for (const auto& [key, s] : it->second.streams) streams.push_back(stream_json(key, s));
     port_->to_user(user.id, json{{"action", "streams"}, {"streams", std::move(streams)}});
 }
 
@@ -70,12 +95,16 @@ void KurentoAgent::release(ca::RoomId room, ca::UserId user) {
     const auto it = rooms_.find(room);
     if (it == rooms_.end()) return;
     RoomMedia& media = it->second;
-    drop_publication(room, media, user);
+    std::vector<StreamKey> own;
+    for (const auto& [key, s] : media.streams)
+        if (key.user == user) own.push_back(key);
+    for (const auto& key : own) drop_publication(room, media, key);
     // What the user received: its publishers close their side.
     for (auto link = media.links.begin(); link != media.links.end();) {
         if (link->first == user) {
             backend_.unsubscribe(room, user, link->second);
-            if (backend_.peer_to_peer()) port_->to_user(link->second, json{{"action", "unsubscribed"}, {"user", user}});
+            if (backend_.peer_to_peer())
+                port_->to_user(link->second.user, about(json{{"action", "unsubscribed"}}, StreamKey(user, link->second.name)));
             link = media.links.erase(link);
         } else {
             ++link;
@@ -83,21 +112,22 @@ void KurentoAgent::release(ca::RoomId room, ca::UserId user) {
     }
     for (auto link = media.pending.begin(); link != media.pending.end();)
         link = link->first == user ? media.pending.erase(link) : std::next(link);
-    media.publishing.erase(user);
+    for (auto key = media.publishing.begin(); key != media.publishing.end();)
+        key = key->user == user ? media.publishing.erase(key) : std::next(key);
     if (media.streams.empty() && media.links.empty() && media.pending.empty() && media.publishing.empty()) {
         backend_.release_room(room);
         rooms_.erase(it);
     }
 }
 
-void KurentoAgent::drop_publication(ca::RoomId room, RoomMedia& media, ca::UserId user) {
-    if (!media.streams.erase(user)) return;
+void KurentoAgent::drop_publication(ca::RoomId room, RoomMedia& media, const StreamKey& key) {
+    if (!media.streams.erase(key)) return;
     for (auto link = media.links.begin(); link != media.links.end();)
-        link = link->second == user ? media.links.erase(link) : std::next(link);
+        link = link->second == key ? media.links.erase(link) : std::next(link);
     for (auto link = media.pending.begin(); link != media.pending.end();)
-        link = link->second == user ? media.pending.erase(link) : std::next(link);
-    backend_.unpublish(room, user);
-    port_->to_room(room, json{{"action", "stream_removed"}, {"user", user}});
+        link = link->second == key ? media.pending.erase(link) : std::next(link);
+    backend_.unpublish(room, key);
+    port_->to_room(room, about(json{{"action", "stream_removed"}}, key));
 }
 
 // --- requests -------------------------------------------------------------------
@@ -129,7 +159,7 @@ void KurentoAgent::on_server_message(const ca::Request& r, const ca::User& from,
             else if constexpr (std::is_same_v<T, kurento::SubscribeAnswer>) subscribe_answer(r, from, q);
             else if constexpr (std::is_same_v<T, kurento::Answer>) answer(r, from, q);
             else if constexpr (std::is_same_v<T, kurento::IceCandidate>) ice_candidate(r, from, q);
-            else if constexpr (std::is_same_v<T, kurento::Unpublish>) unpublish(r, from);
+            else if constexpr (std::is_same_v<T, kurento::Unpublish>) unpublish(r, from, q);
             else if constexpr (std::is_same_v<T, kurento::Unsubscribe>) unsubscribe(r, from, q);
             else if constexpr (std::is_same_v<T, kurento::UpdateStream>) update_stream(r, from, q);
             else if constexpr (std::is_same_v<T, kurento::SetFilter>) set_filter(r, from, q);
@@ -141,19 +171,26 @@ void KurentoAgent::on_server_message(const ca::Request& r, const ca::User& from,
 void KurentoAgent::publish(const ca::Request& r, const ca::User& from, const kurento::Publish& p) {
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    if (media->streams.count(from.id)) return port_->fail(r, ErrorCode::bad_request, "already publishing");
+    const StreamKey key(from.id, p.stream);
+    if (media->streams.count(key) || media->publishing.count(key))
+        return port_->fail(r, ErrorCode::bad_request, "already publishing");
+    if (media->streams_of(from.id) >= kurento::kMaxStreamsPerUser)
+        return port_->fail(r, ErrorCode::bad_request,
+                           "stream: at most " + std::to_string(kurento::kMaxStreamsPerUser) + " streams per user");
     if (!backend_.peer_to_peer() && !p.sdp)
         return port_->fail(r, ErrorCode::bad_request, "sdp: publish needs an SDP offer in sfu mode");
     const ca::RoomId room = *port_->room_of(from.id);
     Stream s{p.audio, p.video, {}, false};
-    media->publishing.insert(from.id);  // the browser's candidates are welcome from now on
-    backend_.publish(room, from.id, p.sdp.value_or(""), [this, r, room, user = from.id, s](auto answer) {
-        if (const auto it = rooms_.find(room); it != rooms_.end()) it->second.publishing.erase(user);
+    media->publishing.insert(key);  // the browser's candidates are welcome from now on
+    backend_.publish(room, key, p.sdp.value_or(""), [this, r, room, key, s](auto answer) {
+        if (const auto it = rooms_.find(room); it != rooms_.end()) it->second.publishing.erase(key);
         if (!answer) return port_->fail(r, answer.error().code, answer.error().message);
-        if (port_->room_of(user) != room) return backend_.unpublish(room, user);  // left meanwhile
-        rooms_[room].streams[user] = s;
-        port_->to_user(user, json{{"action", "published"}, {"sdp", *answer ? json(**answer) : json()}});
-        port_->to_room(room, json{{"action", "stream_added"}, {"stream", stream_json(user, s)}});
+        if (port_->room_of(key.user) != room) return backend_.unpublish(room, key);  // left meanwhile
+        rooms_[room].streams[key] = s;
+        json published{{"action", "published"}, {"sdp", *answer ? json(**answer) : json()}};
+        if (!key.camera()) published["stream"] = key.name;
+        port_->to_user(key.user, std::move(published));
+        port_->to_room(room, json{{"action", "stream_added"}, {"stream", stream_json(key, s)}});
         port_->ok(r);
     });
 }
@@ -164,31 +201,31 @@ void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const k
     if (!backend_.server_offers() && !q.sdp) return port_->fail(r, ErrorCode::bad_request, "sdp must be a string");
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    if (!media->streams.count(q.user))
-        return port_->fail(r, ErrorCode::bad_request, "user: that user does not publish in this room");
+    const StreamKey key(q.user, q.stream);
+    if (!media->streams.count(key))
+        return port_->fail(r, ErrorCode::bad_request,
+                           key.camera() ? "user: that user does not publish in this room"
+                                        : "stream: that user does not publish that stream in this room");
     const ca::RoomId room = *port_->room_of(from.id);
-    media->links.erase({from.id, q.user});
-    media->pending.insert({from.id, q.user});  // the browser's candidates are welcome from now on
+    media->links.erase({from.id, key});
+    media->pending.insert({from.id, key});  // the browser's candidates are welcome from now on
     if (backend_.peer_to_peer()) {  // KU-3 mesh: the publisher answers
-        port_->to_user(q.user, json{{"action", "subscribe_request"}, {"user", from.id}, {"sdp", *q.sdp}});
+        port_->to_user(q.user, about(json{{"action", "subscribe_request"}, {"sdp", *q.sdp}}, StreamKey(from.id, q.stream)));
         return port_->ok(r);
     }
-    backend_.subscribe(room, from.id, q.user, q.sdp.value_or(""),
-                       [this, r, room, subscriber = from.id, pub = q.user](auto sdp) {
-                           if (const auto it = rooms_.find(room); it != rooms_.end())
-                               it->second.pending.erase({subscriber, pub});
-                           if (!sdp) return port_->fail(r, sdp.error().code, sdp.error().message);
-                           const auto it = rooms_.find(room);
-                           if (it == rooms_.end() || !it->second.streams.count(pub) ||
-                               port_->room_of(subscriber) != room)
-                               return backend_.unsubscribe(room, subscriber, pub);  // gone meanwhile
-                           it->second.links.insert({subscriber, pub});
-                           // The media server's answer, or (server_offers) its offer for the browser to answer.
-                           json subscribed{{"action", "subscribed"}, {"user", pub}, {"sdp", *sdp ? json(**sdp) : json()}};
-                           if (backend_.server_offers()) subscribed["type"] = "offer";  // absent: an answer (KU-3)
-                           port_->to_user(subscriber, std::move(subscribed));
-                           port_->ok(r);
-                       });
+    backend_.subscribe(room, from.id, key, q.sdp.value_or(""), [this, r, room, subscriber = from.id, key](auto sdp) {
+        if (const auto it = rooms_.find(room); it != rooms_.end()) it->second.pending.erase({subscriber, key});
+        if (!sdp) return port_->fail(r, sdp.error().code, sdp.error().message);
+        const auto it = rooms_.find(room);
+        if (it == rooms_.end() || !it->second.streams.count(key) || port_->room_of(subscriber) != room)
+            return backend_.unsubscribe(room, subscriber, key);  // gone meanwhile
+        it->second.links.insert({subscriber, key});
+        // The media server's answer, or (server_offers) its offer for the browser to answer.
+        json subscribed = about(json{{"action", "subscribed"}, {"sdp", *sdp ? json(**sdp) : json()}}, key);
+        if (backend_.server_offers()) subscribed["type"] = "offer";  // absent: an answer (KU-3)
+        port_->to_user(subscriber, std::move(subscribed));
+        port_->ok(r);
+    });
 }
 
 void KurentoAgent::subscribe_answer(const ca::Request& r, const ca::User& from, const kurento::SubscribeAnswer& a) {
@@ -196,10 +233,11 @@ void KurentoAgent::subscribe_answer(const ca::Request& r, const ca::User& from, 
         return port_->fail(r, ErrorCode::not_supported, "the media server answers subscriptions in sfu mode");
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    if (!media->pending.erase({a.user, from.id}))
-        return port_->fail(r, ErrorCode::bad_request, "user: no subscribe request from that user is waiting");
-    media->links.insert({a.user, from.id});
-    port_->to_user(a.user, json{{"action", "subscribed"}, {"user", from.id}, {"sdp", a.sdp}});
+    const StreamKey key(from.id, a.stream);
+    if (!media->pending.erase({a.user, key}))
+        return port_->fail(r, ErrorCode::bad_request, named(key, "user: no subscribe request from that user is waiting"));
+    media->links.insert({a.user, key});
+    port_->to_user(a.user, about(json{{"action", "subscribed"}, {"sdp", a.sdp}}, key));
     port_->ok(r);
 }
 
@@ -209,13 +247,14 @@ void KurentoAgent::answer(const ca::Request& r, const ca::User& from, const kure
         return port_->fail(r, ErrorCode::not_supported, "the subscriber makes the offer here: nothing to answer");
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    if (!media->links.count({from.id, a.user}))
-        return port_->fail(r, ErrorCode::bad_request, "user: no offer for that user's stream is waiting");
+    const StreamKey key(a.user, a.stream);
+    if (!media->links.count({from.id, key}))
+        return port_->fail(r, ErrorCode::bad_request, named(key, "user: no offer for that user's stream is waiting"));
     const ca::RoomId room = *port_->room_of(from.id);
-    backend_.answer(room, from.id, a.user, a.sdp, [this, r, room, subscriber = from.id, pub = a.user](auto done) {
+    backend_.answer(room, from.id, key, a.sdp, [this, r, room, subscriber = from.id, key](auto done) {
         if (done) return port_->ok(r);
         // The media server refused it: the connection is gone.
-        if (const auto it = rooms_.find(room); it != rooms_.end()) it->second.links.erase({subscriber, pub});
+        if (const auto it = rooms_.find(room); it != rooms_.end()) it->second.links.erase({subscriber, key});
         port_->fail(r, done.error().code, done.error().message);
     });
 }
@@ -224,86 +263,95 @@ void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, con
     RoomMedia* media = room_of(r, from);
     if (!media) return;
     const ca::RoomId room = *port_->room_of(from.id);
+    const StreamKey key(c.user, c.stream);
     if (!backend_.peer_to_peer()) {
         // Browsers trickle candidates before the answer: an operation under way counts.
-        const bool known = (c.user == from.id && (media->streams.count(from.id) || media->publishing.count(from.id))) ||
-                           media->links.count({from.id, c.user}) || media->pending.count({from.id, c.user});
-        if (!known) return port_->fail(r, ErrorCode::bad_request, "user: no media connection for that user's stream");
-        backend_.add_candidate(room, from.id, c.user, kurento::to_json(c.candidate));
+        const bool known = (c.user == from.id && (media->streams.count(key) || media->publishing.count(key))) ||
+                           media->links.count({from.id, key}) || media->pending.count({from.id, key});
+        if (!known) return port_->fail(r, ErrorCode::bad_request, named(key, "user: no media connection for that user's stream"));
+        backend_.add_candidate(room, from.id, key, kurento::to_json(c.candidate));
         return port_->ok(r);
     }
     // KU-4 mesh: relay to the other end, with `peer` rewritten to the sender.
     if (!c.peer) return port_->fail(r, ErrorCode::bad_request, "peer must be a user id in mesh mode");
     const ca::UserId peer = *c.peer;
-    auto connected = [&](ca::UserId subscriber, ca::UserId publisher) {
-        return media->links.count({subscriber, publisher}) || media->pending.count({subscriber, publisher});
+    auto connected = [&](ca::UserId subscriber) {
+        return media->links.count({subscriber, key}) || media->pending.count({subscriber, key});
     };
-    const bool ok = (c.user == from.id && connected(peer, from.id)) || (c.user == peer && connected(from.id, peer));
-    if (!ok) return port_->fail(r, ErrorCode::bad_request, "peer: no peer connection with that user");
-    port_->to_user(peer, json{{"action", "ice_candidate"}, {"user", c.user}, {"peer", from.id},
-                              {"candidate", kurento::to_json(c.candidate)}});
+    const bool ok = (c.user == from.id && connected(peer)) || (c.user == peer && connected(from.id));
+    if (!ok) return port_->fail(r, ErrorCode::bad_request, named(key, "peer: no peer connection with that user"));
+    json relayed = about(json{{"action", "ice_candidate"}, {"peer", from.id}, {"candidate", kurento::to_json(c.candidate)}}, key);
+    port_->to_user(peer, std::move(relayed));
     port_->ok(r);
 }
 
-void KurentoAgent::unpublish(const ca::Request& r, const ca::User& from) {
+void KurentoAgent::unpublish(const ca::Request& r, const ca::User& from, const kurento::Unpublish& u) {
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    if (!media->streams.count(from.id)) return port_->fail(r, ErrorCode::bad_request, "not publishing");
-    drop_publication(*port_->room_of(from.id), *media, from.id);
+    const StreamKey key(from.id, u.stream);
+    if (!media->streams.count(key)) return port_->fail(r, ErrorCode::bad_request, named(key, "not publishing"));
+    drop_publication(*port_->room_of(from.id), *media, key);
     port_->ok(r);
 }
 
 void KurentoAgent::unsubscribe(const ca::Request& r, const ca::User& from, const kurento::Unsubscribe& u) {
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    const bool had = media->links.erase({from.id, u.user}) + media->pending.erase({from.id, u.user});
-    if (!had) return port_->fail(r, ErrorCode::bad_request, "user: not subscribed to that user");
-    backend_.unsubscribe(*port_->room_of(from.id), from.id, u.user);
-    if (backend_.peer_to_peer()) port_->to_user(u.user, json{{"action", "unsubscribed"}, {"user", from.id}});
+    const StreamKey key(u.user, u.stream);
+    const bool had = media->links.erase({from.id, key}) + media->pending.erase({from.id, key});
+    if (!had) return port_->fail(r, ErrorCode::bad_request, named(key, "user: not subscribed to that user"));
+    backend_.unsubscribe(*port_->room_of(from.id), from.id, key);
+    if (backend_.peer_to_peer())
+        port_->to_user(u.user, about(json{{"action", "unsubscribed"}}, StreamKey(from.id, u.stream)));
     port_->ok(r);
 }
 
-void KurentoAgent::update_stream(const ca::Request& r, const ca::User& from, const kurento::UpdateStream& u) {
+KurentoAgent::Stream* KurentoAgent::own_stream(const ca::Request& r, const ca::User& from, const std::string& name) {
     RoomMedia* media = room_of(r, from);
-    if (!media) return;
-    const auto it = media->streams.find(from.id);
-    if (it == media->streams.end()) return port_->fail(r, ErrorCode::bad_request, "not publishing");
-    it->second.audio = u.audio.value_or(it->second.audio);
-    it->second.video = u.video.value_or(it->second.video);
+    if (!media) return nullptr;
+    const auto it = media->streams.find(StreamKey(from.id, name));
+    if (it == media->streams.end()) {
+        port_->fail(r, ErrorCode::bad_request, named(StreamKey(from.id, name), "not publishing"));
+        return nullptr;
+    }
+    return &it->second;
+}
+
+void KurentoAgent::update_stream(const ca::Request& r, const ca::User& from, const kurento::UpdateStream& u) {
+    Stream* s = own_stream(r, from, u.stream);
+    if (!s) return;
+    s->audio = u.audio.value_or(s->audio);
+    s->video = u.video.value_or(s->video);
     port_->to_room(*port_->room_of(from.id),
-                   json{{"action", "stream_updated"}, {"stream", stream_json(from.id, it->second)}});
+                   json{{"action", "stream_updated"}, {"stream", stream_json(StreamKey(from.id, u.stream), *s)}});
     port_->ok(r);
 }
 
 void KurentoAgent::set_filter(const ca::Request& r, const ca::User& from, const kurento::SetFilter& f) {
-    RoomMedia* media = room_of(r, from);
-    if (!media) return;
-    if (!media->streams.count(from.id)) return port_->fail(r, ErrorCode::bad_request, "not publishing");
+    if (!own_stream(r, from, f.stream)) return;
     const ca::RoomId room = *port_->room_of(from.id);
-    backend_.set_filter(room, from.id, f.filter,
-                        stream_change(r, room, from.id, [filter = f.filter](Stream& s) { s.filter = filter; }));
+    const StreamKey key(from.id, f.stream);
+    backend_.set_filter(room, key, f.filter, stream_change(r, room, key, [filter = f.filter](Stream& s) { s.filter = filter; }));
 }
 
 void KurentoAgent::record(const ca::Request& r, const ca::User& from, const kurento::Record& rec) {
-    RoomMedia* media = room_of(r, from);
-    if (!media) return;
-    if (!media->streams.count(from.id)) return port_->fail(r, ErrorCode::bad_request, "not publishing");
+    if (!own_stream(r, from, rec.stream)) return;
     const ca::RoomId room = *port_->room_of(from.id);
-    backend_.record(room, from.id, rec.start,
-                    stream_change(r, room, from.id, [start = rec.start](Stream& s) { s.recording = start; }));
+    const StreamKey key(from.id, rec.stream);
+    backend_.record(room, key, rec.start, stream_change(r, room, key, [start = rec.start](Stream& s) { s.recording = start; }));
 }
 
 // Once the media server has done it: the stream changes and the room hears of it.
-MediaDone KurentoAgent::stream_change(const ca::Request& r, ca::RoomId room, ca::UserId user,
+MediaDone KurentoAgent::stream_change(const ca::Request& r, ca::RoomId room, StreamKey key,
                                       std::function<void(Stream&)> change) {
-    return [this, r, room, user, change = std::move(change)](auto result) {
+    return [this, r, room, key = std::move(key), change = std::move(change)](auto result) {
         if (!result) return port_->fail(r, result.error().code, result.error().message);
         const auto it = rooms_.find(room);
         if (it == rooms_.end()) return;
-        const auto s = it->second.streams.find(user);
+        const auto s = it->second.streams.find(key);
         if (s == it->second.streams.end()) return;
         change(s->second);
-        port_->to_room(room, json{{"action", "stream_updated"}, {"stream", stream_json(user, s->second)}});
+        port_->to_room(room, json{{"action", "stream_updated"}, {"stream", stream_json(key, s->second)}});
         port_->ok(r);
     };
 }

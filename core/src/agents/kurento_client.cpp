@@ -1,5 +1,6 @@
 #include "compeit/agents/kurento_client.hpp"
 
+#include "compeit/agents/kurento_requests.hpp"
 #include "compeit/util/json_scan.hpp"
 
 namespace compeit::agents {
@@ -26,6 +27,25 @@ std::optional<std::string> string_member(std::string_view object, std::string_vi
     return v ? util::json_string(*v) : std::nullopt;
 }
 
+// The stream a server message or stream object is about: absent is the camera.
+std::string stream_member(std::string_view object) {
+    return string_member(object, "stream").value_or(std::string(kCameraStream));
+}
+
+// The `stream` field of a request: absent for the camera, as clients that know one stream send it.
+std::string stream_field(std::string_view stream) {
+    return stream == kCameraStream ? std::string() : ",\"stream\":" + json_quoted(stream);
+}
+
+// A connection's key: the camera's as it always was, another stream's with "/<name>".
+std::string pc_key(std::string prefix, const std::string& stream) {
+    return stream == kCameraStream ? prefix : prefix + "/" + stream;
+}
+std::string sub_key(const StreamKey& s) { return pc_key("sub:" + std::to_string(s.user), s.name); }
+std::string pub_key(std::optional<ca::UserId> subscriber, const std::string& stream) {
+    return pc_key(subscriber ? "pub:" + std::to_string(*subscriber) : "pub", stream);
+}
+
 }  // namespace
 
 KurentoClient::KurentoClient(ca::Client& client) : client_(client) { client_.register_agent(kType, this); }
@@ -38,74 +58,86 @@ std::vector<std::string> KurentoClient::connections() const {
 
 // --- requests to the server -------------------------------------------------------
 
-void KurentoClient::request(std::string_view action, std::string data_json, std::string close_on_error) {
-    const std::string act(action);
-    std::string data = "{\"action\":" + json_quoted(action) + data_json + "}";
-    client_.send_server(kType, data, [this, act, close_on_error](std::string_view ack) {
+void KurentoClient::media_error(std::string_view action, std::string_view stream, std::string_view code,
+                                std::string_view message) {
+    client_.emit_event("media_error", "{\"action\":" + json_quoted(action) + ",\"stream\":" + json_quoted(stream) +
+                                          ",\"code\":" + std::string(code) + ",\"message\":" + std::string(message) + "}");
+}
+
+void KurentoClient::request(std::string_view action, std::string_view stream, std::string data_json,
+                            std::string close_on_error) {
+    const std::string act(action), name(stream);
+    std::string data = "{\"action\":" + json_quoted(action) + stream_field(stream) + data_json + "}";
+    client_.send_server(kType, data, [this, act, name, close_on_error](std::string_view ack) {
         const auto error = util::json_member(ack, "error");
         if (!error) return;
-        if (act == "publish") publish_state_ = PublishState::none;
+        if (act == "publish") publications_.erase(name);
         if (!close_on_error.empty()) close(close_on_error);  // the server has no such connection
-        client_.emit_event("media_error", "{\"action\":" + json_quoted(act) + ",\"code\":" +
-                                              std::string(util::json_member(*error, "code").value_or("null")) +
-                                              ",\"message\":" +
-                                              std::string(util::json_member(*error, "message").value_or("null")) + "}");
+        media_error(act, name, util::json_member(*error, "code").value_or("null"),
+                    util::json_member(*error, "message").value_or("null"));
     });
 }
 
-void KurentoClient::publish(bool audio, bool video) {
-    if (publish_state_ != PublishState::none) return;
-    audio_ = audio;
-    video_ = video;
+void KurentoClient::publish(bool audio, bool video, std::string_view stream) {
+    const std::string name(stream);
+    if (!kurento::valid_stream_name(name))
+        return media_error("publish", name, "\"bad_request\"", "\"stream: not a stream name\"");
+    if (publications_.count(name)) return;
     if (mesh()) {  // peers will ask for our stream one by one
-        publish_state_ = PublishState::requested;
-        return request("publish", ",\"sdp\":null" + flags(audio, video));
+        publications_[name] = Publication{PublishState::requested, audio, video};
+        return request("publish", name, ",\"sdp\":null" + flags(audio, video));
     }
-    publish_state_ = PublishState::offering;  // sfu: offer to the media server first
-    create("pub", "send", 0, true);
-    rtc("offer", "pub");
+    publications_[name] = Publication{PublishState::offering, audio, video};  // sfu: offer to the media server first
+    const std::string key = pub_key(std::nullopt, name);
+    create(key, true, 0, name, true);
+    rtc("offer", key);
 }
 
-void KurentoClient::unpublish() {
-    if (publish_state_ == PublishState::none) return;
-    publish_state_ = PublishState::none;
-    request("unpublish", {});
-    close_publishing();
+void KurentoClient::unpublish(std::string_view stream) {
+    const std::string name(stream);
+    if (!publications_.erase(name)) return;
+    request("unpublish", name, {});
+    close_publishing(name);
 }
 
-void KurentoClient::close_publishing() {
+void KurentoClient::close_publishing(const std::string& stream) {
     for (auto it = pcs_.begin(); it != pcs_.end();) {
-        const std::string key = (it++)->first;
-        if (key.rfind("pub", 0) == 0) close(key);
+        const auto& [key, pc] = *it++;
+        if (pc.send && pc.stream == stream) close(key);
     }
 }
 
-void KurentoClient::update(bool audio, bool video) {
-    audio_ = audio;
-    video_ = video;
-    if (publish_state_ != PublishState::none) request("update_stream", flags(audio, video));
+void KurentoClient::update(bool audio, bool video, std::string_view stream) {
+    const auto it = publications_.find(std::string(stream));
+    if (it == publications_.end()) return;
+    it->second.audio = audio;
+    it->second.video = video;
+    request("update_stream", stream, flags(audio, video));
 }
 
-void KurentoClient::record(bool start) {
-    stream_request(start ? "record_start" : "record_stop", {});
+void KurentoClient::record(bool start, std::string_view stream) {
+    stream_request(start ? "record_start" : "record_stop", stream, {});
 }
 
-void KurentoClient::set_filter(std::string_view filter) { stream_request("set_filter", ",\"filter\":" + json_quoted(filter)); }
-
-void KurentoClient::stream_request(std::string_view action, std::string data_json) {
-    if (publish_state_ == PublishState::published) return request(action, std::move(data_json));
-    client_.emit_event("media_error", "{\"action\":" + json_quoted(action) +
-                                          ",\"code\":\"bad_request\",\"message\":\"not publishing\"}");
+void KurentoClient::set_filter(std::string_view filter, std::string_view stream) {
+    stream_request("set_filter", stream, ",\"filter\":" + json_quoted(filter));
 }
 
-void KurentoClient::subscribe_to(ca::UserId publisher) {
-    const std::string key = "sub:" + std::to_string(publisher);
-    if (publisher == me() || pcs_.count(key)) return;
+void KurentoClient::stream_request(std::string_view action, std::string_view stream, std::string data_json) {
+    const auto it = publications_.find(std::string(stream));
+    if (it != publications_.end() && it->second.state == PublishState::published)
+        return request(action, stream, std::move(data_json));
+    media_error(action, stream, "\"bad_request\"", "\"not publishing\"");
+}
+
+void KurentoClient::subscribe_to(const StreamKey& stream) {
+    const std::string key = sub_key(stream);
+    if (stream.user == me() || pcs_.count(key)) return;
     if (server_offers_) {  // the media server offers; we answer (see on_server_message "subscribed")
-        create(key, "recv", publisher, false);
-        return request("subscribe", ",\"user\":" + std::to_string(publisher), key);
+        create(key, false, stream.user, stream.name, false);
+        return request("subscribe", stream.name, ",\"user\":" + std::to_string(stream.user), key);
     }
-    create(key, "recv", publisher, true);
+    create(key, false, stream.user, stream.name, true);
     rtc("offer", key);
 }
 
@@ -115,28 +147,32 @@ void KurentoClient::report(std::string_view op, const std::string& pc, std::stri
     const auto it = pcs_.find(pc);
     if (it == pcs_.end()) return;  // closed meanwhile
     const ca::UserId peer = it->second.peer;
+    const std::string stream = it->second.stream;
+    const bool send = it->second.send;
     const auto sdp = util::json_member(payload, "sdp");
     if (op == "offer" && sdp) {
-        if (pc == "pub") {
-            publish_state_ = PublishState::requested;
-            return request("publish", ",\"sdp\":" + std::string(*sdp) + flags(audio_, video_));
+        if (send) {  // sfu: our stream to the media server
+            auto pub = publications_.find(stream);
+            if (pub == publications_.end()) return;
+            pub->second.state = PublishState::requested;
+            return request("publish", stream, ",\"sdp\":" + std::string(*sdp) + flags(pub->second.audio, pub->second.video));
         }
-        return request("subscribe", ",\"user\":" + std::to_string(peer) + ",\"sdp\":" + std::string(*sdp), pc);
+        return request("subscribe", stream, ",\"user\":" + std::to_string(peer) + ",\"sdp\":" + std::string(*sdp), pc);
     }
     if (op == "answer" && sdp) {
-        if (pc.rfind("sub:", 0) == 0)  // our answer to the media server's offer
-            return request("answer", ",\"user\":" + std::to_string(peer) + ",\"sdp\":" + std::string(*sdp), pc);
+        if (!send)  // our answer to the media server's offer
+            return request("answer", stream, ",\"user\":" + std::to_string(peer) + ",\"sdp\":" + std::string(*sdp), pc);
         // mesh: our answer to a subscriber's offer
-        return request("subscribe_answer", ",\"user\":" + std::to_string(peer) + ",\"sdp\":" + std::string(*sdp));
+        return request("subscribe_answer", stream, ",\"user\":" + std::to_string(peer) + ",\"sdp\":" + std::string(*sdp));
     }
     if (op == "candidate") {
         const auto candidate = util::json_member(payload, "candidate");
         if (!candidate) return;
         // The stream the connection carries, and (mesh) the user at its other end.
-        const ca::UserId owner = pc.rfind("sub:", 0) == 0 ? peer : me();
+        const ca::UserId owner = send ? me() : peer;
         std::string data = ",\"user\":" + std::to_string(owner);
         if (mesh()) data += ",\"peer\":" + std::to_string(peer);
-        return request("ice_candidate", data + ",\"candidate\":" + std::string(*candidate));
+        return request("ice_candidate", stream, data + ",\"candidate\":" + std::string(*candidate));
     }
     if (op == "remote_set") {
         it->second.remote_set = true;
@@ -148,9 +184,10 @@ void KurentoClient::report(std::string_view op, const std::string& pc, std::stri
     if (op == "failed") {
         close(pc);
         // A receiving connection that failed is tried again, a few times per announced stream.
-        if (pc.rfind("sub:", 0) != 0 || !streams_.count(peer)) return;
-        if (resubscribes_[peer]++ < kMaxResubscribes) return subscribe_to(peer);
-        client_.emit_event("receive_failed", "{\"user\":" + std::to_string(peer) + "}");
+        const StreamKey key(peer, stream);
+        if (send || !streams_.count(key)) return;
+        if (resubscribes_[key]++ < kMaxResubscribes) return subscribe_to(key);
+        client_.emit_event("receive_failed", "{\"user\":" + std::to_string(peer) + ",\"stream\":" + json_quoted(stream) + "}");
     }
 }
 
@@ -169,51 +206,54 @@ void KurentoClient::on_server_message(std::string_view data) {
         streams_.clear();
         if (const auto list = util::json_member(data, "streams"))
             util::for_each_element(*list, [&](std::string_view stream) {
-                if (const auto u = user_member(stream, "user")) streams_[*u] = std::string(stream);
+                if (const auto u = user_member(stream, "user")) streams_[StreamKey(*u, stream_member(stream))] = std::string(stream);
             });
         emit_streams();
-        for (const auto& [publisher, s] : streams_) subscribe_to(publisher);
+        for (const auto& [key, s] : streams_) subscribe_to(key);
         return;
     }
+    const std::string stream = stream_member(data);
     if (*action == "published") {
-        publish_state_ = PublishState::published;
+        const auto pub = publications_.find(stream);
+        if (pub == publications_.end()) return;  // unpublished meanwhile
+        pub->second.state = PublishState::published;
         if (const auto sdp = util::json_member(data, "sdp"); sdp && *sdp != "null")
-            rtc("remote_answer", "pub", ",\"sdp\":" + std::string(*sdp));
-        return client_.emit_event("published", "{}");
+            rtc("remote_answer", pub_key(std::nullopt, stream), ",\"sdp\":" + std::string(*sdp));
+        return client_.emit_event("published", "{\"stream\":" + json_quoted(stream) + "}");
     }
-    if (*action == "subscribe_request") {  // mesh: a peer wants our stream
+    if (*action == "subscribe_request") {  // mesh: a peer wants one of our streams
         const auto subscriber = user_member(data, "user");
         const auto sdp = util::json_member(data, "sdp");
-        if (!subscriber || !sdp || publish_state_ == PublishState::none) return;
-        const std::string key = "pub:" + std::to_string(*subscriber);
+        if (!subscriber || !sdp || !publications_.count(stream)) return;
+        const std::string key = pub_key(*subscriber, stream);
         close(key);  // a new offer from the same peer replaces the old connection
-        create(key, "send", *subscriber, false);
+        create(key, true, *subscriber, stream, false);
         return rtc("answer", key, ",\"sdp\":" + std::string(*sdp));
     }
     if (*action == "subscribed") {
         const auto publisher = user_member(data, "user");
         const auto sdp = util::json_member(data, "sdp");
         if (!publisher || !sdp) return;
-        const std::string key = "sub:" + std::to_string(*publisher);
+        const std::string key = sub_key(StreamKey(*publisher, stream));
         if (!pcs_.count(key)) return;  // closed meanwhile
         const bool offer = string_member(data, "type") == std::optional<std::string>("offer");
         return rtc(offer ? "answer" : "remote_answer", key, ",\"sdp\":" + std::string(*sdp));
     }
     if (*action == "unsubscribed") {
-        if (const auto subscriber = user_member(data, "user")) close("pub:" + std::to_string(*subscriber));
+        if (const auto subscriber = user_member(data, "user")) close(pub_key(*subscriber, stream));
         return;
     }
     if (*action == "ice_candidate") {
         const auto owner = user_member(data, "user");
         const auto candidate = util::json_member(data, "candidate");
-        if (owner && candidate) on_candidate(*owner, user_member(data, "peer"), *candidate);
+        if (owner && candidate) on_candidate(StreamKey(*owner, stream), user_member(data, "peer"), *candidate);
     }
 }
 
-void KurentoClient::on_candidate(ca::UserId owner, std::optional<ca::UserId> peer, std::string_view candidate) {
+void KurentoClient::on_candidate(const StreamKey& owner, std::optional<ca::UserId> peer, std::string_view candidate) {
     std::string key;
-    if (owner == me()) key = mesh() ? (peer ? "pub:" + std::to_string(*peer) : std::string()) : "pub";
-    else key = "sub:" + std::to_string(owner);
+    if (owner.user == me()) key = mesh() ? (peer ? pub_key(*peer, owner.name) : std::string()) : pub_key(std::nullopt, owner.name);
+    else key = sub_key(owner);
     const auto it = pcs_.find(key);
     if (it == pcs_.end()) return;
     if (!it->second.remote_set) {
@@ -231,33 +271,41 @@ void KurentoClient::on_room_message(ca::UserId from, std::string_view data) {
         const auto stream = util::json_member(data, "stream");
         const auto user = stream ? user_member(*stream, "user") : std::nullopt;
         if (!user) return;
-        streams_[*user] = std::string(*stream);
+        const StreamKey key(*user, stream_member(*stream));
+        streams_[key] = std::string(*stream);
         emit_streams();
         if (*action == "stream_added") {
-            resubscribes_.erase(*user);
-            subscribe_to(*user);
+            resubscribes_.erase(key);
+            subscribe_to(key);
         }
     } else if (*action == "stream_removed") {
         const auto user = user_member(data, "user");
         if (!user) return;
-        streams_.erase(*user);
-        close("sub:" + std::to_string(*user));
-        if (*user == me() && publish_state_ == PublishState::published) {
-            // The server dropped our stream (its media server went away, say).
-            publish_state_ = PublishState::none;
-            close_publishing();
-            client_.emit_event("unpublished", "{}");
-        }
+        const StreamKey key(*user, stream_member(data));
+        streams_.erase(key);
+        close(sub_key(key));
+        if (*user == me()) drop_publication(key.name);
         emit_streams();
     }
+}
+
+void KurentoClient::drop_publication(const std::string& stream) {
+    const auto it = publications_.find(stream);
+    if (it == publications_.end() || it->second.state != PublishState::published) return;
+    // The server dropped our stream (its media server went away, say).
+    publications_.erase(it);
+    close_publishing(stream);
+    client_.emit_event("unpublished", "{\"stream\":" + json_quoted(stream) + "}");
 }
 
 void KurentoClient::on_membership(std::string_view event, std::string_view payload) {
     if (event == "user_left") {
         const auto u = util::json_member(payload, "user");
         if (const auto id = u ? user_member(*u, "id") : std::nullopt) {
-            close("sub:" + std::to_string(*id));
-            close("pub:" + std::to_string(*id));
+            std::vector<std::string> theirs;  // every connection with them, whatever the stream
+            for (const auto& [key, pc] : pcs_)
+                if (pc.peer == *id) theirs.push_back(key);
+            for (auto& key : theirs) close(key);
         }
         return;
     }
@@ -265,7 +313,7 @@ void KurentoClient::on_membership(std::string_view event, std::string_view paylo
         close_all();
         streams_.clear();
         resubscribes_.clear();
-        publish_state_ = PublishState::none;
+        publications_.clear();
         if (event != "room_joined") emit_streams();
     }
 }
@@ -276,10 +324,11 @@ void KurentoClient::rtc(std::string op, const std::string& pc, std::string extra
     client_.emit_event("rtc", "{\"op\":" + json_quoted(op) + ",\"pc\":" + json_quoted(pc) + extra + "}");
 }
 
-void KurentoClient::create(const std::string& pc, std::string_view kind, ca::UserId peer, bool offers) {
-    pcs_[pc] = Pc{peer, false, {}};
-    rtc("create", pc, ",\"kind\":" + json_quoted(kind) + ",\"offers\":" + (offers ? "true" : "false") +
-                          ",\"peer\":" + std::to_string(peer) + ",\"iceServers\":" + ice_servers_);
+void KurentoClient::create(const std::string& pc, bool send, ca::UserId peer, const std::string& stream, bool offers) {
+    pcs_[pc] = Pc{peer, stream, send, false, {}};
+    rtc("create", pc, std::string(",\"kind\":") + (send ? "\"send\"" : "\"recv\"") + ",\"offers\":" + (offers ? "true" : "false") +
+                          ",\"peer\":" + std::to_string(peer) + ",\"stream\":" + json_quoted(stream) +
+                          ",\"iceServers\":" + ice_servers_);
 }
 
 void KurentoClient::close(std::string pc) {
@@ -292,7 +341,7 @@ void KurentoClient::close_all() {
 
 void KurentoClient::emit_streams() {
     std::string list = "[";
-    for (const auto& [user, s] : streams_) {
+    for (const auto& [key, s] : streams_) {
         if (list.size() > 1) list += ',';
         list += s;
     }

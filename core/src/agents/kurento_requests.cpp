@@ -1,5 +1,7 @@
 #include "compeit/agents/kurento_requests.hpp"
 
+#include <utility>
+
 #include "compeit/ca/input.hpp"
 
 namespace compeit::agents::kurento {
@@ -18,39 +20,66 @@ std::optional<Candidate> candidate_of(ca::Input& in) {
     return out;
 }
 
+// The `stream` field: absent or null is the camera.
+std::string stream_of(ca::Input& in) {
+    auto name = in.opt_string("stream", kMaxStreamNameBytes);
+    if (!name) return "camera";
+    if (!valid_stream_name(*name))
+        in.fail("stream must be 1-" + std::to_string(kMaxStreamNameBytes) + " characters of a-z, 0-9, - and _");
+    return std::move(*name);
+}
+
 }  // namespace
+
+bool valid_stream_name(std::string_view name) {
+    if (name.empty() || name.size() > kMaxStreamNameBytes) return false;
+    for (const char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+    return true;
+}
 
 Expected<Request, std::string> parse_request(const ca::json& data) {
     ca::Input in(data);
     const std::string action = in.string("action", 64);
     if (!in) return unexpected(in.error());
     Request out;
+    // Fields are read in the order of the struct's members (function arguments have none).
     if (action == "publish") {
-        out = Publish{in.opt_string("sdp", kMaxSdpBytes), in.boolean("audio", true), in.boolean("video", true)};
+        auto stream = stream_of(in);
+        auto sdp = in.opt_string("sdp", kMaxSdpBytes);
+        const bool audio = in.boolean("audio", true);
+        out = Publish{std::move(stream), std::move(sdp), audio, in.boolean("video", true)};
     } else if (action == "subscribe") {
         const auto user = in.user("user");
-        out = Subscribe{user, in.opt_string("sdp", kMaxSdpBytes)};
+        auto stream = stream_of(in);
+        out = Subscribe{user, std::move(stream), in.opt_string("sdp", kMaxSdpBytes)};
     } else if (action == "subscribe_answer") {
         const auto user = in.user("user");
-        out = SubscribeAnswer{user, in.string("sdp", kMaxSdpBytes)};
+        auto stream = stream_of(in);
+        out = SubscribeAnswer{user, std::move(stream), in.string("sdp", kMaxSdpBytes)};
     } else if (action == "answer") {
         const auto user = in.user("user");
-        out = Answer{user, in.string("sdp", kMaxSdpBytes)};
+        auto stream = stream_of(in);
+        out = Answer{user, std::move(stream), in.string("sdp", kMaxSdpBytes)};
     } else if (action == "ice_candidate") {
         const auto user = in.user("user");
+        auto stream = stream_of(in);
         const auto peer = in.opt_user("peer");
-        out = IceCandidate{user, peer, candidate_of(in)};
+        out = IceCandidate{user, std::move(stream), peer, candidate_of(in)};
     } else if (action == "unpublish") {
-        out = Unpublish{};
+        out = Unpublish{stream_of(in)};
     } else if (action == "unsubscribe") {
-        out = Unsubscribe{in.user("user")};
+        const auto user = in.user("user");
+        out = Unsubscribe{user, stream_of(in)};
     } else if (action == "update_stream") {
+        auto stream = stream_of(in);
         const auto audio = in.opt_boolean("audio");
-        out = UpdateStream{audio, in.opt_boolean("video")};
+        out = UpdateStream{std::move(stream), audio, in.opt_boolean("video")};
     } else if (action == "set_filter") {
-        out = SetFilter{in.string("filter", kMaxFilterBytes)};
+        auto stream = stream_of(in);
+        out = SetFilter{std::move(stream), in.string("filter", kMaxFilterBytes)};
     } else if (action == "record_start" || action == "record_stop") {
-        out = Record{action == "record_start"};
+        out = Record{stream_of(in), action == "record_start"};
     } else {
         return unexpected(std::string("action must be one of publish, subscribe, subscribe_answer, answer, "
                                       "ice_candidate, unpublish, unsubscribe, update_stream, set_filter, "

@@ -5,8 +5,13 @@
 
 namespace compeit::janus {
 
+using agents::media_gone;
 using agents::MediaDone;
 using agents::MediaError;
+using agents::PubRef;
+using agents::StreamKey;
+using agents::SubKey;
+using agents::SubRef;
 using ca::ErrorCode;
 
 namespace {
@@ -14,8 +19,6 @@ namespace {
 constexpr const char* kPlugin = "janus.plugin.videoroom";
 constexpr std::size_t kMaxQueuedCandidates = 64;
 constexpr int kRoomExists = 427;  // VideoRoom: "Room ... already exists"
-
-MediaError gone() { return MediaError{ErrorCode::unavailable, "the stream went away meanwhile"}; }
 
 // plugindata.data of a Janus reply, or null.
 const json* plugin_data(const json& reply) {
@@ -93,135 +96,111 @@ JanusBackend::~JanusBackend() {
     session_.on_lost = nullptr;
 }
 
-HandleId JanusBackend::handle_of(ca::RoomId room, ca::UserId user) const {
-    const auto r = rooms_.find(room);
-    if (r == rooms_.end()) return 0;
-    const auto p = r->second.pubs.find(user);
-    return p == r->second.pubs.end() ? 0 : p->second.handle;
+HandleId JanusBackend::handle_of(ca::RoomId room, const StreamKey& stream) {
+    const Pub* p = rooms_.pub(room, stream);
+    return p ? p->handle : 0;
 }
 
-HandleId JanusBackend::subscription_of(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) const {
-    const auto r = rooms_.find(room);
-    if (r == rooms_.end()) return 0;
-    const auto s = r->second.subs.find({subscriber, publisher});
-    return s == r->second.subs.end() ? 0 : s->second.handle;
+HandleId JanusBackend::subscription_of(ca::RoomId room, ca::UserId subscriber, const StreamKey& stream) {
+    const Sub* s = rooms_.sub(room, SubKey{subscriber, stream});
+    return s ? s->handle : 0;
 }
 
-JanusBackend::Subscription* JanusBackend::find_sub(ca::RoomId room, Link link, std::uint64_t serial) {
-    const auto it = rooms_.find(room);
-    if (it == rooms_.end()) return nullptr;
-    const auto s = it->second.subs.find(link);
-    return s != it->second.subs.end() && s->second.serial == serial ? &s->second : nullptr;
-}
-
-JanusBackend::Publisher* JanusBackend::find_pub(ca::RoomId room, ca::UserId user, std::uint64_t serial) {
-    const auto it = rooms_.find(room);
-    if (it == rooms_.end()) return nullptr;
-    const auto p = it->second.pubs.find(user);
-    return p != it->second.pubs.end() && p->second.serial == serial ? &p->second : nullptr;
+JanusBackend::Pub* JanusBackend::ready_pub(ca::RoomId room, const StreamKey& stream) {
+    Pub* p = rooms_.pub(room, stream);
+    return p && p->ready ? p : nullptr;
 }
 
 // --- publish --------------------------------------------------------------------
 
-void JanusBackend::publish(ca::RoomId room, ca::UserId user, const std::string& offer, MediaDone done) {
-    auto [it, fresh] = rooms_.try_emplace(room);
-    if (fresh) it->second.serial = next_serial_++;
-    if (it->second.pubs.count(user))
+void JanusBackend::publish(ca::RoomId room, const StreamKey& stream, const std::string& offer, MediaDone done) {
+    if (rooms_.pub(room, stream))
         return done(unexpected(MediaError{ErrorCode::bad_request, "a publish of this stream is already under way"}));
-    const std::uint64_t serial = next_serial_++;
-    it->second.pubs[user].serial = serial;
-    StepDone finish = [this, room, user, serial, done](Step step) {
-        Publisher* p = find_pub(room, user, serial);
-        if (!step) {
-            if (p) {
-                drop_publisher(*p);
-                rooms_[room].pubs.erase(user);
+    const PubRef ref = rooms_.add_pub(room, stream);
+    StepDone finish = rooms_.then<Step>(
+        ref, [done](Step step) { done(unexpected(step ? media_gone() : step.error())); },
+        [this, ref, done](Pub& p, Step step) {
+            if (!step) {
+                rooms_.erase_pub(*this, ref.room, ref.key);
+                return done(unexpected(step.error()));
             }
-            return done(unexpected(step.error()));
-        }
-        if (!p) return done(unexpected(gone()));
-        p->ready = true;
-        done(std::optional<std::string>(step->get<std::string>()));
-    };
-    with_room(room, [this, room, user, serial, offer, finish](Step ok) {
+            p.ready = true;
+            done(std::optional<std::string>(step->get<std::string>()));
+        });
+    with_room(room, [this, ref, offer, finish](Step ok) {
         if (!ok) return finish(std::move(ok));
-        if (!find_pub(room, user, serial)) return finish(unexpected(gone()));
-        join_and_offer(room, user, serial, offer, finish);
+        if (!rooms_.find(ref)) return finish(unexpected(media_gone()));
+        join_and_offer(ref, offer, finish);
     });
 }
 
 void JanusBackend::with_room(ca::RoomId room, StepDone cont) {
-    const auto it = rooms_.find(room);
-    if (it == rooms_.end()) return cont(unexpected(gone()));
-    Room& r = it->second;
-    if (r.created) return cont(json());
-    r.waiting.push_back(std::move(cont));
-    if (r.creating) return;
-    r.creating = true;
-    const std::uint64_t serial = r.serial;
     const std::uint64_t jroom = janus_room(room);
-    orphans_.erase(jroom);  // in use again
-    // Room management needs a handle; a short-lived one does it.
-    session_.attach(kPlugin, [this, room, serial, jroom](Expected<HandleId, Error> handle) {
-        auto settle = [this, room, serial](Step outcome) {
-            const auto it2 = rooms_.find(room);
-            if (it2 == rooms_.end() || it2->second.serial != serial) return;
-            it2->second.creating = false;
-            it2->second.created = outcome.has_value();
-            for (auto& w : std::exchange(it2->second.waiting, {})) w(outcome);
-        };
-        if (!handle) return settle(unexpected(to_media_error(handle.error())));
-        const json body{{"request", "create"}, {"room", jroom}, {"description", "COMPEIT room " + std::to_string(room)},
-                        {"publishers", config_.max_publishers}, {"is_private", true}};
-        session_.message(*handle, body, nullptr, [this, h = *handle, jroom, settle](Result res) {
-            session_.detach(h);
-            if (!res && res.error().disconnected) orphans_.insert(jroom);  // Janus may have made it
-            if (!res && res.error().code != kRoomExists) return settle(unexpected(to_media_error(res.error())));
-            settle(json());
+    auto then = [cont = std::move(cont)](agents::RoomObject::Made made) {
+        if (!made) return cont(unexpected(made.error()));
+        cont(json());
+    };
+    rooms_.with_object(room, std::move(then), [this, room, jroom](auto settle) {
+        orphans_.erase(jroom);  // in use again
+        // Room management needs a handle; a short-lived one does it.
+        session_.attach(kPlugin, [this, room, jroom, settle](Expected<HandleId, Error> handle) {
+            if (!handle) return void(settle(unexpected(to_media_error(handle.error()))));
+            const json body{{"request", "create"}, {"room", jroom}, {"description", "COMPEIT room " + std::to_string(room)},
+                            {"publishers", config_.max_publishers}, {"is_private", true}};
+            session_.message(*handle, body, nullptr, [this, h = *handle, jroom, settle](Result res) {
+                session_.detach(h);
+                if (!res && res.error().disconnected) orphans_.insert(jroom);  // Janus may have made it
+                if (!res && res.error().code != kRoomExists) return void(settle(unexpected(to_media_error(res.error()))));
+                settle(std::to_string(jroom));
+            });
         });
     });
 }
 
-// join (ptype publisher) -> configure with the offer -> Janus' answer.
-void JanusBackend::join_and_offer(ca::RoomId room, ca::UserId user, std::uint64_t serial, const std::string& offer,
-                                  StepDone done) {
-    session_.attach(kPlugin, [=, this](Expected<HandleId, Error> handle) {
+// attach -> join (ptype publisher) -> configure with the offer -> Janus' answer.
+void JanusBackend::join_and_offer(PubRef ref, const std::string& offer, StepDone done) {
+    session_.attach(kPlugin, [this, ref, offer, done](Expected<HandleId, Error> handle) {
         if (!handle) return done(unexpected(to_media_error(handle.error())));
-        Publisher* p = find_pub(room, user, serial);
+        Pub* p = rooms_.find(ref);
         if (!p) {
             session_.detach(*handle);
-            return done(unexpected(gone()));
+            return done(unexpected(media_gone()));
         }
         p->handle = *handle;
-        session_.listen(*handle, [this, room, user, serial](const json& msg) { on_handle_event(room, user, serial, msg); });
-        const json join{{"request", "join"}, {"ptype", "publisher"}, {"room", janus_room(room)},
-                        {"display", "user " + std::to_string(user)}};
-        session_.message(*handle, join, nullptr, [=, this](Result joined) {
-            if (!joined) return done(unexpected(to_media_error(joined.error())));
-            Publisher* p2 = find_pub(room, user, serial);
-            if (!p2) return done(unexpected(gone()));
-            const json* data = plugin_data(*joined);
-            const auto id = data ? data->find("id") : json::const_iterator();
-            if (!data || id == data->end() || !id->is_number_unsigned())
-                return done(unexpected(MediaError{ErrorCode::unavailable, "Janus gave no publisher id"}));
-            p2->feed = id->get<std::uint64_t>();
-            const json jsep{{"type", "offer"}, {"sdp", offer}};
-            session_.message(p2->handle, json{{"request", "configure"}, {"audio", true}, {"video", true}}, jsep,
-                             [=](Result configured) {
-                                 if (!configured) return done(unexpected(to_media_error(configured.error())));
-                                 auto answer = jsep_sdp(*configured, "answer");
-                                 if (!answer)
-                                     return done(unexpected(MediaError{ErrorCode::unavailable, "Janus gave no SDP answer"}));
-                                 done(json(std::move(*answer)));
-                             });
-            p2->offered = true;  // Janus queues candidates that beat the offer to it
-            for (auto& c : std::exchange(p2->candidates, {})) session_.trickle(p2->handle, std::move(c));
-        });
+        session_.listen(*handle, [this, ref](const json& msg) { on_handle_event(ref, msg); });
+        std::string display = "user " + std::to_string(ref.key.user);
+        if (!ref.key.camera()) display += " " + ref.key.name;
+        const json join{{"request", "join"}, {"ptype", "publisher"}, {"room", janus_room(ref.room)}, {"display", display}};
+        session_.message(*handle, join, nullptr, rooms_.then<Result>(
+            ref, [done](Result) { done(unexpected(media_gone())); },
+            [this, ref, offer, done](Pub& pub, Result joined) {
+                if (!joined) return done(unexpected(to_media_error(joined.error())));
+                const json* data = plugin_data(*joined);
+                const auto id = data ? data->find("id") : json::const_iterator();
+                if (!data || id == data->end() || !id->is_number_unsigned())
+                    return done(unexpected(MediaError{ErrorCode::unavailable, "Janus gave no publisher id"}));
+                pub.feed = id->get<std::uint64_t>();
+                configure(ref, offer, done);
+            }));
     });
 }
 
-void JanusBackend::on_handle_event(ca::RoomId room, ca::UserId user, std::uint64_t serial, const json& msg) {
-    Publisher* p = find_pub(room, user, serial);
+void JanusBackend::configure(PubRef ref, const std::string& offer, StepDone done) {
+    Pub& p = *rooms_.find(ref);
+    const json jsep{{"type", "offer"}, {"sdp", offer}};
+    session_.message(p.handle, json{{"request", "configure"}, {"audio", true}, {"video", true}}, jsep,
+                     [done](Result configured) {
+                         if (!configured) return done(unexpected(to_media_error(configured.error())));
+                         auto answer = jsep_sdp(*configured, "answer");
+                         if (!answer) return done(unexpected(MediaError{ErrorCode::unavailable, "Janus gave no SDP answer"}));
+                         done(json(std::move(*answer)));
+                     });
+    p.offered = true;  // Janus queues candidates that beat the offer to it
+    for (auto& c : std::exchange(p.candidates, {})) session_.trickle(p.handle, std::move(c));
+}
+
+void JanusBackend::on_handle_event(const PubRef& ref, const json& msg) {
+    Pub* p = rooms_.find(ref);
     if (!p) return;
     // The browser's connection is up: Janus has the feed, subscribers may join it.
     if (msg.value("janus", "") == "webrtcup") {
@@ -230,130 +209,114 @@ void JanusBackend::on_handle_event(ca::RoomId room, ca::UserId user, std::uint64
         return;
     }
     // The browser's connection failed or closed: Janus unpublished the feed.
-    if (msg.value("janus", "") == "hangup" && p->ready) {
-        if (on_stream_lost) on_stream_lost(room, user);  // the agent unpublishes, which detaches the handle
-        return;
-    }
+    if (msg.value("janus", "") == "hangup" && p->ready) return stream_lost(ref.room, ref.key);  // the agent unpublishes
     // Janus puts its candidates in the answer; with full trickle it sends them too.
-    auto candidate = from_janus_trickle(msg);
-    if (candidate && on_candidate) on_candidate(user, user, std::move(*candidate));
+    if (auto candidate = from_janus_trickle(msg)) candidate_found(ref.key.user, ref.key, std::move(*candidate));
 }
 
 // --- subscriptions, candidates, filters, recording ---------------------------
 
-// attach -> join (ptype subscriber, the publisher's feed) -> Janus' offer.
-void JanusBackend::subscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& offer,
+// [wait for the publisher's connection] -> attach -> join (ptype subscriber,
+// the publisher's feed) -> Janus' offer.
+void JanusBackend::subscribe(ca::RoomId room, ca::UserId subscriber, const StreamKey& stream, const std::string& offer,
                              MediaDone done) {
     if (!offer.empty())
         return done(unexpected(MediaError{ErrorCode::bad_request,
                                           "Janus makes the offer to subscribers (\"Only publishers send offers\")"}));
-    const auto r = rooms_.find(room);
-    Publisher* pub = nullptr;
-    if (r != rooms_.end())
-        if (const auto p = r->second.pubs.find(publisher); p != r->second.pubs.end() && p->second.ready) pub = &p->second;
+    Pub* pub = ready_pub(room, stream);
     if (!pub) return done(unexpected(MediaError{ErrorCode::unavailable, "that stream is not on the media server"}));
-    const Link link{subscriber, publisher};
-    if (const auto old = r->second.subs.find(link); old != r->second.subs.end()) {  // a new subscription replaces it
-        drop_subscription(old->second);
-        r->second.subs.erase(old);
-    }
-    const std::uint64_t serial = next_serial_++;
-    r->second.subs[link].serial = serial;
+    const SubKey key{subscriber, stream};
+    rooms_.erase_sub(*this, room, key);  // a new subscription replaces it
+    const SubRef ref = rooms_.add_sub(room, key);
     const std::uint64_t feed = pub->feed;
-    auto fail = [this, room, link, serial, done](MediaError e) {
-        if (Subscription* s = find_sub(room, link, serial)) {
-            drop_subscription(*s);
-            rooms_[room].subs.erase(link);
+    // Janus knows a feed only once the publisher's browser has connected ("No such feed" before).
+    if (pub->up) return join_feed(ref, feed, std::move(done));
+    pub->waiting_up.push_back([this, ref, feed, done](bool up) {
+        if (!rooms_.find(ref)) return done(unexpected(media_gone()));
+        if (!up) {
+            rooms_.erase_sub(*this, ref.room, ref.key);
+            return done(unexpected(media_gone()));
         }
+        join_feed(ref, feed, done);
+    });
+}
+
+void JanusBackend::join_feed(SubRef ref, std::uint64_t feed, MediaDone done) {
+    auto fail = [this, ref, done](MediaError e) {
+        if (rooms_.find(ref)) rooms_.erase_sub(*this, ref.room, ref.key);
         done(unexpected(std::move(e)));
     };
-    auto join = [=, this] {
-        session_.attach(kPlugin, [=, this](Expected<HandleId, Error> handle) {
-            if (!handle) return fail(to_media_error(handle.error()));
-            Subscription* s = find_sub(room, link, serial);
-            if (!s) {
-                session_.detach(*handle);
-                return done(unexpected(gone()));
-            }
-            s->handle = *handle;
-            session_.listen(*handle, [this, room, link, serial](const json& msg) { on_subscription_event(room, link, serial, msg); });
-            const json body{{"request", "join"}, {"ptype", "subscriber"}, {"room", janus_room(room)},
-                            {"streams", json::array({json{{"feed", feed}}})}};
-            session_.message(*handle, body, nullptr, [=, this](Result joined) {
+    session_.attach(kPlugin, [this, ref, feed, done, fail](Expected<HandleId, Error> handle) {
+        if (!handle) return fail(to_media_error(handle.error()));
+        Sub* s = rooms_.find(ref);
+        if (!s) {
+            session_.detach(*handle);
+            return done(unexpected(media_gone()));
+        }
+        s->handle = *handle;
+        session_.listen(*handle, [this, ref](const json& msg) { on_subscription_event(ref, msg); });
+        const json body{{"request", "join"}, {"ptype", "subscriber"}, {"room", janus_room(ref.room)},
+                        {"streams", json::array({json{{"feed", feed}}})}};
+        session_.message(*handle, body, nullptr, rooms_.then<Result>(
+            ref, [done](Result) { done(unexpected(media_gone())); },
+            [done, fail](Sub&, Result joined) {
                 if (!joined) return fail(to_media_error(joined.error()));
-                if (!find_sub(room, link, serial)) return done(unexpected(gone()));
                 auto sdp = jsep_sdp(*joined, "offer");
                 if (!sdp) return fail(MediaError{ErrorCode::unavailable, "Janus gave no SDP offer"});
                 done(std::optional<std::string>(std::move(*sdp)));
-            });
-        });
-    };
-    // Janus knows a feed only once the publisher's browser has connected ("No such feed" before).
-    if (pub->up) return join();
-    pub->waiting_up.push_back([=, this](bool up) {
-        if (!find_sub(room, link, serial)) return done(unexpected(gone()));
-        if (!up) return fail(gone());
-        join();
+            }));
     });
 }
 
 // "start" with the browser's answer.
-void JanusBackend::answer(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& sdp,
+void JanusBackend::answer(ca::RoomId room, ca::UserId subscriber, const StreamKey& stream, const std::string& sdp,
                           MediaDone done) {
-    const auto r = rooms_.find(room);
-    const Link link{subscriber, publisher};
-    Subscription* found = nullptr;
-    if (r != rooms_.end())
-        if (const auto it = r->second.subs.find(link); it != r->second.subs.end() && it->second.handle != 0)
-            found = &it->second;
-    if (!found)
+    Sub* s = rooms_.sub(room, SubKey{subscriber, stream});
+    if (!s || s->handle == 0)
         return done(unexpected(MediaError{ErrorCode::bad_request, "no offer from the media server is waiting for that answer"}));
-    Subscription& s = *found;
-    if (s.answered) return done(unexpected(MediaError{ErrorCode::bad_request, "that offer was answered already"}));
-    const std::uint64_t serial = s.serial;
-    session_.message(s.handle, json{{"request", "start"}}, json{{"type", "answer"}, {"sdp", sdp}},
-                     [this, room, link, serial, done](Result started) {
-                         Subscription* sub = find_sub(room, link, serial);
-                         if (!started) {
-                             if (sub) {
-                                 drop_subscription(*sub);
-                                 rooms_[room].subs.erase(link);
+    if (s->answered) return done(unexpected(MediaError{ErrorCode::bad_request, "that offer was answered already"}));
+    const SubRef ref{room, SubKey{subscriber, stream}, s->serial};
+    session_.message(s->handle, json{{"request", "start"}}, json{{"type", "answer"}, {"sdp", sdp}},
+                     rooms_.then<Result>(
+                         ref,
+                         [done](Result started) {
+                             done(unexpected(started ? media_gone() : to_media_error(started.error())));
+                         },
+                         [this, ref, done](Sub&, Result started) {
+                             if (!started) {
+                                 rooms_.erase_sub(*this, ref.room, ref.key);
+                                 return done(unexpected(to_media_error(started.error())));
                              }
-                             return done(unexpected(to_media_error(started.error())));
-                         }
-                         if (!sub) return done(unexpected(gone()));
-                         done(std::optional<std::string>());
-                     });
-    s.answered = true;  // Janus has the answer before any candidate sent after it
-    for (auto& c : std::exchange(s.candidates, {})) session_.trickle(s.handle, std::move(c));
+                             done(std::optional<std::string>());
+                         }));
+    s->answered = true;  // Janus has the answer before any candidate sent after it
+    for (auto& c : std::exchange(s->candidates, {})) session_.trickle(s->handle, std::move(c));
 }
 
-void JanusBackend::on_subscription_event(ca::RoomId room, Link link, std::uint64_t serial, const json& msg) {
+void JanusBackend::on_subscription_event(const SubRef& ref, const json& msg) {
     auto candidate = from_janus_trickle(msg);
-    if (candidate && on_candidate && find_sub(room, link, serial))
-        on_candidate(link.first, link.second, std::move(*candidate));
+    if (candidate && rooms_.find(ref)) candidate_found(ref.key.subscriber, ref.key.stream, std::move(*candidate));
 }
 
-void JanusBackend::add_candidate(ca::RoomId room, ca::UserId user, ca::UserId stream_owner, const ca::json& candidate) {
+void JanusBackend::add_candidate(ca::RoomId room, ca::UserId user, const StreamKey& stream, const ca::json& candidate) {
     auto janus_candidate = to_janus_candidate(candidate);
-    const auto r = rooms_.find(room);
-    if (!janus_candidate || r == rooms_.end()) return;
+    if (!janus_candidate) return;
     // The connection it belongs to: our published stream, or a subscription.
     HandleId handle = 0;
     bool ready = false;
     std::vector<json>* queue = nullptr;
-    if (user == stream_owner) {
-        const auto p = r->second.pubs.find(user);
-        if (p == r->second.pubs.end()) return;
-        handle = p->second.handle;
-        ready = p->second.offered;
-        queue = &p->second.candidates;
+    if (user == stream.user) {
+        Pub* p = rooms_.pub(room, stream);
+        if (!p) return;
+        handle = p->handle;
+        ready = p->offered;
+        queue = &p->candidates;
     } else {
-        const auto s = r->second.subs.find({user, stream_owner});
-        if (s == r->second.subs.end()) return;
-        handle = s->second.handle;
-        ready = s->second.answered;
-        queue = &s->second.candidates;
+        Sub* s = rooms_.sub(room, SubKey{user, stream});
+        if (!s) return;
+        handle = s->handle;
+        ready = s->answered;
+        queue = &s->candidates;
     }
     if (!ready) {
         if (queue->size() < kMaxQueuedCandidates) queue->push_back(std::move(*janus_candidate));
@@ -362,25 +325,25 @@ void JanusBackend::add_candidate(ca::RoomId room, ca::UserId user, ca::UserId st
     session_.trickle(handle, std::move(*janus_candidate));
 }
 
-void JanusBackend::set_filter(ca::RoomId, ca::UserId, const std::string&, MediaDone done) {
+void JanusBackend::set_filter(ca::RoomId, const StreamKey&, const std::string&, MediaDone done) {
     done(unexpected(MediaError{ErrorCode::not_supported, "the Janus VideoRoom has no filters"}));
 }
 
-void JanusBackend::record(ca::RoomId room, ca::UserId user, bool start, MediaDone done) {
-    const auto r = rooms_.find(room);
-    Publisher* pub = nullptr;
-    if (r != rooms_.end())
-        if (const auto p = r->second.pubs.find(user); p != r->second.pubs.end() && p->second.ready) pub = &p->second;
+void JanusBackend::record(ca::RoomId room, const StreamKey& stream, bool start, MediaDone done) {
+    Pub* pub = ready_pub(room, stream);
     if (!pub) return done(unexpected(MediaError{ErrorCode::unavailable, "that stream is not on the media server"}));
     if (pub->busy) return done(unexpected(MediaError{ErrorCode::bad_request, "a recording change is under way"}));
     pub->busy = true;
     json body{{"request", "configure"}, {"record", start}};
-    if (start)
-        body["filename"] = config_.record_dir + "/compeit-room" + std::to_string(room) + "-user" + std::to_string(user) +
-                           "-" + std::to_string(config_.wall_ms());
-    const std::uint64_t serial = pub->serial;
-    session_.message(pub->handle, std::move(body), nullptr, [this, room, user, serial, done](Result res) {
-        if (Publisher* p = find_pub(room, user, serial)) p->busy = false;
+    if (start) {
+        // The camera keeps the name it always had; another stream adds its name.
+        std::string name = config_.record_dir + "/compeit-room" + std::to_string(room) + "-user" + std::to_string(stream.user);
+        if (!stream.camera()) name += "-" + stream.name;
+        body["filename"] = name + "-" + std::to_string(config_.wall_ms());
+    }
+    const PubRef ref{room, stream, pub->serial};
+    session_.message(pub->handle, std::move(body), nullptr, [this, ref, done](Result res) {
+        if (Pub* p = rooms_.find(ref)) p->busy = false;
         if (!res) return done(unexpected(to_media_error(res.error())));
         done(std::optional<std::string>());
     });
@@ -388,54 +351,32 @@ void JanusBackend::record(ca::RoomId room, ca::UserId user, bool start, MediaDon
 
 // --- releasing --------------------------------------------------------------------
 
-void JanusBackend::drop_publisher(Publisher& p) {
+void JanusBackend::release(Pub& p) {
     if (p.handle != 0) session_.detach(std::exchange(p.handle, 0));  // Janus unpublishes and leaves
     p.offered = p.ready = p.up = false;
     for (auto& w : std::exchange(p.waiting_up, {})) w(false);
 }
 
-void JanusBackend::drop_subscription(Subscription& s) {
+void JanusBackend::release(Sub& s) {
     if (s.handle != 0) session_.detach(std::exchange(s.handle, 0));  // Janus hangs up
     s.answered = false;
 }
 
-template <class Pred>
-void JanusBackend::drop_subscriptions(Room& r, Pred which) {
-    for (auto it = r.subs.begin(); it != r.subs.end();) {
-        if (!which(it->first)) {
-            ++it;
-            continue;
-        }
-        drop_subscription(it->second);
-        it = r.subs.erase(it);
-    }
-}
+void JanusBackend::unpublish(ca::RoomId room, const StreamKey& stream) { rooms_.erase_pub(*this, room, stream); }
 
-void JanusBackend::unpublish(ca::RoomId room, ca::UserId user) {
-    const auto r = rooms_.find(room);
-    if (r == rooms_.end()) return;
-    drop_subscriptions(r->second, [user](const Link& l) { return l.second == user; });
-    const auto p = r->second.pubs.find(user);
-    if (p == r->second.pubs.end()) return;
-    drop_publisher(p->second);
-    r->second.pubs.erase(p);
-}
-
-void JanusBackend::unsubscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) {
-    const auto r = rooms_.find(room);
-    if (r == rooms_.end()) return;
-    drop_subscriptions(r->second, [&](const Link& l) { return l == Link{subscriber, publisher}; });
+void JanusBackend::unsubscribe(ca::RoomId room, ca::UserId subscriber, const StreamKey& stream) {
+    rooms_.erase_sub(*this, room, SubKey{subscriber, stream});
 }
 
 void JanusBackend::release_room(ca::RoomId room) {
-    const auto r = rooms_.find(room);
-    if (r == rooms_.end()) return;
-    drop_subscriptions(r->second, [](const Link&) { return true; });
-    for (auto& [user, p] : r->second.pubs) drop_publisher(p);
-    const bool made = r->second.created || r->second.creating;
-    auto waiting = std::exchange(r->second.waiting, {});
-    rooms_.erase(r);
-    for (auto& w : waiting) w(unexpected(gone()));
+    auto* r = rooms_.find(room);
+    if (!r) return;
+    rooms_.erase_subs_if(*this, *r, [](const SubKey&) { return true; });
+    while (!r->pubs.empty()) rooms_.erase_pub(*this, room, r->pubs.begin()->first);
+    const bool made = !r->object.id.empty() || r->object.creating;
+    auto waiting = std::exchange(r->object.waiting, {});
+    rooms_.erase(room);
+    for (auto& w : waiting) w(unexpected(media_gone()));
     if (made) destroy_room(janus_room(room));
 }
 
@@ -458,15 +399,13 @@ void JanusBackend::on_lost() {
     // Janus and are destroyed once it is back, unless used again meanwhile.
     std::vector<ca::RoomId> lost;
     std::vector<std::function<void(bool)>> waiting;  // subscriptions waiting for a publisher's connection
-    for (auto& [room, r] : rooms_) {
-        if (r.created || r.creating) orphans_.insert(janus_room(room));
+    for (auto& [room, r] : rooms_.take_all()) {
+        if (!r.object.id.empty() || r.object.creating) orphans_.insert(janus_room(room));
         lost.push_back(room);
-        for (auto& [user, p] : r.pubs) std::move(p.waiting_up.begin(), p.waiting_up.end(), std::back_inserter(waiting));
+        for (auto& [key, p] : r.pubs) std::move(p.waiting_up.begin(), p.waiting_up.end(), std::back_inserter(waiting));
     }
-    rooms_.clear();
     for (auto& w : waiting) w(false);
-    for (const auto room : lost)
-        if (on_room_lost) on_room_lost(room);
+    for (const auto room : lost) room_lost(room);
 }
 
 void JanusBackend::on_connected() {

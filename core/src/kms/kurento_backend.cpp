@@ -7,15 +7,19 @@
 
 namespace compeit::kms {
 
+using agents::media_gone;
 using agents::MediaDone;
 using agents::MediaError;
+using agents::PubRef;
+using agents::StreamKey;
+using agents::SubKey;
+using agents::SubRef;
 using ca::ErrorCode;
 
 namespace {
 
 constexpr std::size_t kMaxQueuedCandidates = 64;
 
-MediaError gone() { return MediaError{ErrorCode::unavailable, "the stream went away meanwhile"}; }
 MediaError no_id(const char* what) { return MediaError{ErrorCode::unavailable, std::string("media server gave no ") + what}; }
 
 }  // namespace
@@ -31,200 +35,183 @@ KurentoBackend::~KurentoBackend() {
 }
 
 std::string KurentoBackend::pipeline_of(ca::RoomId room) const {
-    const auto it = rooms_.find(room);
-    return it == rooms_.end() ? std::string() : it->second.pipeline;
+    const auto* r = rooms_.find(room);
+    return r ? r->object.id : std::string();
 }
 
 // --- lookups (every asynchronous step finds its objects again) -----------------
 
-KurentoBackend::Room* KurentoBackend::find_room(ca::RoomId room, std::uint64_t serial) {
-    const auto it = rooms_.find(room);
-    return it != rooms_.end() && it->second.serial == serial ? &it->second : nullptr;
+KurentoBackend::Pub* KurentoBackend::ready_pub(ca::RoomId room, const StreamKey& stream) {
+    Pub* p = rooms_.pub(room, stream);
+    return p && p->ep.ready ? p : nullptr;
 }
 
-KurentoBackend::Publisher* KurentoBackend::find_pub(ca::RoomId room, ca::UserId user, std::uint64_t serial) {
-    const auto it = rooms_.find(room);
-    if (it == rooms_.end()) return nullptr;
-    const auto p = it->second.pubs.find(user);
-    return p != it->second.pubs.end() && p->second.ep.serial == serial ? &p->second : nullptr;
+KurentoBackend::Locate KurentoBackend::locate(PubRef ref) {
+    return [this, ref]() -> Endpoint* {
+        Pub* p = rooms_.find(ref);
+        return p ? &p->ep : nullptr;
+    };
 }
 
-KurentoBackend::Publisher* KurentoBackend::ready_pub(ca::RoomId room, ca::UserId user) {
-    const auto it = rooms_.find(room);
-    if (it == rooms_.end()) return nullptr;
-    const auto p = it->second.pubs.find(user);
-    return p != it->second.pubs.end() && p->second.ep.ready ? &p->second : nullptr;
-}
-
-KurentoBackend::Endpoint* KurentoBackend::find_sub(ca::RoomId room, ca::UserId publisher, ca::UserId subscriber,
-                                                   std::uint64_t serial) {
-    const auto it = rooms_.find(room);
-    if (it == rooms_.end()) return nullptr;
-    const auto p = it->second.pubs.find(publisher);
-    if (p == it->second.pubs.end()) return nullptr;
-    const auto s = p->second.subs.find(subscriber);
-    return s != p->second.subs.end() && s->second.serial == serial ? &s->second : nullptr;
+KurentoBackend::Locate KurentoBackend::locate(SubRef ref) {
+    return [this, ref]() -> Endpoint* {
+        Sub* s = rooms_.find(ref);
+        return s ? &s->ep : nullptr;
+    };
 }
 
 // --- publish and subscribe ---------------------------------------------------------
 
-void KurentoBackend::publish(ca::RoomId room, ca::UserId user, const std::string& offer, MediaDone done) {
-    auto [it, fresh] = rooms_.try_emplace(room);
-    if (fresh) it->second.serial = next_serial_++;
-    if (it->second.pubs.count(user))
+void KurentoBackend::publish(ca::RoomId room, const StreamKey& stream, const std::string& offer, MediaDone done) {
+    if (rooms_.pub(room, stream))
         return done(unexpected(MediaError{ErrorCode::bad_request, "a publish of this stream is already under way"}));
-    const std::uint64_t serial = next_serial_++;
-    it->second.pubs[user].ep.serial = serial;
-    Locate locate = [this, room, user, serial]() -> Endpoint* {
-        Publisher* p = find_pub(room, user, serial);
-        return p ? &p->ep : nullptr;
-    };
-    AnswerDone finish = [this, room, user, serial, done](Answer answer) {
+    const PubRef ref = rooms_.add_pub(room, stream);
+    auto job = std::make_shared<Job>();
+    job->locate = locate(ref);
+    job->offer = offer;
+    job->to = stream.user;
+    job->stream = stream;
+    job->done = [this, ref, done](Answer answer) {
         if (!answer) {
-            if (find_pub(room, user, serial)) rooms_[room].pubs.erase(user);
-            maybe_reap(room);
+            if (rooms_.find(ref)) rooms_.erase_pub(*this, ref.room, ref.key);
+            maybe_reap(ref.room);
             return done(unexpected(answer.error()));
         }
         done(std::optional<std::string>(std::move(*answer)));
     };
-    with_pipeline(room, [this, user, offer, locate, finish](Answer pipeline) {
-        if (!pipeline) return finish(std::move(pipeline));
-        if (!locate()) return finish(unexpected(gone()));
-        make_endpoint(*pipeline, locate, offer, nullptr, user, user, finish);
+    with_pipeline(room, [this, job](Answer pipeline) {
+        if (!pipeline) return job->done(std::move(pipeline));
+        if (!job->locate()) return job->done(unexpected(media_gone()));
+        make_endpoint(*pipeline, job);
     });
 }
 
-void KurentoBackend::subscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& offer,
+void KurentoBackend::subscribe(ca::RoomId room, ca::UserId subscriber, const StreamKey& stream, const std::string& offer,
                                MediaDone done) {
-    Publisher* p = ready_pub(room, publisher);
-    if (!p)
+    if (!ready_pub(room, stream))
         return done(unexpected(MediaError{ErrorCode::unavailable,
                                           "that stream is not on the media server (it was lost; publish it again)"}));
-    if (const auto old = p->subs.find(subscriber); old != p->subs.end()) {  // a new offer replaces the connection
-        drop_endpoint(old->second);
-        p->subs.erase(old);
-    }
-    const std::uint64_t serial = next_serial_++;
-    p->subs[subscriber].serial = serial;
-    Locate locate = [this, room, publisher, subscriber, serial] { return find_sub(room, publisher, subscriber, serial); };
-    auto source = [this, room, publisher]() -> std::string {
-        const Publisher* pub = ready_pub(room, publisher);
+    const SubKey key{subscriber, stream};
+    rooms_.erase_sub(*this, room, key);  // a new offer replaces the connection
+    const SubRef ref = rooms_.add_sub(room, key);
+    auto job = std::make_shared<Job>();
+    job->locate = locate(ref);
+    job->offer = offer;
+    job->source = [this, room, stream]() -> std::string {
+        const Pub* pub = ready_pub(room, stream);
         return pub ? source_of(*pub) : std::string();
     };
-    AnswerDone finish = [this, room, publisher, subscriber, serial, done](Answer answer) {
+    job->to = subscriber;
+    job->stream = stream;
+    job->done = [this, ref, done](Answer answer) {
         if (!answer) {
-            if (find_sub(room, publisher, subscriber, serial)) rooms_[room].pubs[publisher].subs.erase(subscriber);
+            if (rooms_.find(ref)) rooms_.erase_sub(*this, ref.room, ref.key);
             return done(unexpected(answer.error()));
         }
         done(std::optional<std::string>(std::move(*answer)));
     };
-    make_endpoint(rooms_[room].pipeline, locate, offer, source, subscriber, publisher, finish);
+    make_endpoint(rooms_.find(room)->object.id, job);
 }
 
 void KurentoBackend::with_pipeline(ca::RoomId room, AnswerDone cont) {
-    const auto it = rooms_.find(room);
-    if (it == rooms_.end()) return cont(unexpected(gone()));
-    Room& r = it->second;
-    if (!r.pipeline.empty()) return cont(r.pipeline);
-    r.waiting.push_back(std::move(cont));
-    if (r.creating) return;
-    r.creating = true;
-    const std::uint64_t serial = r.serial;
-    session_.request("create", create_params("MediaPipeline", ""), [this, room, serial](Result res) {
-        Room* rm = find_room(room, serial);
-        if (!rm) {
-            if (res && res->is_string()) release(res->get<std::string>());
-            return;
-        }
-        rm->creating = false;
-        auto waiting = std::exchange(rm->waiting, {});
-        Answer outcome = unexpected(res ? no_id("pipeline id") : to_media_error(res.error()));
-        if (res && res->is_string()) outcome = rm->pipeline = res->get<std::string>();
-        for (auto& w : waiting) w(outcome);
-        maybe_reap(room);
-    });
-}
-
-// create WebRtcEndpoint -> subscribe IceCandidateFound -> processOffer ->
-// [connect from the source] -> gatherCandidates; then the answer goes out.
-void KurentoBackend::make_endpoint(const std::string& pipeline, Locate locate, const std::string& offer,
-                                   std::function<std::string()> source, ca::UserId to, ca::UserId owner,
-                                   AnswerDone done) {
-    session_.request("create", create_params("WebRtcEndpoint", pipeline), [=, this](Result res) {
-        if (!res) return done(unexpected(to_media_error(res.error())));
-        if (!res->is_string()) return done(unexpected(no_id("endpoint id")));
-        const std::string id = res->get<std::string>();
-        Endpoint* ep = locate();
-        if (!ep) {
-            release(id);
-            return done(unexpected(gone()));
-        }
-        ep->id = id;
-        session_.listen(id, "IceCandidateFound", [this, locate, to, owner](const std::string&, const std::string&, const json& data) {
-            Endpoint* e = locate();
-            auto candidate = to_browser_candidate(data);
-            if (!e || !candidate) return;
-            if (!e->ready) return e->kms_candidates.push_back(std::move(*candidate));
-            if (on_candidate) on_candidate(to, owner, std::move(*candidate));
-        });
-        const json sub{{"type", "IceCandidateFound"}, {"object", id}};
-        session_.request("subscribe", sub, [=, this](Result subscribed) {
-            if (!subscribed) return fail_endpoint(locate, subscribed.error(), done);
-            if (!locate()) return done(unexpected(gone()));
-            session_.request("invoke", invoke_params(id, "processOffer", json{{"offer", offer}}), [=, this](Result answer) {
-                if (!answer) return fail_endpoint(locate, answer.error(), done);
-                Endpoint* e = locate();
-                if (!e) return done(unexpected(gone()));
-                if (!answer->is_string()) return fail_endpoint(locate, RpcError{0, "no SDP answer", {}, false}, done);
-                e->negotiated = true;
-                for (auto& c : std::exchange(e->browser_candidates, {}))
-                    session_.request("invoke", invoke_params(id, "addIceCandidate", json{{"candidate", std::move(c)}}), nullptr);
-                const std::string sdp = answer->get<std::string>();
-                if (!source) return finish_endpoint(locate, sdp, to, owner, done);
-                const std::string from = source();
-                if (from.empty()) return fail_endpoint(locate, RpcError{0, "the published stream went away meanwhile", {}, false}, done);
-                session_.request("invoke", invoke_params(from, "connect", json{{"sink", id}}), [=, this](Result connected) {
-                    if (!connected) return fail_endpoint(locate, connected.error(), done);
-                    finish_endpoint(locate, sdp, to, owner, done);
-                });
-            });
+    rooms_.with_object(room, std::move(cont), [this, room](auto settle) {
+        session_.request("create", create_params("MediaPipeline", ""), [this, room, settle](Result res) {
+            agents::RoomObject::Made made = unexpected(res ? no_id("pipeline id") : to_media_error(res.error()));
+            if (res && res->is_string()) made = res->get<std::string>();
+            if (!settle(made) && made) release(*made);  // the room went meanwhile
+            maybe_reap(room);
         });
     });
 }
 
-void KurentoBackend::finish_endpoint(Locate locate, const std::string& answer, ca::UserId to, ca::UserId owner,
-                                     AnswerDone done) {
-    Endpoint* ep = locate();
-    if (!ep) return done(unexpected(gone()));
-    session_.request("invoke", invoke_params(ep->id, "gatherCandidates"), [=, this](Result gathered) {
-        if (!gathered) return fail_endpoint(locate, gathered.error(), done);
-        Endpoint* e = locate();
-        if (!e) return done(unexpected(gone()));
+void KurentoBackend::make_endpoint(const std::string& pipeline, JobPtr job) {
+    session_.request("create", create_params("WebRtcEndpoint", pipeline),
+                     [this, job](Result made) { endpoint_made(job, std::move(made)); });
+}
+
+void KurentoBackend::endpoint_made(JobPtr job, Result made) {
+    if (!made) return job->done(unexpected(to_media_error(made.error())));
+    if (!made->is_string()) return job->done(unexpected(no_id("endpoint id")));
+    job->id = made->get<std::string>();
+    Endpoint* ep = job->locate();
+    if (!ep) {
+        release(job->id);
+        return job->done(unexpected(media_gone()));
+    }
+    ep->id = job->id;
+    session_.listen(job->id, "IceCandidateFound",
+                    [this, locate = job->locate, to = job->to, stream = job->stream](
+                        const std::string&, const std::string&, const json& data) { on_kms_candidate(locate, to, stream, data); });
+    session_.request("subscribe", json{{"type", "IceCandidateFound"}, {"object", job->id}}, [this, job](Result subscribed) {
+        if (!subscribed) return fail_endpoint(*job, subscribed.error());
+        if (!job->locate()) return job->done(unexpected(media_gone()));
+        offer_endpoint(job);
+    });
+}
+
+void KurentoBackend::on_kms_candidate(const Locate& locate, ca::UserId to, const StreamKey& stream, const json& data) {
+    Endpoint* e = locate();
+    auto candidate = to_browser_candidate(data);
+    if (!e || !candidate) return;
+    if (!e->ready) {
+        if (e->kms_candidates.size() < kMaxQueuedCandidates) e->kms_candidates.push_back(std::move(*candidate));
+        return;
+    }
+    candidate_found(to, stream, std::move(*candidate));
+}
+
+void KurentoBackend::offer_endpoint(JobPtr job) {
+    session_.request("invoke", invoke_params(job->id, "processOffer", json{{"offer", job->offer}}),
+                     [this, job](Result answer) { endpoint_offered(job, std::move(answer)); });
+}
+
+void KurentoBackend::endpoint_offered(JobPtr job, Result answer) {
+    if (!answer) return fail_endpoint(*job, answer.error());
+    Endpoint* e = job->locate();
+    if (!e) return job->done(unexpected(media_gone()));
+    if (!answer->is_string()) return fail_endpoint(*job, RpcError{0, "no SDP answer", {}, false});
+    e->negotiated = true;
+    for (auto& c : std::exchange(e->browser_candidates, {}))
+        session_.request("invoke", invoke_params(job->id, "addIceCandidate", json{{"candidate", std::move(c)}}), nullptr);
+    job->answer = answer->get<std::string>();
+    if (!job->source) return finish_endpoint(job);
+    const std::string from = job->source();
+    if (from.empty()) return fail_endpoint(*job, RpcError{0, "the published stream went away meanwhile", {}, false});
+    session_.request("invoke", invoke_params(from, "connect", json{{"sink", job->id}}), [this, job](Result connected) {
+        if (!connected) return fail_endpoint(*job, connected.error());
+        finish_endpoint(job);
+    });
+}
+
+void KurentoBackend::finish_endpoint(JobPtr job) {
+    if (!job->locate()) return job->done(unexpected(media_gone()));
+    session_.request("invoke", invoke_params(job->id, "gatherCandidates"), [this, job](Result gathered) {
+        if (!gathered) return fail_endpoint(*job, gathered.error());
+        Endpoint* e = job->locate();
+        if (!e) return job->done(unexpected(media_gone()));
         e->ready = true;
         auto queued = std::exchange(e->kms_candidates, {});
-        done(answer);  // the answer reaches the browser before KMS's candidates
+        job->done(job->answer);  // the answer reaches the browser before KMS's candidates
         for (auto& c : queued)
-            if (locate() && on_candidate) on_candidate(to, owner, std::move(c));
+            if (job->locate()) candidate_found(job->to, job->stream, std::move(c));
     });
 }
 
-void KurentoBackend::fail_endpoint(const Locate& locate, const RpcError& e, const AnswerDone& done) {
-    if (Endpoint* ep = locate()) drop_endpoint(*ep);
-    done(unexpected(e.code == 0 && !e.disconnected ? MediaError{ErrorCode::unavailable, e.message} : to_media_error(e)));
+void KurentoBackend::fail_endpoint(const Job& job, const RpcError& e) {
+    if (Endpoint* ep = job.locate()) drop_endpoint(*ep);
+    job.done(unexpected(e.code == 0 && !e.disconnected ? MediaError{ErrorCode::unavailable, e.message} : to_media_error(e)));
 }
 
-void KurentoBackend::add_candidate(ca::RoomId room, ca::UserId user, ca::UserId stream_owner, const ca::json& candidate) {
+void KurentoBackend::add_candidate(ca::RoomId room, ca::UserId user, const StreamKey& stream, const ca::json& candidate) {
     auto kms_candidate = to_kms_candidate(candidate);
-    const auto r = rooms_.find(room);
-    if (!kms_candidate || r == rooms_.end()) return;
-    const auto p = r->second.pubs.find(stream_owner);
-    if (p == r->second.pubs.end()) return;
-    Endpoint* ep = &p->second.ep;
-    if (user != stream_owner) {
-        const auto s = p->second.subs.find(user);
-        if (s == p->second.subs.end()) return;
-        ep = &s->second;
+    if (!kms_candidate) return;
+    Endpoint* ep = nullptr;
+    if (user == stream.user) {
+        if (Pub* p = rooms_.pub(room, stream)) ep = &p->ep;
+    } else if (Sub* s = rooms_.sub(room, SubKey{user, stream})) {
+        ep = &s->ep;
     }
+    if (!ep) return;
     if (!ep->negotiated) {
         if (ep->browser_candidates.size() < kMaxQueuedCandidates) ep->browser_candidates.push_back(std::move(*kms_candidate));
         return;
@@ -235,39 +222,23 @@ void KurentoBackend::add_candidate(ca::RoomId room, ca::UserId user, ca::UserId 
 
 // --- releasing ------------------------------------------------------------------------
 
-void KurentoBackend::unpublish(ca::RoomId room, ca::UserId user) {
-    const auto r = rooms_.find(room);
-    if (r == rooms_.end()) return;
-    const auto p = r->second.pubs.find(user);
-    if (p == r->second.pubs.end()) return;
-    drop_publisher(p->second);
-    r->second.pubs.erase(p);
+void KurentoBackend::unpublish(ca::RoomId room, const StreamKey& stream) {
+    rooms_.erase_pub(*this, room, stream);
     maybe_reap(room);
 }
 
-void KurentoBackend::unsubscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) {
-    const auto r = rooms_.find(room);
-    if (r == rooms_.end()) return;
-    const auto p = r->second.pubs.find(publisher);
-    if (p == r->second.pubs.end()) return;
-    const auto s = p->second.subs.find(subscriber);
-    if (s == p->second.subs.end()) return;
-    drop_endpoint(s->second);
-    p->second.subs.erase(s);
+void KurentoBackend::unsubscribe(ca::RoomId room, ca::UserId subscriber, const StreamKey& stream) {
+    rooms_.erase_sub(*this, room, SubKey{subscriber, stream});
 }
 
 void KurentoBackend::release_room(ca::RoomId room) {
     // The agent has nothing left here; publishes still under way finish (or fail) on their own.
-    const auto r = rooms_.find(room);
-    if (r == rooms_.end()) return;
-    for (auto p = r->second.pubs.begin(); p != r->second.pubs.end();) {
-        if (!p->second.ep.ready) {
-            ++p;
-            continue;
-        }
-        drop_publisher(p->second);
-        p = r->second.pubs.erase(p);
-    }
+    auto* r = rooms_.find(room);
+    if (!r) return;
+    std::vector<StreamKey> ready;
+    for (const auto& [key, p] : r->pubs)
+        if (p.ep.ready) ready.push_back(key);
+    for (const auto& key : ready) rooms_.erase_pub(*this, room, key);
     maybe_reap(room);
 }
 
@@ -276,9 +247,7 @@ void KurentoBackend::drop_endpoint(Endpoint& ep) {
     ep.negotiated = ep.ready = false;
 }
 
-void KurentoBackend::drop_publisher(Publisher& p) {
-    for (auto& [user, sub] : p.subs) drop_endpoint(sub);
-    p.subs.clear();
+void KurentoBackend::release(Pub& p) {
     if (!p.recorder.empty()) {  // stop first so the file is finalized
         session_.request("invoke", invoke_params(p.recorder, "stop"), nullptr);
         release(std::exchange(p.recorder, {}));
@@ -288,12 +257,10 @@ void KurentoBackend::drop_publisher(Publisher& p) {
 }
 
 void KurentoBackend::maybe_reap(ca::RoomId room) {
-    const auto it = rooms_.find(room);
-    if (it == rooms_.end()) return;
-    const Room& r = it->second;
-    if (!r.pubs.empty() || !r.waiting.empty() || r.creating) return;
-    const std::string pipeline = r.pipeline;
-    rooms_.erase(it);
+    const auto* r = rooms_.find(room);
+    if (!r || !r->pubs.empty() || !r->subs.empty() || !r->object.waiting.empty() || r->object.creating) return;
+    const std::string pipeline = r->object.id;
+    rooms_.erase(room);
     release(pipeline);
 }
 
@@ -308,13 +275,11 @@ void KurentoBackend::release(const std::string& id) {
 void KurentoBackend::on_lost() {
     // What KMS may still hold is released on reconnection; a pipeline takes its elements with it.
     std::vector<ca::RoomId> lost;
-    for (auto& [room, r] : rooms_) {
-        if (!r.pipeline.empty()) orphans_.insert(r.pipeline);
+    for (auto& [room, r] : rooms_.take_all()) {
+        if (!r.object.id.empty()) orphans_.insert(r.object.id);
         lost.push_back(room);
     }
-    rooms_.clear();
-    for (const auto room : lost)
-        if (on_room_lost) on_room_lost(room);  // the agent tells the rooms their streams are gone
+    for (const auto room : lost) room_lost(room);  // the agent tells the rooms their streams are gone
 }
 
 void KurentoBackend::on_connected() {

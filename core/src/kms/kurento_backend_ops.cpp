@@ -11,34 +11,36 @@
 
 namespace compeit::kms {
 
+using agents::media_gone;
 using agents::MediaDone;
 using agents::MediaError;
+using agents::PubRef;
+using agents::StreamKey;
 using ca::ErrorCode;
 
 namespace {
 
-MediaError gone() { return MediaError{ErrorCode::unavailable, "the stream went away meanwhile"}; }
 MediaError not_publishing() { return MediaError{ErrorCode::bad_request, "not publishing on the media server"}; }
 MediaError busy() { return MediaError{ErrorCode::bad_request, "another filter or recording change is under way"}; }
 
 }  // namespace
 
-void KurentoBackend::set_filter(ca::RoomId room, ca::UserId user, const std::string& filter, MediaDone done) {
+void KurentoBackend::set_filter(ca::RoomId room, const StreamKey& stream, const std::string& filter, MediaDone done) {
     auto spec = filter_spec(filter);
     if (!spec) return done(unexpected(spec.error()));
-    Publisher* p = ready_pub(room, user);
+    Pub* p = ready_pub(room, stream);
     if (!p) return done(unexpected(not_publishing()));
     if (p->busy) return done(unexpected(busy()));
-    const std::uint64_t serial = p->ep.serial;
+    const PubRef ref{room, stream, p->serial};
     if (!*spec) {  // remove the filter
         if (p->filter.empty()) return done(std::optional<std::string>());
         p->busy = true;
-        return switch_filter(room, user, serial, p->filter, {}, std::move(done));
+        return switch_filter(ref, p->filter, {}, std::move(done));
     }
     p->busy = true;
-    session_.request("create", create_params((*spec)->type, rooms_[room].pipeline, (*spec)->params),
-                     [this, room, user, serial, done](Result made) {
-        Publisher* pub = find_pub(room, user, serial);
+    session_.request("create", create_params((*spec)->type, rooms_.find(room)->object.id, (*spec)->params),
+                     [this, ref, done](Result made) {
+        Pub* pub = rooms_.find(ref);
         if (!made || !made->is_string()) {
             if (pub) pub->busy = false;
             return done(unexpected(made ? MediaError{ErrorCode::unavailable, "media server gave no filter id"}
@@ -47,42 +49,46 @@ void KurentoBackend::set_filter(ca::RoomId room, ca::UserId user, const std::str
         const std::string id = made->get<std::string>();
         if (!pub) {
             release(id);
-            return done(unexpected(gone()));
+            return done(unexpected(media_gone()));
         }
         session_.request("invoke", invoke_params(pub->ep.id, "connect", json{{"sink", id}}),
-                         [this, room, user, serial, id, done](Result connected) {
-            Publisher* q = find_pub(room, user, serial);
+                         [this, ref, id, done](Result connected) {
+            Pub* q = rooms_.find(ref);
             if (!q || !connected) {
                 release(id);
                 if (q) q->busy = false;
-                return done(unexpected(q ? to_media_error(connected.error()) : gone()));
+                return done(unexpected(q ? to_media_error(connected.error()) : media_gone()));
             }
-            switch_filter(room, user, serial, q->filter, id, done);
+            switch_filter(ref, q->filter, id, done);
         });
     });
 }
 
+std::vector<std::string> KurentoBackend::sinks_of(const PubRef& ref) {
+    std::vector<std::string> sinks;
+    const Pub* p = rooms_.find(ref);
+    if (!p) return sinks;
+    for (const auto& [key, sub] : rooms_.find(ref.room)->subs)
+        if (key.stream == ref.key && !sub.ep.id.empty()) sinks.push_back(sub.ep.id);
+    if (!p->recorder.empty()) sinks.push_back(p->recorder);
+    return sinks;
+}
+
 // Moves every subscriber (and the recorder) from the current source to the
 // new filter, or back to the endpoint when `new_filter` is empty.
-void KurentoBackend::switch_filter(ca::RoomId room, ca::UserId user, std::uint64_t serial, std::string old_filter,
-                                   std::string new_filter, MediaDone done) {
-    Publisher* p = find_pub(room, user, serial);
+void KurentoBackend::switch_filter(PubRef ref, std::string old_filter, std::string new_filter, MediaDone done) {
+    const Pub* p = rooms_.find(ref);
     const std::string source = new_filter.empty() ? p->ep.id : new_filter;
-    std::vector<std::string> sinks;
-    for (const auto& [subscriber, sub] : p->subs)
-        if (!sub.id.empty()) sinks.push_back(sub.id);
-    if (!p->recorder.empty()) sinks.push_back(p->recorder);
-    auto alive = [this, room, user, serial](const std::string& sink) {
-        const Publisher* q = find_pub(room, user, serial);
-        if (!q) return false;
-        if (q->recorder == sink) return true;
-        return std::any_of(q->subs.begin(), q->subs.end(), [&](const auto& s) { return s.second.id == sink; });
+    const std::vector<std::string> sinks = sinks_of(ref);
+    auto alive = [this, ref](const std::string& sink) {
+        const auto now = sinks_of(ref);
+        return std::find(now.begin(), now.end(), sink) != now.end();
     };
     connect_all(source, sinks, alive, [=, this](Expected<bool, RpcError> switched) {
-        Publisher* q = find_pub(room, user, serial);
+        Pub* q = rooms_.find(ref);
         if (!q) {
             release(new_filter);
-            return done(unexpected(gone()));
+            return done(unexpected(media_gone()));
         }
         q->busy = false;
         if (!switched) {  // back to the old source, and the new filter goes
@@ -93,9 +99,9 @@ void KurentoBackend::switch_filter(ca::RoomId room, ca::UserId user, std::uint64
             return done(unexpected(to_media_error(switched.error())));
         }
         // Subscriptions made meanwhile were fed from the old source.
-        for (const auto& [subscriber, sub] : q->subs)
-            if (!sub.id.empty() && std::find(sinks.begin(), sinks.end(), sub.id) == sinks.end())
-                session_.request("invoke", invoke_params(source, "connect", json{{"sink", sub.id}}), nullptr);
+        for (const auto& sink : sinks_of(ref))
+            if (sink != q->recorder && std::find(sinks.begin(), sinks.end(), sink) == sinks.end())
+                session_.request("invoke", invoke_params(source, "connect", json{{"sink", sink}}), nullptr);
         q->filter = new_filter;
         release(old_filter);
         done(std::optional<std::string>());
@@ -115,17 +121,17 @@ void KurentoBackend::connect_all(std::string source, std::vector<std::string> si
     });
 }
 
-void KurentoBackend::record(ca::RoomId room, ca::UserId user, bool start, MediaDone done) {
-    Publisher* p = ready_pub(room, user);
+void KurentoBackend::record(ca::RoomId room, const StreamKey& stream, bool start, MediaDone done) {
+    Pub* p = ready_pub(room, stream);
     if (!p) return done(unexpected(not_publishing()));
     if (p->busy) return done(unexpected(busy()));
-    const std::uint64_t serial = p->ep.serial;
+    const PubRef ref{room, stream, p->serial};
     if (!start) {
         if (p->recorder.empty()) return done(unexpected(MediaError{ErrorCode::bad_request, "not recording"}));
         const std::string id = std::exchange(p->recorder, {});
         p->busy = true;
-        session_.request("invoke", invoke_params(id, "stop"), [this, room, user, serial, id, done](Result stopped) {
-            if (Publisher* q = find_pub(room, user, serial)) q->busy = false;
+        session_.request("invoke", invoke_params(id, "stop"), [this, ref, id, done](Result stopped) {
+            if (Pub* q = rooms_.find(ref)) q->busy = false;
             release(id);
             if (!stopped) return done(unexpected(to_media_error(stopped.error())));
             done(std::optional<std::string>());
@@ -134,11 +140,14 @@ void KurentoBackend::record(ca::RoomId room, ca::UserId user, bool start, MediaD
     }
     if (!p->recorder.empty()) return done(unexpected(MediaError{ErrorCode::bad_request, "already recording"}));
     p->busy = true;
-    const std::string uri = config_.record_uri + "/" + std::to_string(room) + "-" + std::to_string(user) + "-" +
-                            std::to_string(config_.wall_ms()) + ".webm";
-    const json params = create_params("RecorderEndpoint", rooms_[room].pipeline, json{{"uri", uri}, {"mediaProfile", "WEBM"}});
-    session_.request("create", params, [this, room, user, serial, done](Result made) {
-        Publisher* q = find_pub(room, user, serial);
+    // The camera keeps the name it always had; another stream adds its name.
+    std::string uri = config_.record_uri + "/" + std::to_string(room) + "-" + std::to_string(stream.user) + "-";
+    if (!stream.camera()) uri += stream.name + "-";
+    uri += std::to_string(config_.wall_ms()) + ".webm";
+    const json params =
+        create_params("RecorderEndpoint", rooms_.find(room)->object.id, json{{"uri", uri}, {"mediaProfile", "WEBM"}});
+    session_.request("create", params, [this, ref, done](Result made) {
+        Pub* q = rooms_.find(ref);
         if (!made || !made->is_string()) {
             if (q) q->busy = false;
             return done(unexpected(made ? MediaError{ErrorCode::unavailable, "media server gave no recorder id"}
@@ -146,19 +155,19 @@ void KurentoBackend::record(ca::RoomId room, ca::UserId user, bool start, MediaD
         }
         const std::string id = made->get<std::string>();
         // connect the current source, then record; a failure releases the recorder
-        auto fail = [this, room, user, serial, id, done](MediaError e) {
+        auto fail = [this, ref, id, done](MediaError e) {
             release(id);
-            if (Publisher* r = find_pub(room, user, serial)) r->busy = false;
+            if (Pub* r = rooms_.find(ref)) r->busy = false;
             done(unexpected(std::move(e)));
         };
-        if (!q) return fail(gone());
+        if (!q) return fail(media_gone());
         session_.request("invoke", invoke_params(source_of(*q), "connect", json{{"sink", id}}),
-                         [this, room, user, serial, id, done, fail](Result connected) {
-            if (!find_pub(room, user, serial)) return fail(gone());
+                         [this, ref, id, done, fail](Result connected) {
+            if (!rooms_.find(ref)) return fail(media_gone());
             if (!connected) return fail(to_media_error(connected.error()));
-            session_.request("invoke", invoke_params(id, "record"), [this, room, user, serial, id, done, fail](Result rec) {
-                Publisher* r = find_pub(room, user, serial);
-                if (!r) return fail(gone());
+            session_.request("invoke", invoke_params(id, "record"), [this, ref, id, done, fail](Result rec) {
+                Pub* r = rooms_.find(ref);
+                if (!r) return fail(media_gone());
                 if (!rec) return fail(to_media_error(rec.error()));
                 r->busy = false;
                 r->recorder = id;

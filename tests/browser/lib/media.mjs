@@ -67,3 +67,94 @@ export const waitForDecodedVideo = (page, userIds, { above, timeout = 20_000 } =
 /** Audio samples received from each of `userIds`; resolves once every count is above `above`. */
 export const waitForAudio = (page, userIds, { above, timeout = 20_000 } = {}) =>
   waitForMore(page, userIds, 'audio', 'totalSamplesReceived', 'audio', { above, timeout });
+
+/**
+ * Per key: the largest inbound-rtp video framesDecoded among the receivers of
+ * the MediaStream `window[variable][key]` holds (a test page keeps the streams
+ * its connection agent reports there); 0 when it has none.
+ */
+export function readStreamFrames(page, variable, keys) {
+  return page.evaluate(async ({ variable, keys }) => {
+    const counts = {};
+    for (const key of keys) {
+      counts[key] = 0;
+      const track = window[variable]?.[key]?.getVideoTracks()[0];
+      if (!track) continue;
+      for (const pc of window.__testPeerConnections ?? []) {
+        if (pc.connectionState === 'closed') continue;
+        const receiver = pc.getReceivers().find((r) => r.track === track);
+        if (!receiver) continue;
+        (await receiver.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'video') counts[key] = Math.max(counts[key], s.framesDecoded ?? 0);
+        });
+      }
+    }
+    return counts;
+  }, { variable, keys });
+}
+
+/** Waits until every key's decoded frames are above `above` (a previous reading); resolves to the reading. */
+export async function waitForStreamFrames(page, variable, keys, { above = {}, timeout = 20_000 } = {}) {
+  let last = {};
+  try {
+    return await waitFor(async () => {
+      last = await readStreamFrames(page, variable, keys);
+      return keys.every((k) => last[k] > (above[k] ?? 0)) && last;
+    }, `decoded video of ${keys.join(', ')}`, timeout, 250);
+  } catch (e) {
+    e.message += ` (framesDecoded: ${JSON.stringify(last)}, before: ${JSON.stringify(above)})`;
+    throw e;
+  }
+}
+
+/**
+ * Screen-sharing tests drive the WASM package's media API on a page of the
+ * server's origin (not the web app): connects a connection agent of its own
+ * as `name`, joins `room`, keeps every remote stream in window.__remote under
+ * "<user>/<stream name>" and the room's stream list in window.__streams, and
+ * publishes the (fake) camera. Resolves to the user id.
+ */
+export function joinWithAgent(page, name, room) {
+  return page.evaluate(async ({ name, room }) => {
+    const { createConnectionAgent } = await import('/wasm/compeit.mjs');
+    const ca = await createConnectionAgent();
+    window.__ca = ca;
+    window.__remote = {};
+    window.__streams = [];
+    ca.on('remote_stream', ({ user, name: stream, mediaStream }) => { window.__remote[`${user}/${stream}`] = mediaStream; });
+    ca.on('remote_stream_removed', ({ user, name: stream }) => { delete window.__remote[`${user}/${stream}`]; });
+    ca.on('streams', ({ streams }) => { window.__streams = streams; });
+    const user = await ca.connect(location.origin, { name });
+    await ca.joinRoom(room);
+    await ca.media.start({ audio: true, video: true });
+    await ca.media.publish({ audio: true, video: true });
+    return user.id;
+  }, { name, room });
+}
+
+/**
+ * Shares a drawn "screen" with media.shareScreen({mediaStream}): a canvas with
+ * a moving bar (every frame differs), since headless Chromium has no desktop to
+ * capture. Resolves to {tracks, mine}: the screen's video tracks and the page's
+ * local streams.
+ */
+export function shareCanvasScreen(page) {
+  return page.evaluate(async () => {
+    const canvas = Object.assign(document.createElement('canvas'), { width: 640, height: 360 });
+    const g = canvas.getContext('2d');
+    let x = 0;
+    window.__draw = setInterval(() => {
+      g.fillStyle = '#123'; g.fillRect(0, 0, 640, 360);
+      g.fillStyle = '#fc0'; g.fillRect((x += 8) % 640, 100, 80, 160);
+    }, 40);
+    const screen = await window.__ca.media.shareScreen({ mediaStream: canvas.captureStream(25) });
+    return { tracks: screen.getVideoTracks().length, mine: window.__ca.media.localStreams.size };
+  });
+}
+
+/** Stops the share started by shareCanvasScreen. */
+export const stopCanvasScreen = (page) => page.evaluate(() => { window.__ca.media.stopScreen(); clearInterval(window.__draw); });
+
+/** Whether `page`'s stream list has `user`'s stream named `stream`. */
+export const listsStream = (page, user, stream) =>
+  page.evaluate(({ user, stream }) => window.__streams.some((s) => s.user === user && s.stream === stream), { user, stream });

@@ -4,7 +4,7 @@
 // is sent by the one who can make it succeed, so a refusal is about the field.
 import { Peer, at, field } from './harness.mjs';
 import { OK, bad, error, oneOf } from './outcomes.mjs';
-import { string, boolean, optional, anything, alwaysBad, regardless } from './rules.mjs';
+import { string, boolean, optional, anything, alwaysBad, regardless, streamName } from './rules.mjs';
 import { OFFER, RECV_OFFER, ANSWER, CANDIDATE } from '../../node/lib/sdp.mjs';
 
 export const ROOM = 3000;
@@ -37,6 +37,9 @@ export function kurentoRequests(mode) {
   // comes back as unavailable); the server may also refuse the value itself.
   const mediaString = (name) => () => (sfu ? oneOf(OK, error('unavailable'), bad(name)) : OK);
   const NOT_SUPPORTED = error('not_supported');
+  // `stream` (stream names): Ann and Bob publish only their cameras, so any
+  // other name is refused where it must name an existing stream.
+  const noSuchStream = field('stream', at('data', 'stream'), streamName(bad('stream')));
 
   return [
     {
@@ -52,8 +55,10 @@ export function kurentoRequests(mode) {
       name: 'publish {sdp, audio, video}',
       actor: (ctx) => ctx.b,
       event: () => ku({ action: 'publish', sdp: offerFor(mode), audio: true, video: true }),
-      undo: (ctx) => send(ctx.b, { action: 'unpublish' }),
+      // a valid name ("x", "1") publishes that stream: every one goes again
+      undo: async (ctx) => { for (const stream of [undefined, 'x', '1']) await attempt(ctx.b, { action: 'unpublish', stream }); },
       fields: [
+        field('stream', at('data', 'stream'), streamName(OK)),
         // mesh: sdp is null (a string is not used); sfu: the offer, required
         field('sdp', at('data', 'sdp'), sfu
           ? string('sdp', { ok: mediaString('sdp'), allowEmpty: true })
@@ -70,6 +75,7 @@ export function kurentoRequests(mode) {
       fields: [
         field('user', at('data', 'user'), alwaysBad('user')),
         field('sdp', at('data', 'sdp'), string('sdp', { ok: mediaString('sdp'), allowEmpty: true })),
+        noSuchStream,
       ],
     },
     {
@@ -83,7 +89,8 @@ export function kurentoRequests(mode) {
         ? [field('user', at('data', 'user'), regardless('user', NOT_SUPPORTED)),
           field('sdp', at('data', 'sdp'), regardless('sdp', NOT_SUPPORTED))]
         : [field('user', at('data', 'user'), alwaysBad('user')),
-          field('sdp', at('data', 'sdp'), string('sdp', { allowEmpty: true }))],
+          field('sdp', at('data', 'sdp'), string('sdp', { allowEmpty: true })),
+          noSuchStream],
     },
     {
       // only with a media server that offers (Janus); not_supported in mesh and kurento
@@ -93,6 +100,7 @@ export function kurentoRequests(mode) {
       fields: [
         field('user', at('data', 'user'), regardless('user', NOT_SUPPORTED)),
         field('sdp', at('data', 'sdp'), regardless('sdp', NOT_SUPPORTED)),
+        field('stream', at('data', 'stream'), regardless('stream', NOT_SUPPORTED)),
       ],
     },
     {
@@ -102,6 +110,7 @@ export function kurentoRequests(mode) {
       ensure: subscribeBob,
       fields: [
         field('user', at('data', 'user'), alwaysBad('user')),
+        noSuchStream,
         // mesh: the other end, required; sfu: not used
         field('peer', at('data', 'peer'), sfu ? optional('peer', regardless('peer', OK)) : alwaysBad('peer')),
         // an RTCIceCandidateInit object (null: the end of candidates)
@@ -127,14 +136,15 @@ export function kurentoRequests(mode) {
       actor: (ctx) => ctx.a,
       event: () => ku({ action: 'unpublish' }),
       undo: async (ctx) => { await publishAnn(ctx); await subscribeBob(ctx); },
-      fields: [field('x (not a field of unpublish: ignored)', at('data', 'x'), anything(OK))],
+      fields: [field('x (not a field of unpublish: ignored)', at('data', 'x'), anything(OK)), noSuchStream],
     },
     {
       name: 'unsubscribe {user}',
       actor: (ctx) => ctx.b,
       event: (ctx) => ku({ action: 'unsubscribe', user: ctx.a.id }),
       ensure: subscribeBob,
-      fields: [field('user', at('data', 'user'), alwaysBad('user'))],
+      undo: subscribeBob,  // a null or missing stream is the camera: Bob is unsubscribed
+      fields: [field('user', at('data', 'user'), alwaysBad('user')), noSuchStream],
     },
     {
       name: 'update_stream {audio, video}',
@@ -143,6 +153,7 @@ export function kurentoRequests(mode) {
       fields: [
         field('audio', at('data', 'audio'), optional('audio', boolean('audio'))),
         field('video', at('data', 'video'), optional('video', boolean('video'))),
+        noSuchStream,
       ],
     },
     {
@@ -163,7 +174,9 @@ export function kurentoRequests(mode) {
       event: () => ku({ action: 'record_start' }),
       undo: sfu ? (ctx) => send(ctx.a, { action: 'record_stop' }) : undefined,
       // record_* take no filter: one sent is ignored
-      fields: [field('filter (not a field of record_start: ignored)', at('data', 'filter'), anything(sfu ? OK : NOT_SUPPORTED))],
+      fields: [field('filter (not a field of record_start: ignored)', at('data', 'filter'), anything(sfu ? OK : NOT_SUPPORTED)),
+        // the camera (null or missing) records in sfu and is not_supported in mesh; no other stream is published
+        field('stream', at('data', 'stream'), optional('stream', alwaysBad('stream'), sfu ? OK : NOT_SUPPORTED))],
     },
     {
       name: 'record_stop',

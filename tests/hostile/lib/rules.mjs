@@ -42,3 +42,9 @@ export const alwaysBad = (name) => () => bad(name);
  * field that may be left out.
  */
 export const regardless = (name, outcome) => () => oneOf(outcome, bad(name));
+
+/** A stream name (docs/protocol.md §3.3, stream names): 1-32 characters of a-z, 0-9, - and _. */
+export const STREAM_NAME = /^[a-z0-9_-]{1,32}$/;
+/** The optional `stream` of a Kurento request: a name gets `ok`, anything else bad_request naming stream. */
+export const streamName = (ok = OK) => optional('stream', (v) =>
+  (v.kind === 'string' && !v.lone && STREAM_NAME.test(v.str) ? ok : bad('stream')));

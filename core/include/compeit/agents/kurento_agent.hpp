@@ -3,7 +3,10 @@
 // between them. The media itself is the MediaBackend's business: in mesh mode
 // the agent relays offers, answers and trickled candidates between browsers;
 // with a media server the backend answers them. The client protocol is the
-// same in both modes.
+// same in both modes. A user may publish several streams (camera, screen, …):
+// every table here is keyed by StreamKey (user, stream name), and a stream
+// named "camera" is written without its name, as clients that name no
+// stream know it.
 #pragma once
 
 #include <functional>
@@ -20,12 +23,15 @@
 
 namespace compeit::agents {
 
-class KurentoAgent final : public ca::ServerAgent {
+class KurentoAgent final : public ca::ServerAgent, private MediaEvents {
 public:
     static constexpr const char* kType = "kurento";
 
     // `ice_servers`: the RTCIceServer list clients get in their config (KU-1).
     KurentoAgent(MediaBackend& backend, ca::json ice_servers = ca::json::array());
+    ~KurentoAgent();
+    KurentoAgent(const KurentoAgent&) = delete;
+    KurentoAgent& operator=(const KurentoAgent&) = delete;
 
     void attached(ca::Port port) override;
     void on_server_message(const ca::Request& r, const ca::User& from, ca::json& data) override;
@@ -35,8 +41,8 @@ public:
     void on_leave(const ca::User& user, ca::RoomId room) override;
 
     // Introspection for tests and logs.
-    bool publishes(ca::RoomId room, ca::UserId user) const;
-    bool subscribed(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) const;
+    bool publishes(ca::RoomId room, const StreamKey& stream) const;
+    bool subscribed(ca::RoomId room, ca::UserId subscriber, const StreamKey& stream) const;
     std::size_t room_count() const { return rooms_.size(); }
 
 private:
@@ -46,12 +52,13 @@ private:
         std::string filter;
         bool recording = false;
     };
-    using Link = std::pair<ca::UserId, ca::UserId>;  // (subscriber, publisher)
+    using Link = std::pair<ca::UserId, StreamKey>;  // (subscriber, the stream it receives)
     struct RoomMedia {
-        std::map<ca::UserId, Stream> streams;
+        std::map<StreamKey, Stream> streams;
         std::set<Link> links;    // established receive connections
         std::set<Link> pending;  // offer relayed (mesh) or with the media server (sfu), answer awaited
-        std::set<ca::UserId> publishing;  // sfu: publish offer with the media server
+        std::set<StreamKey> publishing;  // sfu: publish offer with the media server
+        std::size_t streams_of(ca::UserId user) const;  // published or being published
     };
 
     MediaBackend& backend_;
@@ -59,26 +66,33 @@ private:
     std::optional<ca::Port> port_;
     std::unordered_map<ca::RoomId, RoomMedia> rooms_;
 
-    static ca::json stream_json(ca::UserId user, const Stream& s);
+    static ca::json stream_json(const StreamKey& key, const Stream& s);
+    // `message` about `key`'s stream: {…, user, stream (unless camera)}.
+    static ca::json about(ca::json message, const StreamKey& key);
+    static std::string named(const StreamKey& key, std::string camera_message);
     RoomMedia* room_of(const ca::Request& r, const ca::User& from);
     void publish(const ca::Request& r, const ca::User& from, const kurento::Publish& p);
     void subscribe(const ca::Request& r, const ca::User& from, const kurento::Subscribe& s);
     void subscribe_answer(const ca::Request& r, const ca::User& from, const kurento::SubscribeAnswer& a);
     void answer(const ca::Request& r, const ca::User& from, const kurento::Answer& a);
     void ice_candidate(const ca::Request& r, const ca::User& from, const kurento::IceCandidate& c);
-    void unpublish(const ca::Request& r, const ca::User& from);
+    void unpublish(const ca::Request& r, const ca::User& from, const kurento::Unpublish& u);
     void unsubscribe(const ca::Request& r, const ca::User& from, const kurento::Unsubscribe& u);
     void update_stream(const ca::Request& r, const ca::User& from, const kurento::UpdateStream& u);
     void set_filter(const ca::Request& r, const ca::User& from, const kurento::SetFilter& f);
     void record(const ca::Request& r, const ca::User& from, const kurento::Record& rec);
     // The completion of a set_filter or record operation on the media server.
-    MediaDone stream_change(const ca::Request& r, ca::RoomId room, ca::UserId user,
-                                     std::function<void(Stream&)> change);
+    MediaDone stream_change(const ca::Request& r, ca::RoomId room, StreamKey key, std::function<void(Stream&)> change);
+    // The caller's published stream of that name, or null after failing the request.
+    Stream* own_stream(const ca::Request& r, const ca::User& from, const std::string& name);
     // Drops everything `user` published or received in `room`, telling those concerned.
     void release(ca::RoomId room, ca::UserId user);
-    void drop_publication(ca::RoomId room, RoomMedia& media, ca::UserId user);
-    // The media server lost the room: its streams are gone for everyone.
-    void room_lost(ca::RoomId room);
+    void drop_publication(ca::RoomId room, RoomMedia& media, const StreamKey& key);
+
+    // MediaEvents: what the media server does on its own.
+    void media_candidate(ca::UserId to, const StreamKey& stream, ca::json candidate) override;
+    void media_room_lost(ca::RoomId room) override;  // its streams are gone for everyone
+    void media_stream_lost(ca::RoomId room, const StreamKey& stream) override;
 };
 
 }  // namespace compeit::agents

@@ -14,9 +14,11 @@
 //                      offer, answer() sends the browser's answer with
 //                      "start"
 //   set_filter         not_supported (the VideoRoom does not touch media)
-// Each asynchronous step finds its publisher again by serial number, so a
-// stream or room that goes meanwhile makes the chain detach what it made and
-// fail. A failing step detaches the handle and reports Janus' reason (KU-7).
+// State lives in the shared agents::MediaRooms table, keyed by StreamKey, as
+// in the Kurento backend (a user may publish several streams: each is its
+// own publisher handle, "user 7 screen" in the VideoRoom). Each asynchronous
+// step finds its entry again (a Ref, by serial number), so a stream or room
+// that goes meanwhile makes the chain detach what it made and fail. A failing step detaches the handle and reports Janus' reason (KU-7).
 // A lost Janus connection takes the Janus session and its handles with it:
 // pending operations fail (unavailable), every room is reported lost, and the
 // VideoRooms left behind are destroyed once the connection is back.
@@ -29,7 +31,7 @@
 #include <string>
 #include <vector>
 
-#include "compeit/agents/media_backend.hpp"
+#include "compeit/agents/media_rooms.hpp"
 #include "compeit/janus/session.hpp"
 
 namespace compeit::janus {
@@ -56,31 +58,30 @@ public:
     std::string_view mode() const override { return "sfu"; }
     bool peer_to_peer() const override { return false; }
 
-    void publish(ca::RoomId room, ca::UserId user, const std::string& offer, agents::MediaDone done) override;
-    void subscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& offer,
+    void publish(ca::RoomId room, const agents::StreamKey& stream, const std::string& offer,
+                 agents::MediaDone done) override;
+    void subscribe(ca::RoomId room, ca::UserId subscriber, const agents::StreamKey& stream, const std::string& offer,
                    agents::MediaDone done) override;
     bool server_offers() const override { return true; }
-    void answer(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& sdp,
+    void answer(ca::RoomId room, ca::UserId subscriber, const agents::StreamKey& stream, const std::string& sdp,
                 agents::MediaDone done) override;
-    void add_candidate(ca::RoomId room, ca::UserId user, ca::UserId stream_owner, const ca::json& candidate) override;
-    void set_filter(ca::RoomId room, ca::UserId user, const std::string& filter, agents::MediaDone done) override;
-    void record(ca::RoomId room, ca::UserId user, bool start, agents::MediaDone done) override;
-    void unpublish(ca::RoomId room, ca::UserId user) override;
-    void unsubscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) override;
+    void add_candidate(ca::RoomId room, ca::UserId user, const agents::StreamKey& stream,
+                       const ca::json& candidate) override;
+    void set_filter(ca::RoomId room, const agents::StreamKey& stream, const std::string& filter,
+                    agents::MediaDone done) override;
+    void record(ca::RoomId room, const agents::StreamKey& stream, bool start, agents::MediaDone done) override;
+    void unpublish(ca::RoomId room, const agents::StreamKey& stream) override;
+    void unsubscribe(ca::RoomId room, ca::UserId subscriber, const agents::StreamKey& stream) override;
     void release_room(ca::RoomId room) override;
 
     // Introspection for tests.
     std::size_t room_count() const { return rooms_.size(); }
     std::size_t orphan_count() const { return orphans_.size(); }
-    HandleId handle_of(ca::RoomId room, ca::UserId user) const;
-    HandleId subscription_of(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) const;
+    HandleId handle_of(ca::RoomId room, const agents::StreamKey& stream);
+    HandleId subscription_of(ca::RoomId room, ca::UserId subscriber, const agents::StreamKey& stream);
     std::uint64_t janus_room(ca::RoomId room) const { return config_.room_offset + static_cast<std::uint64_t>(room); }
 
-private:
-    using Step = Expected<json, agents::MediaError>;
-    using StepDone = std::function<void(Step)>;
-
-    struct Publisher {
+    struct Pub {
         std::uint64_t serial = 0;
         HandleId handle = 0;
         std::uint64_t feed = 0;  // Janus' id of the publisher in its VideoRoom
@@ -92,38 +93,33 @@ private:
         std::vector<json> candidates;
     };
     // A receiving connection: Janus offers, the browser answers.
-    struct Subscription {
+    struct Sub {
         std::uint64_t serial = 0;
         HandleId handle = 0;
         bool answered = false;  // "start" with the answer sent: browser candidates go straight on
         std::vector<json> candidates;
     };
-    using Link = std::pair<ca::UserId, ca::UserId>;  // (subscriber, publisher)
-    struct Room {
-        std::uint64_t serial = 0;
-        bool created = false;
-        bool creating = false;
-        std::vector<StepDone> waiting;  // for the VideoRoom
-        std::map<ca::UserId, Publisher> pubs;
-        std::map<Link, Subscription> subs;
-    };
+    // The one release path (MediaRooms::erase_*): the handle is detached.
+    void release(Pub& p);
+    void release(Sub& s);
+
+private:
+    using Step = Expected<json, agents::MediaError>;
+    using StepDone = std::function<void(Step)>;
+    using Rooms = agents::MediaRooms<Pub, Sub>;
 
     Session& session_;
     BackendConfig config_;
-    std::map<ca::RoomId, Room> rooms_;
+    Rooms rooms_;
     std::set<std::uint64_t> orphans_;  // VideoRooms to destroy when Janus is back
-    std::uint64_t next_serial_ = 1;
 
-    Publisher* find_pub(ca::RoomId room, ca::UserId user, std::uint64_t serial);
-    Subscription* find_sub(ca::RoomId room, Link link, std::uint64_t serial);
+    Pub* ready_pub(ca::RoomId room, const agents::StreamKey& stream);
     void with_room(ca::RoomId room, StepDone cont);
-    void join_and_offer(ca::RoomId room, ca::UserId user, std::uint64_t serial, const std::string& offer, StepDone done);
-    void on_handle_event(ca::RoomId room, ca::UserId user, std::uint64_t serial, const json& msg);
-    void drop_publisher(Publisher& p);
-    void drop_subscription(Subscription& s);
-    // Detaches and forgets the subscriptions of `room` that `which` selects.
-    template <class Pred> void drop_subscriptions(Room& r, Pred which);
-    void on_subscription_event(ca::RoomId room, Link link, std::uint64_t serial, const json& msg);
+    void join_and_offer(agents::PubRef ref, const std::string& offer, StepDone done);
+    void configure(agents::PubRef ref, const std::string& offer, StepDone done);
+    void on_handle_event(const agents::PubRef& ref, const json& msg);
+    void join_feed(agents::SubRef ref, std::uint64_t feed, agents::MediaDone done);
+    void on_subscription_event(const agents::SubRef& ref, const json& msg);
     void destroy_room(std::uint64_t janus_room);
     void on_connected();
     void on_lost();

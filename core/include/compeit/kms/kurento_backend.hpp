@@ -6,22 +6,24 @@
 //                      optional filter element and RecorderEndpoint after it
 //   subscription       a WebRtcEndpoint fed from the publisher's endpoint
 //                      (or from its filter when it has one)
-// Every operation is a chain of KMS requests. Each step looks its stream up
-// again (by serial numbers), so a stream, user or room that goes meanwhile
-// makes the chain release what it made and fail; a failing step releases
-// everything the operation made (KU-7). A lost KMS connection fails what is
-// pending (unavailable) and forgets every object; the ids go to an orphan
-// list that is released when the connection is back.
+// State lives in the shared agents::MediaRooms table, keyed by StreamKey, as
+// in the Janus backend. Every operation is a chain of KMS requests. Each step
+// finds its entry again (a Ref, by serial number), so a stream, user or room
+// that goes meanwhile makes the chain release what it made and fail; a
+// failing step releases everything the operation made (KU-7). A lost KMS
+// connection fails what is pending (unavailable) and forgets every object;
+// the ids go to an orphan list that is released when the connection is back.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "compeit/agents/media_backend.hpp"
+#include "compeit/agents/media_rooms.hpp"
 #include "compeit/kms/session.hpp"
 
 namespace compeit::kms {
@@ -41,14 +43,17 @@ public:
     std::string_view mode() const override { return "sfu"; }
     bool peer_to_peer() const override { return false; }
 
-    void publish(ca::RoomId room, ca::UserId user, const std::string& offer, agents::MediaDone done) override;
-    void subscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher, const std::string& offer,
+    void publish(ca::RoomId room, const agents::StreamKey& stream, const std::string& offer,
+                 agents::MediaDone done) override;
+    void subscribe(ca::RoomId room, ca::UserId subscriber, const agents::StreamKey& stream, const std::string& offer,
                    agents::MediaDone done) override;
-    void add_candidate(ca::RoomId room, ca::UserId user, ca::UserId stream_owner, const ca::json& candidate) override;
-    void set_filter(ca::RoomId room, ca::UserId user, const std::string& filter, agents::MediaDone done) override;
-    void record(ca::RoomId room, ca::UserId user, bool start, agents::MediaDone done) override;
-    void unpublish(ca::RoomId room, ca::UserId user) override;
-    void unsubscribe(ca::RoomId room, ca::UserId subscriber, ca::UserId publisher) override;
+    void add_candidate(ca::RoomId room, ca::UserId user, const agents::StreamKey& stream,
+                       const ca::json& candidate) override;
+    void set_filter(ca::RoomId room, const agents::StreamKey& stream, const std::string& filter,
+                    agents::MediaDone done) override;
+    void record(ca::RoomId room, const agents::StreamKey& stream, bool start, agents::MediaDone done) override;
+    void unpublish(ca::RoomId room, const agents::StreamKey& stream) override;
+    void unsubscribe(ca::RoomId room, ca::UserId subscriber, const agents::StreamKey& stream) override;
     void release_room(ca::RoomId room) override;
 
     // Introspection for tests.
@@ -56,55 +61,68 @@ public:
     std::size_t orphan_count() const { return orphans_.size(); }
     std::string pipeline_of(ca::RoomId room) const;
 
-private:
-    using Answer = Expected<std::string, agents::MediaError>;
-    using AnswerDone = std::function<void(Answer)>;
-
     struct Endpoint {
-        std::uint64_t serial = 0;
         std::string id;                // empty until KMS made it
         bool negotiated = false;       // processOffer done: browser candidates go straight on
         bool ready = false;            // the answer went out: KMS candidates go straight on
         std::vector<json> browser_candidates;
         std::vector<json> kms_candidates;
     };
-    struct Publisher {
+    struct Pub {
+        std::uint64_t serial = 0;
         Endpoint ep;
         std::string filter;            // filter element, or empty
         std::string recorder;          // RecorderEndpoint while recording
         bool busy = false;             // a filter or recording change is under way
-        std::map<ca::UserId, Endpoint> subs;
     };
-    struct Room {
+    struct Sub {
         std::uint64_t serial = 0;
-        std::string pipeline;
-        bool creating = false;
-        std::vector<AnswerDone> waiting;  // for the pipeline
-        std::map<ca::UserId, Publisher> pubs;
+        Endpoint ep;
     };
+    // The one release path (MediaRooms::erase_*): what KMS holds for an entry goes.
+    void release(Pub& p);
+    void release(Sub& s) { drop_endpoint(s.ep); }
+
+private:
+    using Answer = Expected<std::string, agents::MediaError>;
+    using AnswerDone = std::function<void(Answer)>;
+    using Rooms = agents::MediaRooms<Pub, Sub>;
     // Finds an endpoint again after an asynchronous step; null once it is gone.
     using Locate = std::function<Endpoint*()>;
+    // One endpoint being made: the steps of make_endpoint pass it along.
+    struct Job {
+        Locate locate;
+        std::string offer;
+        std::function<std::string()> source;  // what feeds it (subscriptions), null for a publisher
+        ca::UserId to = 0;                     // whose browser is at the other end
+        agents::StreamKey stream;              // the stream it carries
+        AnswerDone done;
+        std::string id;                        // the endpoint, once made
+        std::string answer;                    // KMS's SDP answer, once processed
+    };
+    using JobPtr = std::shared_ptr<Job>;
 
     Session& session_;
     BackendConfig config_;
-    std::map<ca::RoomId, Room> rooms_;
+    Rooms rooms_;
     std::set<std::string> orphans_;
-    std::uint64_t next_serial_ = 1;
 
-    Room* find_room(ca::RoomId room, std::uint64_t serial);
-    Publisher* find_pub(ca::RoomId room, ca::UserId user, std::uint64_t serial);
-    Publisher* ready_pub(ca::RoomId room, ca::UserId user);
-    Endpoint* find_sub(ca::RoomId room, ca::UserId publisher, ca::UserId subscriber, std::uint64_t serial);
-    static std::string source_of(const Publisher& p) { return p.filter.empty() ? p.ep.id : p.filter; }
+    Pub* ready_pub(ca::RoomId room, const agents::StreamKey& stream);
+    static std::string source_of(const Pub& p) { return p.filter.empty() ? p.ep.id : p.filter; }
+    Locate locate(agents::PubRef ref);
+    Locate locate(agents::SubRef ref);
 
     void with_pipeline(ca::RoomId room, AnswerDone cont);
-    void make_endpoint(const std::string& pipeline, Locate locate, const std::string& offer,
-                       std::function<std::string()> source,
-                       ca::UserId to, ca::UserId owner, AnswerDone done);
-    void finish_endpoint(Locate locate, const std::string& answer, ca::UserId to, ca::UserId owner, AnswerDone done);
-    void fail_endpoint(const Locate& locate, const RpcError& e, const AnswerDone& done);
+    // create WebRtcEndpoint -> subscribe IceCandidateFound -> processOffer ->
+    // [connect from the source] -> gatherCandidates; then the answer goes out.
+    void make_endpoint(const std::string& pipeline, JobPtr job);
+    void endpoint_made(JobPtr job, Result made);
+    void offer_endpoint(JobPtr job);
+    void endpoint_offered(JobPtr job, Result answer);
+    void finish_endpoint(JobPtr job);
+    void fail_endpoint(const Job& job, const RpcError& e);
+    void on_kms_candidate(const Locate& locate, ca::UserId to, const agents::StreamKey& stream, const json& data);
     void drop_endpoint(Endpoint& ep);
-    void drop_publisher(Publisher& p);
     void maybe_reap(ca::RoomId room);
     // Fire and forget; an id KMS could not be told about becomes an orphan.
     void release(const std::string& id);
@@ -115,8 +133,9 @@ private:
     // knows (released meanwhile) is skipped.
     void connect_all(std::string source, std::vector<std::string> sinks, std::function<bool(const std::string&)> alive,
                      std::function<void(Expected<bool, RpcError>)> done);
-    void switch_filter(ca::RoomId room, ca::UserId user, std::uint64_t serial, std::string old_filter,
-                       std::string new_filter, agents::MediaDone done);
+    // The endpoints fed from `ref`'s stream (subscriptions, then the recorder).
+    std::vector<std::string> sinks_of(const agents::PubRef& ref);
+    void switch_filter(agents::PubRef ref, std::string old_filter, std::string new_filter, agents::MediaDone done);
 };
 
 }  // namespace compeit::kms
