@@ -128,9 +128,15 @@ export class VideoCall {
       for (const key of this.#unreachable) if (!this.#streams.has(key)) this.#unreachable.delete(key);  // gone: a new stream starts afresh
       this.render();
     });
-    // The server dropped our stream (its media server went away, or our connection to it
-    // failed): say so and turn the camera off.
-    on('unpublished', () => {
+    // The server dropped one of our streams (its media server went away, or our connection
+    // to it failed): say so and turn that stream off, the camera or the shared screen.
+    on('unpublished', (p) => {
+      if (nameOfStream(p) !== CAMERA) {
+        if (!this.#screen) return;
+        this.stopScreen();
+        this.#showError('Your screen share stopped: the media server lost it. Share it again to show it.', 'unavailable');
+        return;
+      }
       if (!this.#local) return;
       this.stop();
       this.#showError('Your video stopped: the media server lost it. Start video again to share it.', 'unavailable');
@@ -220,10 +226,10 @@ export class VideoCall {
     this.render();
   }
 
-  /** Stops sharing and turns the camera and microphone off. */
+  /** Stops sharing the camera and turns it and the microphone off (a shared screen goes on). */
   stop() {
     if (!this.#local) return;
-    this.#ca?.media.stop();
+    this.#ca?.media.stop(CAMERA);
     this.#local = null;
     this.#publishing = false;
     this.#setStatus('');
@@ -370,7 +376,7 @@ export class VideoCall {
       return;
     }
     const { audio, video } = { audio: this.#audio, video: this.#video };
-    media.stop();
+    media.stop(CAMERA);
     this.#local = null;
     this.#busy = true;
     this.#renderControls();

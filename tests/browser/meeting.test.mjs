@@ -3,7 +3,9 @@
 // on desktop-sized pages and one on a phone: the grid uses the space, a tile
 // clicked is shown large (speaker view), the one who makes sound is
 // highlighted, a camera is switched mid-call and the others keep seeing it, and
-// on the phone the newest message stays in view when the video starts.
+// on the phone the newest message stays in view when the video starts, and a
+// shared screen reaches the others as a tile of its own, large, next to the
+// sharer's camera.
 // Screenshots: test-output/meeting-desktop.png, meeting-speaker.png,
 // meeting-devices.png, meeting-phone.png, meeting-phone-landscape.png.
 import { test, before, after } from 'node:test';
@@ -12,7 +14,7 @@ import {
   startServer, launchBrowser, newPage, joinRoom, waitForMembers, waitForMessage, sendMessage, screenshotPath, tid,
   TIMEOUT, mediaArgs, recordPeerConnections, DESKTOP, PHONE,
 } from './lib/harness.mjs';
-import { waitForDecodedVideo, waitForAudio, readReceived } from './lib/media.mjs';
+import { waitForDecodedVideo, waitForAudio, readReceived, waitFor } from './lib/media.mjs';
 
 const ROOM = 41;
 const MEDIA_TIMEOUT = 20_000;
@@ -31,6 +33,21 @@ before(async () => {
     await recordPeerConnections(page);
     return page;
   }));
+  // Headless Chromium has no desktop to pick: Alice's "screen" is a page-drawn canvas,
+  // handed out where the browser's picker would hand out a display (test-only stand-in
+  // for the operating system; the app and the package run as they are).
+  await alice.addInitScript(() => {
+    navigator.mediaDevices.getDisplayMedia = async () => {
+      const canvas = Object.assign(document.createElement('canvas'), { width: 960, height: 540 });
+      const g = canvas.getContext('2d');
+      let x = 0;
+      setInterval(() => {
+        g.fillStyle = '#1d2b3a'; g.fillRect(0, 0, 960, 540);
+        g.fillStyle = '#f5c400'; g.fillRect((x += 12) % 960, 180, 120, 180);
+      }, 40);
+      return canvas.captureStream(25);
+    };
+  });
 });
 
 after(async () => {
@@ -230,6 +247,39 @@ test('on the phone the video area folds away and the chat keeps its newest messa
   await carol.getByRole('button', { name: /^Show video/ }).click();
   await carol.waitForSelector(tid('video-grid'), { state: 'visible' });
   assert.ok((await newestVisible(carol)).inside);
+});
+
+/** Frames the <video> of the tile `key` (user:stream) has shown so far on `page`; -1 without one. */
+const framesShown = (page, key) => page.evaluate((key) => {
+  const v = document.querySelector(`[data-testid="video-tile"][data-key="${key}"] video`);
+  return v && v.videoWidth > 0 ? v.getVideoPlaybackQuality().totalVideoFrames : -1;
+}, key);
+async function framesGrow(page, key) {
+  await waitFor(async () => (await framesShown(page, key)) >= 0, `a picture in tile ${key}`, MEDIA_TIMEOUT);
+  const before = await framesShown(page, key);
+  await waitFor(async () => (await framesShown(page, key)) > before + 10, `tile ${key} playing on`, MEDIA_TIMEOUT);
+}
+
+test('screen sharing: the others get the screen as a large tile of its own while the camera goes on; stopping removes it', async () => {
+  const screenKey = `${ids.Alice}:screen`;
+  const cameraKey = `${ids.Alice}:camera`;
+  await alice.getByRole('button', { name: 'Share screen' }).click();
+  await alice.locator(`${tid('video-tile')}[data-self="true"][data-stream="screen"]`).waitFor();
+  for (const page of [bob, carol]) {
+    await page.locator(`${tid('video-tile')}[data-key="${screenKey}"]`).waitFor({ timeout: MEDIA_TIMEOUT });
+    await framesGrow(page, screenKey);
+    await framesGrow(page, cameraKey);
+  }
+  await bob.waitForSelector(`${tid('video-grid')}[data-layout="speaker"] [data-testid="video-tile"][data-key="${screenKey}"][data-main="true"]`);
+  await bob.screenshot({ path: screenshotPath('meeting-screen-share.png') });
+  await carol.screenshot({ path: screenshotPath('meeting-screen-share-phone.png') });
+
+  await alice.getByRole('button', { name: 'Stop sharing' }).click();
+  for (const page of [bob, carol]) {
+    await page.locator(`${tid('video-tile')}[data-key="${screenKey}"]`).waitFor({ state: 'detached', timeout: MEDIA_TIMEOUT });
+    await framesGrow(page, cameraKey);  // the camera goes on
+  }
+  assert.equal(await alice.locator(`${tid('video-tile')}[data-self="true"][data-stream="screen"]`).count(), 0);
 });
 
 test('no errors in the pages', () => {

@@ -1,11 +1,12 @@
-// Issue 17, the web app's side of screen sharing, ahead of the package's screen
-// API: the app shows a stream named "screen" (the `stream` field of stream
-// objects) as its own tile, large, and offers "Share screen" once the package
-// has media.shareScreen(). The package is served wrapped by this test (page.route,
-// test-only): the wrapper records the app's listeners so the test can hand it
-// the events a screen share brings, and gives the agent a stand-in shareScreen()
-// that resolves with a canvas stream. Real screen sharing between pages is the
-// media tests' job once the package publishes a second stream.
+// Issue 17, the web app's side of screen sharing, one page: the app shows a
+// stream named "screen" (the `stream` field of stream objects) as its own tile,
+// large, and "Share screen" shares one through the package's
+// media.shareScreen(). The package is served wrapped by this test (page.route,
+// test-only): the wrapper records the app's listeners and the agent, so the
+// test can hand the app the events someone else's share brings. Headless
+// Chromium has no desktop to pick, so getDisplayMedia hands out a canvas. Real
+// sharing between three pages: meeting.test.mjs (the app) and
+// screen-share.test.mjs (the package, mesh).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, newPage, joinRoom, tid, DESKTOP } from './lib/harness.mjs';
@@ -25,10 +26,10 @@ const WRAPPER = `
   };
   globalThis.__testListeners = {};
   globalThis.__testStream = canvasStream;
+  navigator.mediaDevices.getDisplayMedia = async () => canvasStream();
   const on = ConnectionAgent.prototype.on;
   ConnectionAgent.prototype.on = function (event, fn) {
-    this.media.shareScreen ??= async () => canvasStream();
-    this.media.stopScreen ??= () => { globalThis.__testStopped = true; };
+    globalThis.__testAgent = this;
     (globalThis.__testListeners[event] ??= []).push(fn);
     return on.call(this, event, fn);
   };
@@ -66,7 +67,8 @@ test('"Share screen" shares a screen of our own, shown as a tile of its own', as
   assert.equal(await own.getAttribute('data-main'), 'false', 'our own screen stays small: we know what we share');
   await page.getByRole('button', { name: 'Stop sharing' }).click();
   await own.waitFor({ state: 'detached' });
-  assert.equal(await page.evaluate(() => globalThis.__testStopped), true, 'the package is told');
+  assert.equal(await page.evaluate(() => globalThis.__testAgent.media.localStreams.has('screen')), false,
+    'the package stopped it');
 });
 
 test('someone else\'s screen is shown large next to their camera, and goes when they stop', async () => {
