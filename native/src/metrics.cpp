@@ -132,6 +132,13 @@ void router_metrics(Exposition& x, const ca::Router& router) {
         Exposition::add(errors, double(st.errors[c]), {{"code", std::string(ca::to_string(static_cast<ca::ErrorCode>(c)))}});
     x.one("compeit_rate_limited_requests_total", "Requests refused for exceeding the rate limit.", kCounter,
           double(st.errors[static_cast<std::size_t>(ca::ErrorCode::rate_limited)]));
+    x.one("compeit_sessions_parked", "Users whose connection was lost, waiting for their client to resume.", kGauge,
+          double(router.parked_count()));
+    auto& resumes = x.family("compeit_session_resumes_total",
+                             "Session resumes, by result (ok: same user and room; missed: refused, rejoined fresh).",
+                             kCounter);
+    Exposition::add(resumes, double(st.resumed), {{"result", "ok"}});
+    Exposition::add(resumes, double(st.resume_missed), {{"result", "missed"}});
 }
 
 void native_metrics(Exposition& x, Server& server) {

@@ -290,6 +290,15 @@ std::vector<Flag> make_flags() {
     list.push_back(whole("max-connections-per-address", "N",
                          "open TCP connections from one client address; 0: no limit (default 256)",
                          FIELD(max_connections_per_address), 0));
+    list.push_back(whole("resume-buffer", "N",
+                         "events kept per session for clients that resume after a lost connection (docs/protocol.md "
+                         "§8); a client that missed more rejoins fresh; 0: no session resume (default 128)",
+                         FIELD(resume_buffer), 0));
+    list.push_back(whole("resume-buffer-bytes", "BYTES", "at most these bytes of them per session (default 1048576)",
+                         FIELD(resume_buffer_bytes), 1));
+    list.push_back(real("resume-timeout", "S",
+                        "seconds a lost session waits for its client to resume; 0: the close timeout (default 0)",
+                        FIELD(resume_timeout_s), 0, true, "a number of seconds"));
     list.push_back({"sid-address-check", "on|off",
                     "refuse a session's sid presented from an address other than the one it handshook from (default on)",
                     Flag::Kind::value, false,

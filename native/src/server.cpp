@@ -90,6 +90,15 @@ Server::Server(asio::io_context& ioc, Options options)
       drain_timer_(ioc) {
     engine_.add_namespace(std::string(ca::kNamespace));
     router_.attach(engine_);
+    // Session resume (docs/protocol.md §8): not in a cluster, whose link
+    // delivers to sessions without the router.
+    if (options_.resume_buffer > 0 && options_.cluster.empty()) {
+        const auto timeout = options_.resume_timeout_s > 0
+                                 ? sio::Time(static_cast<std::int64_t>(options_.resume_timeout_s * 1000))
+                                 : options_.engine.close_timeout;
+        router_.enable_resume({options_.resume_buffer, options_.resume_buffer_bytes, timeout}, random_bytes,
+                              secrets_equal);
+    }
     router_.on_fault([](const ca::Router::Fault& f) {
         log_event(LogLevel::error, LogFields{.event = "internal_error", .user = static_cast<std::uint64_t>(f.user)},
                   "internal error on ", f.event, f.type.empty() ? "" : " of type ", f.type, " from user ", f.user, ": ",
@@ -412,6 +421,7 @@ void Server::arm_tick() {
         const auto t = now();
         router_.advance(t);
         engine_.tick(t);
+        router_.tick(t);  // parked sessions whose time is up leave
         if (cluster_) cluster_->tick(t);
         if (agent_links_) agent_links_->tick(t);
         trim_memory(t);

@@ -97,6 +97,11 @@ public:
         engine_ = std::make_unique<sio::Engine>(sio::EngineConfig{}, host_, *router_);
         engine_->add_namespace(std::string(ca::kNamespace));
         router_->attach(*engine_);
+        // Session resume on, with a small buffer (a counter for randomness:
+        // the fuzzer may guess secrets, which only makes it reach more).
+        router_->enable_resume({4, 4096, sio::Time(5'000)},
+                               [this](std::size_t n) { return std::string(n, static_cast<char>(++secrets_)); },
+                               [](std::string_view a, std::string_view b) { return a == b; });
         // The router's last-resort barrier keeps the native server up when
         // an exception escapes agent code; here that exception is the bug
         // (and the WebAssembly build, without exceptions, would abort).
@@ -124,6 +129,11 @@ public:
                 id = handshake(who, rest);
                 if (engine.open_websocket(id, now_)) engine.on_ws_text(id, "1::/connection_agent", now_);
                 break;
+            case 'R':  // connect asking for, or presenting, a resume token (docs/protocol.md §8)
+                id = handshake(who, {});
+                if (engine.open_websocket(id, now_))
+                    engine.on_ws_text(id, "1::/connection_agent:?resume=" + std::string(rest), now_);
+                break;
             case 'h': id = handshake(who, rest); break;
             case 'w': engine.open_websocket(id, now_); break;
             case 'p': engine.on_poll(id, polling(rest), now_); break;
@@ -135,6 +145,7 @@ public:
                 now_ += sio::Time(1000 * (rest.empty() ? 1 : static_cast<std::uint8_t>(rest[0])));
                 router_->advance(now_);
                 engine.tick(now_);
+                router_->tick(now_);
                 break;
             case 'e': engine.on_ws_text(id, event_prefix() + std::string(rest), now_); break;
             case 'j': emit(id, "join_room", "{\"room\":" + std::string(rest) + "}"); break;
@@ -181,6 +192,7 @@ public:
             now_ += sio::Time(3'600'000);
             router_->advance(now_);
             engine_->tick(now_);
+            router_->tick(now_);
             engine_->flush(now_);
             store_.release_all(true);
         }
@@ -198,6 +210,7 @@ private:
     ca::Limits limits_;
     fuzz::DeferredStore store_;
     sio::Time now_{0};
+    unsigned char secrets_ = 0;
     agents::ChatAgent chat_{store_, [this] { return std::int64_t{1'700'000'000'000} + now_.count(); }, 100};
     agents::KurentoAgent kurento_;
     std::unique_ptr<ca::Router> router_;

@@ -4,6 +4,8 @@
 // engine, the engine's ws_write frames feed the client.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -41,7 +43,9 @@ TEST_CASE("client: handshake, websocket and namespace connect end in `connected`
     auto& a = w.add("Ada Lovelace");
     a.client->connect(w.now);
     auto first = a.client->take_outputs();
-    REQUIRE(first.size() == 1);
+    REQUIRE(first.size() == 2);  // state {connecting}, then the handshake
+    CHECK(first[0].text == "state");
+    first.erase(first.begin());
     CHECK(first[0].kind == Kind::http_get);
     CHECK(first[0].text.rfind("http://server:1/socket.io/1/?name=Ada%20Lovelace&t=", 0) == 0);
     w.perform(a, first[0]);
@@ -207,10 +211,12 @@ TEST_CASE("client: a lost connection settles pending requests, backs off, reconn
     CHECK(find(a, Kind::event, "disconnect"));
     const auto* r = find(a, Kind::event, "reconnecting");
     REQUIRE(r);
-    CHECK(payload(*r)["delay"] == 500);
+    const auto delay = sio::Time(payload(*r)["delay"].get<std::int64_t>());
+    CHECK(delay >= 250ms);  // 500 ms less up to half of it (jitter 0.5)
+    CHECK(delay <= 500ms);
     CHECK(a.client->state() == ca::Client::State::reconnecting);
 
-    w.now += 499ms;
+    w.now += delay - 1ms;
     a.client->tick(w.now);
     w.pump();
     CHECK(a.client->state() == ca::Client::State::reconnecting);
@@ -221,25 +227,6 @@ TEST_CASE("client: a lost connection settles pending requests, backs off, reconn
     CHECK(find(a, Kind::event, "reconnected"));
     CHECK(a.client->room() == std::optional<ca::RoomId>(11));
     CHECK(w.router.members(11).size() == 1);
-}
-
-TEST_CASE("client: backoff doubles up to the limit, then reconnect_failed", "[client]") {
-    ca::ClientConfig cfg{"http://x:1", "z"};
-    cfg.max_attempts = 3;
-    ca::Client c(cfg);
-    sio::Time now{0};
-    c.connect(now);
-    std::vector<std::int64_t> delays;
-    for (int i = 0; i < 10 && c.state() != ca::Client::State::closed; ++i) {
-        c.on_http(503, "unavailable", now);
-        for (const auto& o : c.take_outputs())
-            if (o.kind == Kind::event && o.text == "reconnecting")
-                delays.push_back(util::parse_json(o.payload)["delay"].get<std::int64_t>());
-        now += 20s;
-        c.tick(now);
-    }
-    CHECK(delays == std::vector<std::int64_t>{500, 1000, 2000});
-    CHECK(c.state() == ca::Client::State::closed);
 }
 
 TEST_CASE("client: heartbeats are answered, and silence past the heartbeat timeout is a lost connection", "[client]") {
@@ -289,4 +276,222 @@ TEST_CASE("client: garbage from the server is ignored", "[client]") {
         c.on_ws_message(junk, now);
     for (const auto& o : c.take_outputs()) CHECK((o.kind == Kind::event && o.text != "connected"));
     CHECK(c.state() == ca::Client::State::connected);
+}
+
+// --- connection states, the first connect, backoff and options -----------------
+
+namespace {
+
+// A bare client brought to `connected` by hand (no server), outputs drained.
+void bring_up(ca::Client& c, sio::Time now, const std::string& connected = R"({"user":{"id":1,"name":"z"}})") {
+    if (c.state() == ca::Client::State::idle || c.state() == ca::Client::State::closed) c.connect(now);
+    c.on_http(200, "sid:60:60:websocket", now);
+    c.on_ws_open(now);
+    c.on_ws_message("1::", now);
+    c.on_ws_message(R"(5::/connection_agent:{"name":"connected","args":[)" + connected + "]}", now);
+    REQUIRE(c.state() == ca::Client::State::connected);
+}
+
+// The `state` events among `outs`.
+std::vector<json> states(const std::vector<ca::Output>& outs) {
+    std::vector<json> v;
+    for (const auto& o : outs)
+        if (o.kind == Kind::event && o.text == "state") v.push_back(util::parse_json(o.payload));
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("client: every state change is a `state` event with its reason", "[client][state]") {
+    ca::ClientConfig cfg{"http://x:1", "z"};
+    cfg.max_attempts = 2;
+    cfg.seed = 7;
+    ca::Client c(cfg);
+    sio::Time now{0};
+    c.connect(now);
+    auto s = states(c.take_outputs());
+    REQUIRE(s.size() == 1);
+    CHECK(s[0] == json{{"state", "connecting"}, {"reason", "connect"}});
+
+    bring_up(c, now);
+    s = states(c.take_outputs());
+    REQUIRE(s.size() == 1);
+    CHECK(s[0] == json{{"state", "connected"}, {"reason", "connected"}});
+
+    c.on_ws_close(now);  // lost: reconnecting, attempt 1
+    s = states(c.take_outputs());
+    REQUIRE(s.size() == 1);
+    CHECK(s[0]["state"] == "reconnecting");
+    CHECK(s[0]["reason"] == "transport_closed");
+    CHECK(s[0]["attempt"] == 1);
+    now += 20s;
+    c.tick(now);  // the attempt: a handshake, still `reconnecting` (no new state)
+    CHECK(states(c.take_outputs()).empty());
+    c.on_http(503, "down", now);
+    s = states(c.take_outputs());
+    REQUIRE(s.size() == 1);
+    CHECK(s[0]["state"] == "reconnecting");
+    CHECK(s[0]["reason"] == "handshake_failed");
+    CHECK(s[0]["attempt"] == 2);
+    now += 20s;
+    c.tick(now);
+    now += 11s;  // the connect timeout passes with no answer
+    c.tick(now);
+    const auto outs = c.take_outputs();
+    s = states(outs);
+    REQUIRE(s.size() == 1);
+    CHECK(s[0] == json{{"state", "disconnected"}, {"reason", "retries_exhausted"}});
+    CHECK(std::any_of(outs.begin(), outs.end(), [](const auto& o) { return o.text == "reconnect_failed"; }));
+    CHECK(c.state() == ca::Client::State::closed);
+
+    // A new connect() that comes up, then disconnect().
+    bring_up(c, now);
+    c.take_outputs();
+    c.disconnect();
+    s = states(c.take_outputs());
+    REQUIRE(s.size() == 1);
+    CHECK(s[0] == json{{"state", "disconnected"}, {"reason", "client_disconnect"}});
+
+    // `0::` from the server: no retry.
+    bring_up(c, now);
+    c.take_outputs();
+    c.on_ws_message("0::", now);
+    s = states(c.take_outputs());
+    REQUIRE(s.size() == 1);
+    CHECK(s[0] == json{{"state", "disconnected"}, {"reason", "server_disconnect"}});
+
+    // Heartbeat silence while connected.
+    bring_up(c, now);
+    c.take_outputs();
+    c.tick(now + 61s);
+    s = states(c.take_outputs());
+    REQUIRE(s.size() == 1);
+    CHECK(s[0]["reason"] == "heartbeat_timeout");
+}
+
+TEST_CASE("client: a first connect that fails stops, however long tick() runs", "[client][state]") {
+    struct Case {
+        const char* what;
+        std::function<void(ca::Client&, sio::Time)> fail;
+        const char* reason;
+    };
+    const std::vector<Case> cases = {
+        {"handshake refused", [](ca::Client& c, sio::Time t) { c.on_http(401, "unauthorized", t); }, "handshake_failed"},
+        {"no server", [](ca::Client& c, sio::Time t) { c.on_http(0, "", t); }, "handshake_failed"},
+        {"socket closed before connected",
+         [](ca::Client& c, sio::Time t) {
+             c.on_http(200, "sid:60:60:websocket", t);
+             c.on_ws_open(t);
+             c.on_ws_close(t);
+         },
+         "transport_closed"},
+        {"connect timeout", [](ca::Client& c, sio::Time t) { c.tick(t + 10s); }, "connect_timeout"},
+    };
+    for (const auto& k : cases) {
+        SECTION(k.what) {
+            ca::Client c(ca::ClientConfig{"http://x:1", "z"});
+            sio::Time now{0};
+            c.connect(now);
+            c.take_outputs();
+            k.fail(c, now);
+            const auto outs = c.take_outputs();
+            const auto s = states(outs);
+            REQUIRE(s.size() == 1);
+            CHECK(s[0]["state"] == "disconnected");
+            CHECK(s[0]["reason"] == k.reason);
+            if (std::string(k.reason) == "handshake_failed") CHECK(s[0].contains("status"));
+            for (const auto& o : outs) CHECK((o.kind != Kind::event || o.text == "state"));  // no error, no reconnecting
+            CHECK(c.state() == ca::Client::State::closed);
+            for (int i = 0; i < 36'000; ++i) {  // an hour of ticks
+                now += 100ms;
+                c.tick(now);
+            }
+            CHECK(c.take_outputs().empty());
+        }
+    }
+}
+
+TEST_CASE("client: backoff grows exponentially within its jitter bounds, from the seed", "[client][state]") {
+    ca::ClientConfig cfg{"http://x:1", "z"};
+    cfg.seed = 12345;
+    ca::Client a(cfg), b(cfg);
+    cfg.seed = 54321;
+    ca::Client other(cfg);
+    bool differs = false;
+    for (unsigned n = 1; n <= 12; ++n) {
+        const std::int64_t base = std::min<std::int64_t>(500LL << (n - 1), 10'000);
+        const auto d = a.backoff(n);
+        CHECK(d.count() >= base / 2);
+        CHECK(d.count() <= base);
+        CHECK(b.backoff(n) == d);  // same seed, same delays
+        differs = differs || other.backoff(n) != d;
+    }
+    CHECK(differs);
+
+    cfg.jitter = 0;
+    ca::Client exact(cfg);
+    std::vector<std::int64_t> delays;
+    for (unsigned n = 1; n <= 7; ++n) delays.push_back(exact.backoff(n).count());
+    CHECK(delays == std::vector<std::int64_t>{500, 1000, 2000, 4000, 8000, 10000, 10000});
+
+    // Through the state machine: the `reconnecting` delays, within their bounds.
+    cfg.jitter = 1;
+    cfg.max_attempts = 4;
+    ca::Client c(cfg);
+    sio::Time now{0};
+    bring_up(c, now);
+    c.take_outputs();
+    c.on_ws_close(now);
+    std::vector<json> seen;
+    for (int i = 0; i < 10 && c.state() != ca::Client::State::closed; ++i) {
+        for (auto& s : states(c.take_outputs()))
+            if (s["state"] == "reconnecting") seen.push_back(s);
+        now += 20s;
+        c.tick(now);
+        c.on_http(503, "down", now);
+    }
+    REQUIRE(seen.size() == 4);
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        CHECK(seen[i]["attempt"] == i + 1);
+        CHECK(seen[i]["delay"].get<std::int64_t>() <= (500LL << i));
+    }
+}
+
+TEST_CASE("client: options from JSON are applied, clamped, or ignored", "[client][state]") {
+    ca::ClientConfig cfg;
+    CHECK(ca::apply_client_options(
+        cfg, R"({"reconnect":false,"maxAttempts":3,"minDelay":100,"maxDelay":2000,"jitter":0.25,"resume":false,"seed":99,"other":{}})"));
+    CHECK_FALSE(cfg.reconnect);
+    CHECK(cfg.max_attempts == 3);
+    CHECK(cfg.reconnect_delay == 100ms);
+    CHECK(cfg.reconnect_delay_max == 2000ms);
+    CHECK(cfg.jitter == 0.25);
+    CHECK_FALSE(cfg.resume);
+    CHECK(cfg.seed == 99);
+
+    ca::ClientConfig d;
+    CHECK(ca::apply_client_options(d, R"({"reconnect":"no","jitter":7,"minDelay":-5,"maxDelay":1e300,"seed":-1,"maxAttempts":null})"));
+    CHECK(d.reconnect);               // wrong type: ignored
+    CHECK(d.jitter == 1.0);           // clamped
+    CHECK(d.reconnect_delay == 1ms);  // never 0: no tight loop
+    CHECK(d.reconnect_delay_max == 3'600'000ms);
+    CHECK(d.seed == 0);
+    CHECK(d.max_attempts == 10);
+
+    ca::ClientConfig e;
+    e.reconnect_delay = 700ms;
+    CHECK(ca::apply_client_options(e, R"({"maxDelay":10})"));
+    CHECK(e.reconnect_delay_max == 700ms);  // never below the first delay
+    for (const char* bad : {"", "[]", "{", "1", "null", "{\"a\":}"}) CHECK_FALSE(ca::apply_client_options(e, bad));
+
+    ca::Client c(ca::ClientConfig{"http://x:1", "z"});
+    CHECK(c.configure(R"({"resume":false})"));
+    c.connect(sio::Time{0});
+    c.on_http(200, "sid:60:60:websocket", sio::Time{0});
+    c.on_ws_open(sio::Time{0});
+    c.take_outputs();
+    c.on_ws_message("1::", sio::Time{0});
+    const auto outs = c.take_outputs();
+    REQUIRE(outs.size() == 1);
+    CHECK(outs[0].text == "1::/connection_agent");  // no resume query when resume is off
 }

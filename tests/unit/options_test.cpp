@@ -304,3 +304,27 @@ TEST_CASE("folders: a named one that is missing stops the start, missing default
     CHECK(check.warnings[0].find("--web-root") != std::string::npos);
     CHECK(check.warnings[0].find("--wasm-dir") != std::string::npos);
 }
+
+TEST_CASE("session resume flags: the buffer, its bytes and the timeout; printed", "[options][resume]") {
+    Options o;
+    REQUIRE(parse({}, o).ok);
+    CHECK(o.resume_buffer == 128);
+    CHECK(o.resume_buffer_bytes == 1u << 20);
+    CHECK(o.resume_timeout_s == 0);  // the close timeout
+    REQUIRE(parse({"--resume-buffer", "0", "--resume-buffer-bytes", "4096", "--resume-timeout", "2.5"}, o).ok);
+    CHECK(o.resume_buffer == 0);
+    CHECK(o.resume_buffer_bytes == 4096);
+    CHECK(o.resume_timeout_s == 2.5);
+    Options bad;
+    CHECK(parse({"--resume-buffer", "-1"}, bad).error.find("resume-buffer must be a whole number, 0 or more") != std::string::npos);
+    CHECK(parse({"--resume-buffer-bytes", "0"}, bad).error.find("resume-buffer-bytes must be a whole number, at least 1") !=
+          std::string::npos);
+    CHECK(parse({"--resume-timeout", "-1"}, bad).error.find("resume-timeout must be a number of seconds, 0 or more") !=
+          std::string::npos);
+    Options p;
+    const auto r = parse({"--print-config", "--resume-buffer", "7", "--resume-timeout", "3"}, p);
+    REQUIRE(r.ok);
+    CHECK(printed(r.output, "resume-buffer") == "7");
+    CHECK(printed(r.output, "resume-timeout") == "3");
+    CHECK(printed(r.output, "resume-buffer-bytes") == "1048576");
+}

@@ -65,6 +65,14 @@ EMSCRIPTEN_KEEPALIVE void compeit_delete(int h) {
     if (get(h)) g_instances[h].reset();
 }
 
+// Connection options as a JSON object (see ca::apply_client_options):
+// {reconnect, maxAttempts, minDelay, maxDelay, jitter, resume, seed}; unknown
+// keys ignored, bad values ignored or clamped. 1 when applied, 0 when not an object.
+EMSCRIPTEN_KEEPALIVE int compeit_configure(int h, const char* json) {
+    auto* i = get(h);
+    return i && json && i->client.configure(json) ? 1 : 0;
+}
+
 EMSCRIPTEN_KEEPALIVE void compeit_connect(int h, double now) {
     if (auto* i = get(h)) i->client.connect(ms(now));
 }

@@ -1,6 +1,8 @@
 #include "compeit/ca/client.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 
 #include "compeit/sio/packet.hpp"
 #include "compeit/util/json_scan.hpp"
@@ -62,10 +64,94 @@ std::string object1(std::string_view key, std::string_view value_json) {
     return out;
 }
 
+// A JSON number span as a double (nullopt when it is not a number).
+std::optional<double> json_number(std::string_view span) {
+    if (span.empty() || span.size() > 32 || !(span[0] == '-' || (span[0] >= '0' && span[0] <= '9'))) return std::nullopt;
+    const std::string text(span);
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+}
+
+std::optional<bool> json_bool(std::string_view span) {
+    if (span == "true") return true;
+    if (span == "false") return false;
+    return std::nullopt;
+}
+
+// A millisecond option: 0 .. one hour.
+std::optional<sio::Time> json_ms(std::string_view span) {
+    const auto v = json_number(span);
+    if (!v) return std::nullopt;
+    return sio::Time(static_cast<std::int64_t>(std::clamp(*v, 0.0, 3'600'000.0)));
+}
+
+// splitmix64: a small, well-mixed generator; the seed comes from the host.
+std::uint64_t next_random(std::uint64_t& state) {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 }  // namespace
 
-Client::Client(ClientConfig config) : config_(std::move(config)) {
+bool apply_client_options(ClientConfig& config, std::string_view json_text) {
+    const auto obj = util::json_value_span(json_text, 8);
+    if (!obj || obj->front() != '{') return false;
+    util::for_each_member(*obj, [&](std::string_view key, std::string_view value) {
+        if (key == "reconnect") {
+            if (auto b = json_bool(value)) config.reconnect = *b;
+        } else if (key == "resume") {
+            if (auto b = json_bool(value)) config.resume = *b;
+        } else if (key == "maxAttempts") {
+            if (auto n = json_number(value)) config.max_attempts = static_cast<unsigned>(std::clamp(*n, 0.0, 1e6));
+        } else if (key == "minDelay") {
+            if (auto t = json_ms(value)) config.reconnect_delay = *t;
+        } else if (key == "maxDelay") {
+            if (auto t = json_ms(value)) config.reconnect_delay_max = *t;
+        } else if (key == "jitter") {
+            if (auto n = json_number(value)) config.jitter = std::clamp(*n, 0.0, 1.0);
+        } else if (key == "seed") {
+            if (auto n = json_number(value)) config.seed = static_cast<std::uint32_t>(std::clamp(*n, 0.0, 4294967295.0));
+        }
+    });
+    // A first delay of 0 would retry in a tight loop against a server that is down.
+    config.reconnect_delay = std::max(config.reconnect_delay, sio::Time(1));
+    config.reconnect_delay_max = std::max(config.reconnect_delay_max, config.reconnect_delay);
+    return true;
+}
+
+Client::Client(ClientConfig config) : config_(std::move(config)), rng_(config_.seed) {
     while (!config_.url.empty() && config_.url.back() == '/') config_.url.pop_back();
+}
+
+bool Client::configure(std::string_view json_text) {
+    if (!apply_client_options(config_, json_text)) return false;
+    rng_ = config_.seed;
+    return true;
+}
+
+sio::Time Client::backoff(unsigned attempt) {
+    auto delay = config_.reconnect_delay;
+    for (unsigned i = 1; i < attempt && delay < config_.reconnect_delay_max; ++i) delay *= 2;
+    delay = std::min(delay, config_.reconnect_delay_max);
+    // Clients that lost the same server at the same moment spread out.
+    const double unit = static_cast<double>(next_random(rng_) >> 11) * 0x1.0p-53;  // [0, 1)
+    const auto cut = static_cast<std::int64_t>(static_cast<double>(delay.count()) * config_.jitter * unit);
+    return delay - sio::Time(cut);
+}
+
+void Client::emit_state(std::string_view state, std::string_view reason, std::string extra) {
+    std::string p = "{\"state\":\"";
+    p += state;
+    p += "\",\"reason\":\"";
+    p += reason;
+    p += '"';
+    p += extra;
+    p += '}';
+    emit_event("state", std::move(p));
 }
 
 void Client::out(Output::Kind kind, std::string text, std::string payload) {
@@ -105,6 +191,10 @@ bool Client::register_agent(const std::string& type, ClientAgent* agent) {
 void Client::connect(sio::Time now) {
     if (state_ != State::idle && state_ != State::closed) return;
     attempts_ = 0;
+    was_connected_ = false;  // a new connect(): its first failure stops it
+    resume_token_.clear();
+    seen_ = 0;
+    emit_state("connecting", "connect");
     start_handshake(now);
 }
 
@@ -123,12 +213,8 @@ void Client::on_http(int status, std::string_view body, sio::Time now) {
     const auto c2 = c1 == std::string_view::npos ? c1 : body.find(':', c1 + 1);
     const auto c3 = c2 == std::string_view::npos ? c2 : body.find(':', c2 + 1);
     if (status != 200 || c3 == std::string_view::npos || body.substr(c3 + 1).find("websocket") == std::string_view::npos) {
-        if (!was_connected_ && attempts_ == 0) {
-            std::string message;
-            util::append_json_string(message, "handshake failed: " + std::string(body.substr(0, 200)));
-            emit_event("error", object1("message", message));
-        }
-        return lost(now, true);
+        status_ = status;  // 401/403: the host reports the token as refused
+        return lost(now, true, "handshake_failed");
     }
     sid_ = std::string(body.substr(0, c1));
     const std::int64_t ms = seconds_to_ms(body.substr(c1 + 1, c2 - c1 - 1));
@@ -148,7 +234,7 @@ void Client::on_ws_open(sio::Time now) {
 
 void Client::on_ws_close(sio::Time now) {
     if (state_ == State::idle || state_ == State::closed || state_ == State::reconnecting) return;
-    lost(now, true);
+    lost(now, true, "transport_closed");
 }
 
 void Client::disconnect() {
@@ -161,14 +247,17 @@ void Client::disconnect() {
     fail_pending("disconnected", "disconnected");
     rejoin_.reset();
     room_.reset();
+    resume_token_.clear();  // `0::` ended the session on the server
     if (was_up)
         for (auto& [type, agent] : agents_)
             if (agent) agent->on_membership("disconnect", "{}");
     emit_event("disconnect", R"({"reason":"client"})");
+    emit_state("disconnected", "client_disconnect");
 }
 
 // The connection is gone (or never came): settle what waits, then back off.
-void Client::lost(sio::Time now, bool allow_reconnect) {
+// Only a connection that was up is retried: a first connect() that fails stops.
+void Client::lost(sio::Time now, bool allow_reconnect, std::string_view reason) {
     const bool was_up = state_ == State::connected;
     if (state_ == State::opening || state_ == State::connecting || state_ == State::connected) out(Output::Kind::ws_close);
     fail_pending("disconnected", "connection lost");
@@ -179,19 +268,26 @@ void Client::lost(sio::Time now, bool allow_reconnect) {
             if (agent) agent->on_membership("disconnect", "{}");
         emit_event("disconnect", R"({"reason":"transport closed"})");
     }
-    if (!allow_reconnect || !config_.reconnect || attempts_ >= config_.max_attempts) {
+    if (!allow_reconnect || !config_.reconnect || !was_connected_) {
         state_ = State::closed;
-        if (allow_reconnect && config_.reconnect) emit_event("reconnect_failed", "{}");
-        return;
+        if (!allow_reconnect) resume_token_.clear();
+        std::string extra;
+        if (reason == "handshake_failed") extra = ",\"status\":" + std::to_string(status_);
+        return emit_state("disconnected", reason, std::move(extra));
     }
-    auto delay = config_.reconnect_delay;
-    for (unsigned i = 0; i < attempts_ && delay < config_.reconnect_delay_max; ++i) delay *= 2;
-    delay = std::min(delay, config_.reconnect_delay_max);
+    if (attempts_ >= config_.max_attempts) {
+        state_ = State::closed;
+        emit_event("reconnect_failed", "{}");
+        return emit_state("disconnected", "retries_exhausted");
+    }
     ++attempts_;
+    const auto delay = backoff(attempts_);
     state_ = State::reconnecting;
     retry_at_ = now + delay;
-    emit_event("reconnecting",
-               "{\"attempt\":" + std::to_string(attempts_) + ",\"delay\":" + std::to_string(delay.count()) + "}");
+    const std::string numbers =
+        "\"attempt\":" + std::to_string(attempts_) + ",\"delay\":" + std::to_string(delay.count());
+    emit_event("reconnecting", "{" + numbers + "}");
+    emit_state("reconnecting", reason, "," + numbers);
 }
 
 void Client::tick(sio::Time now) {
@@ -202,8 +298,10 @@ void Client::tick(sio::Time now) {
         case State::handshaking:
         case State::opening:
         case State::connecting:
+            if (now >= deadline_) lost(now, true, "connect_timeout");
+            break;
         case State::connected:
-            if (now >= deadline_) lost(now, true);  // connect timeout, or heartbeat silence
+            if (now >= deadline_) lost(now, true, "heartbeat_timeout");  // silence
             break;
         default:
             break;
@@ -221,7 +319,7 @@ void Client::on_ws_message(std::string_view text, sio::Time now) {
     if (state_ == State::connected) deadline_ = now + heartbeat_timeout_;  // any packet proves life
     switch (p->type) {
         case sio::PacketType::connect:
-            if (p->endpoint.empty()) send_packet("1::" + std::string(kNamespace));
+            if (p->endpoint.empty()) send_packet("1::" + std::string(kNamespace) + connect_query());
             return;
         case sio::PacketType::heartbeat:
             send_packet("2::");
@@ -229,11 +327,12 @@ void Client::on_ws_message(std::string_view text, sio::Time now) {
         case sio::PacketType::disconnect:
             if (p->endpoint.empty()) {  // booted: socket.io 0.9 clients do not reconnect
                 rejoin_.reset();
-                lost(now, false);
+                lost(now, false, "server_disconnect");
             }
             return;
         case sio::PacketType::error:
-            if (p->endpoint.empty() && sio::parse_error(p->data).advice) lost(now, true);
+            if (p->endpoint.empty() && sio::parse_error(p->data).advice)
+                lost(now, true, state_ == State::connected ? "transport_closed" : "handshake_failed");
             return;
         case sio::PacketType::ack: {
             if (p->endpoint != kNamespace) return;
@@ -257,10 +356,13 @@ void Client::on_ws_message(std::string_view text, sio::Time now) {
             });
             if (!name) return;
             if (!p->id.empty() && p->data_ack) send_packet(sio::encode(sio::make_ack(std::string(kNamespace), p->id, "[]")));
-            if (*name == "connected" && state_ == State::connecting) {
+            if (*name == "connected") {
+                if (state_ != State::connecting) return;
                 state_ = State::connected;
                 deadline_ = now + heartbeat_timeout_;
+                return on_connected(arg);
             }
+            ++seen_;  // what the server counts too: every namespace event after `connected`
             return handle_event(*name, arg);
         }
         default:
@@ -286,30 +388,56 @@ void Client::fail_pending(std::string_view code, std::string_view message) {
     }
 }
 
+// `connected`: a new user-session, or (after a resume) the same one. The
+// server's answer says which: `resumed` (same user and room, what was missed
+// follows), `missed` (a new user: rejoin), or neither.
+void Client::on_connected(std::string_view arg) {
+    if (const auto u = util::json_member(arg, "user")) {
+        const auto id = util::json_member(*u, "id");
+        const auto n = util::json_member(*u, "name");
+        user_ = User{id ? util::json_integer(*id).value_or(0) : 0,
+                     n ? util::json_string(*n).value_or("") : std::string()};
+    }
+    const auto flag = [&](std::string_view key) {
+        const auto v = util::json_member(arg, key);
+        return v && *v == "true";
+    };
+    const bool resumed = !resume_token_.empty() && flag("resumed");
+    const bool missed = !resume_token_.empty() && !resumed;
+    resume_token_.clear();
+    if (const auto t = util::json_member(arg, "resume"); t && config_.resume)
+        resume_token_ = util::json_string(*t).value_or("");
+    if (!resumed) seen_ = 0;  // a new user-session: the count starts again
+    const bool again = was_connected_;
+    was_connected_ = true;
+    attempts_ = 0;
+    if (resumed) {
+        room_ = rejoin_;  // the server kept the room
+        rejoin_.reset();
+    }
+    for (auto& [type, agent] : agents_)
+        if (agent) agent->on_membership("connected", arg);
+    emit_event(again ? "reconnected" : "connected", std::string(arg));
+    emit_state("connected", resumed ? "resumed" : missed ? "resume_missed" : "connected");
+    if (rejoin_) {
+        const RoomId room = *rejoin_;
+        rejoin_.reset();
+        join_room(room);  // back into the active room after a reconnect
+    }
+}
+
+// The namespace connect's query: ask for a token, or present it with the count.
+std::string Client::connect_query() const {
+    if (!config_.resume) return {};
+    if (resume_token_.empty()) return ":?resume=1";
+    return ":?resume=" + encode_query_value(resume_token_) + "&seen=" + std::to_string(seen_);
+}
+
 void Client::handle_event(std::string_view name, std::string_view arg) {
     auto membership = [&](std::string_view event) {
         for (auto& [type, agent] : agents_)
             if (agent) agent->on_membership(event, arg);
     };
-    if (name == "connected") {
-        if (const auto u = util::json_member(arg, "user")) {
-            const auto id = util::json_member(*u, "id");
-            const auto n = util::json_member(*u, "name");
-            user_ = User{id ? util::json_integer(*id).value_or(0) : 0,
-                         n ? util::json_string(*n).value_or("") : std::string()};
-        }
-        const bool again = was_connected_;
-        was_connected_ = true;
-        attempts_ = 0;
-        membership("connected");
-        emit_event(again ? "reconnected" : "connected", std::string(arg));
-        if (rejoin_) {
-            const RoomId room = *rejoin_;
-            rejoin_.reset();
-            join_room(room);  // back into the active room after a reconnect
-        }
-        return;
-    }
     if (name == "room_joined") {
         const auto r = util::json_member(arg, "room");
         if (const auto room = r ? util::json_integer(*r) : std::nullopt) room_ = *room;

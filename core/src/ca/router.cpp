@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "compeit/util/base64url.hpp"
 #include "compeit/util/json_guard.hpp"
 #include "compeit/util/json_scan.hpp"
 #include "compeit/util/url.hpp"
@@ -124,7 +125,16 @@ void Router::on_namespace_connect(sio::SessionId s, std::string_view endpoint, s
                                   sio::Time now) {
     now_ = now;
     if (endpoint != kNamespace) return;
+    // `resume=1` asks for a token; `resume=<token>&seen=<n>` presents one.
+    // Without resume (a socket.io 0.9.6 client, or a cluster) `connected` is as ever.
+    const auto asked = resume_enabled() ? url::query_param(query, "resume") : std::nullopt;
+    bool missed = false;
     Member* m = member(s);
+    if (!m && asked && *asked != "1") {
+        if (resume(s, *asked, url::query_param(query, "seen").value_or(""), now)) return;
+        missed = true;
+        ++stats_.resume_missed;
+    }
     if (!m) {
         std::optional<UserId> id = next_user_;
         if (link_) id = link_->allocate_user();  // unique in the whole cluster
@@ -132,8 +142,20 @@ void Router::on_namespace_connect(sio::SessionId s, std::string_view endpoint, s
         if (!id) return engine_->disconnect(s, sio::CloseReason::server, now);
         m = &add_member(s, query, *id);
         if (link_) link_->user_online(m->user, s);
+        if (asked) m->replay = std::make_unique<Replay>();
     }
-    emit(s, Out::connected, dump(json{{"user", to_json(m->user)}}));
+    std::string connected = "{\"user\":" + dump(to_json(m->user));
+    if (m->replay) {
+        // `connected` itself is not counted: the count starts after it.
+        if (const std::string token = new_token(*m); !token.empty()) {
+            connected += ",\"resume\":";
+            util::append_json_string(connected, token);
+        }
+    }
+    if (missed) connected += ",\"missed\":true";
+    connected += '}';
+    ++stats_.out[static_cast<std::size_t>(Out::connected)];
+    engine_->send(s, sio::make_frame(sio::encode_event(kNamespace, "connected", "[" + connected + "]")));
 }
 
 Router::Member& Router::add_member(sio::SessionId s, std::string_view query, UserId id) {
@@ -163,17 +185,147 @@ Router::Member& Router::add_member(sio::SessionId s, std::string_view query, Use
 
 void Router::identify(sio::SessionId s, Identity identity) { identities_[s] = std::move(identity); }
 
-void Router::on_namespace_disconnect(sio::SessionId s, std::string_view endpoint, sio::CloseReason,
+void Router::on_namespace_disconnect(sio::SessionId s, std::string_view endpoint, sio::CloseReason reason,
                                      sio::Time now) {
     now_ = now;
     if (endpoint.empty()) identities_.erase(s);  // the session is gone
     if (endpoint != kNamespace) return;
     Member* m = member(s);
     if (!m) return;
-    leave_current(*m);
-    if (link_) link_->user_offline(m->user);
-    sessions_by_user_.erase(m->user.id);
+    // A lost transport parks a resumable member; an ended session (0::, kick,
+    // garbage, overflow) leaves at once.
+    const bool lost = reason == sio::CloseReason::transport_closed || reason == sio::CloseReason::heartbeat_timeout ||
+                      reason == sio::CloseReason::close_timeout;
+    if (m->replay && lost) return park(*m, now);
+    remove_member(*m);
+}
+
+void Router::remove_member(Member& m) {
+    const sio::SessionId s = m.session;
+    leave_current(m);
+    if (link_) link_->user_offline(m.user);
+    parked_.erase(s);
+    sessions_by_user_.erase(m.user.id);
     members_.erase(s);
+}
+
+// --- session resume -----------------------------------------------------------
+
+void Router::enable_resume(ResumeConfig config, std::function<std::string(std::size_t)> random,
+                           std::function<bool(std::string_view, std::string_view)> equal) {
+    resume_ = config;
+    random_ = std::move(random);
+    equal_ = std::move(equal);
+}
+
+// `<user id>.<secret>`: the id finds the member (it is no secret), the
+// secret is compared in constant time. A new one at every (re)connect.
+std::string Router::new_token(Member& m) {
+    const std::string bytes = random_(kResumeSecretBytes);
+    if (bytes.size() < kResumeSecretBytes) {
+        m.replay->secret.clear();  // never resumable with a weak secret
+        return {};
+    }
+    m.replay->secret = util::base64url_encode(bytes);
+    return std::to_string(m.user.id) + "." + m.replay->secret;
+}
+
+bool Router::resume(sio::SessionId s, std::string_view token, std::string_view seen_text, sio::Time now) {
+    const auto dot = token.find('.');
+    if (dot == std::string_view::npos || dot == 0 || dot > 16) return false;
+    std::uint64_t user = 0, seen = 0;
+    for (char c : token.substr(0, dot)) {
+        if (c < '0' || c > '9') return false;
+        user = user * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (seen_text.empty() || seen_text.size() > 19) return false;
+    for (char c : seen_text) {
+        if (c < '0' || c > '9') return false;
+        seen = seen * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    Member* m = member_by_user(static_cast<UserId>(user));
+    if (!m || !m->replay || m->replay->secret.empty() || !equal_(token.substr(dot + 1), m->replay->secret))
+        return false;  // unknown, expired or used: the member (if any) is not touched
+    Replay& r = *m->replay;
+    const sio::SessionId old = m->session;
+    if (seen > r.sent || seen < r.first() || r.overflowed) {
+        // The right client, but what it missed is gone: it starts afresh,
+        // and its old self leaves as any other.
+        if (r.parked) remove_member(*m);
+        else engine_->disconnect(old, sio::CloseReason::server, now);
+        return false;
+    }
+    // The member moves to the new session: its room, rate limit and identity with it.
+    auto node = members_.extract(old);
+    node.key() = s;
+    node.mapped().session = s;
+    m = &members_.insert(std::move(node)).position->second;
+    sessions_by_user_[m->user.id] = s;
+    if (m->room)
+        if (const auto it = rooms_.find(*m->room); it != rooms_.end())
+            std::replace(it->second.sessions.begin(), it->second.sessions.end(), old, s);
+    parked_.erase(old);
+    const bool was_live = !r.parked;
+    r.parked = false;
+    r.overflowed = false;
+    // A half-open old transport (the server had not noticed yet) ends now; its
+    // session no longer has a member, so nobody hears of it.
+    if (was_live) engine_->disconnect(old, sio::CloseReason::server, now);
+
+    std::string connected = "{\"user\":" + dump(to_json(m->user));
+    if (const std::string next = new_token(*m); !next.empty()) {
+        connected += ",\"resume\":";
+        util::append_json_string(connected, next);
+    }
+    connected += ",\"resumed\":true}";
+    ++stats_.out[static_cast<std::size_t>(Out::connected)];
+    ++stats_.resumed;
+    engine_->send(s, sio::make_frame(sio::encode_event(kNamespace, "connected", "[" + connected + "]")));
+    for (std::uint64_t i = seen; i < r.sent; ++i) engine_->send(s, r.frames[i - r.first()]);
+    return true;
+}
+
+void Router::park(Member& m, sio::Time now) {
+    Replay& r = *m.replay;
+    r.parked = true;
+    r.sent_at_park = r.sent;
+    r.deadline = now + resume_.timeout;
+    parked_.insert(m.session);
+}
+
+bool Router::record(Member& m, const sio::Frame& frame) {
+    Replay& r = *m.replay;
+    ++r.sent;
+    r.frames.push_back(frame);
+    r.bytes += frame->size();
+    while (r.frames.size() > resume_.buffer || (r.bytes > resume_.buffer_bytes && r.frames.size() > 1)) {
+        r.bytes -= r.frames.front()->size();
+        r.frames.pop_front();
+    }
+    // Parked, and an event its client cannot have read is gone: it cannot
+    // resume; it leaves at the next tick (not here: a broadcast may be
+    // walking the room).
+    if (r.parked && r.first() > r.sent_at_park) r.overflowed = true;
+    return !r.parked;
+}
+
+void Router::deliver(sio::SessionId s, const sio::Frame& frame) {
+    if (resume_.buffer > 0)
+        if (Member* m = member(s); m && m->replay && !record(*m, frame)) return;
+    engine_->send(s, frame);
+}
+
+void Router::tick(sio::Time now) {
+    now_ = now;
+    std::vector<sio::SessionId> expired;
+    for (sio::SessionId s : parked_) {
+        const Member* m = member(s);
+        if (!m || m->replay->overflowed || now >= m->replay->deadline) expired.push_back(s);
+    }
+    for (sio::SessionId s : expired) {
+        parked_.erase(s);
+        if (Member* m = member(s)) remove_member(*m);
+    }
 }
 
 // --- requests -------------------------------------------------------------
@@ -541,7 +693,7 @@ std::string Router::message_json(UserId from, std::string_view type_json, std::s
 
 void Router::emit(sio::SessionId s, Out event, const std::string& arg_json) {
     ++stats_.out[static_cast<std::size_t>(event)];
-    engine_->send(s, sio::make_frame(sio::encode_event(kNamespace, event_name(event), "[" + arg_json + "]")));
+    deliver(s, sio::make_frame(sio::encode_event(kNamespace, event_name(event), "[" + arg_json + "]")));
 }
 
 void Router::broadcast(Out event, RoomId room, const sio::Frame& frame, sio::SessionId skip, std::uint64_t order,
@@ -550,13 +702,13 @@ void Router::broadcast(Out event, RoomId room, const sio::Frame& frame, sio::Ses
     if (link_) return link_->publish(room, frame, skip, order, std::move(done));
     if (const auto it = rooms_.find(room); it != rooms_.end())
         for (sio::SessionId s : it->second.sessions)
-            if (s != skip) engine_->send(s, frame);
+            if (s != skip) deliver(s, frame);
     if (done) done(true);
 }
 
 void Router::send_user(Out event, UserId to, const sio::Frame& frame) {
     ++stats_.out[static_cast<std::size_t>(event)];
-    if (const Member* m = member_by_user(to)) engine_->send(m->session, frame);
+    if (const Member* m = member_by_user(to)) deliver(m->session, frame);
     else if (link_) link_->to_user(to, frame, {});
 }
 
@@ -578,9 +730,10 @@ void Router::fail(const Request& r, ErrorCode code, std::string_view message) {
 // --- operators --------------------------------------------------------------
 
 bool Router::kick(UserId user, sio::Time now) {
-    const Member* m = member_by_user(user);
+    Member* m = member_by_user(user);
     if (!m) return false;
-    engine_->disconnect(m->session, sio::CloseReason::server, now);
+    if (m->replay && m->replay->parked) remove_member(*m);  // no session to end: it leaves
+    else engine_->disconnect(m->session, sio::CloseReason::server, now);
     return true;
 }
 

@@ -388,6 +388,11 @@ export class RawWs {
     this.sendText(eventPacket(name, args, opts));
   }
 
+  /** The /connection_agent events received so far but `connected` (what session resume counts), parsed. */
+  namespaceEvents() {
+    return this.inbox.all().map(parsePacket).filter((p) => p?.type === 5 && p.endpoint === NS && p.name !== 'connected');
+  }
+
   /** Resolves once the TCP connection is closed (bounded). */
   waitClosed(timeout = 5000) {
     return withTimeout(this.closed, timeout, 'the server to close the websocket');
@@ -412,9 +417,10 @@ export async function openAgentWs(port, { name, connectData, autoHeartbeat = tru
   const ws = await openWs(port, { query, autoHeartbeat, localAddress });
   ws.sendText(connectData === undefined ? `1::${NS}` : `1::${NS}:${connectData}`);
   await ws.next((m) => m === `1::${NS}`, { what: `1::${NS}` });
-  const { user } = await ws.nextEvent('connected');
-  ws.user = user;
-  return { ws, user };
+  const connected = await ws.nextEvent('connected');
+  ws.user = connected.user;
+  ws.connected = connected;  // the whole answer: {user[, resume, resumed, missed]} (docs/protocol.md §8)
+  return { ws, user: connected.user, connected };
 }
 
 // ---------------------------------------------------------------- floods (resource tests, soak)

@@ -7,7 +7,16 @@
 // States: idle -> handshaking -> opening -> connecting -> connected
 //                   ^                                         |
 //                   +------- reconnecting (backoff) <---------+ (lost)
-// A `0::` from the server ("booted") or disconnect() ends in `closed`.
+// A `0::` from the server ("booted") or disconnect() ends in `closed`. A first
+// connect() that fails ends in `closed` too: only a connection that was up is
+// retried. The application sees four states through the `state` event
+// (connecting, connected, reconnecting, disconnected), each with a reason.
+//
+// Session resume (docs/protocol.md §8): the client asks for a resume token
+// (`?resume=1` on the namespace connect), counts the namespace events it got
+// since `connected`, and after a lost connection presents both
+// (`?resume=<token>&seen=<n>`): the server gives back the same user and room
+// and replays what was not read, or answers `missed` and the client rejoins.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +40,16 @@ struct ClientConfig {
     unsigned max_attempts = 10;
     sio::Time connect_timeout{10'000};
     std::string token = {};  // an access token for servers that require one (sent as ?token=)
+    double jitter = 0.5;     // 0..1: each delay is drawn from [d*(1-jitter), d]
+    bool resume = true;      // ask for a resume token, and resume after a lost connection
+    std::uint32_t seed = 0;  // the host's random seed for the jitter (the core has no randomness source)
 };
+
+// Applies the options of `json_text` ({"reconnect", "maxAttempts", "minDelay",
+// "maxDelay", "jitter", "resume", "seed"}) to `config`: unknown keys are
+// ignored, values of the wrong type ignored, numbers clamped to sane ranges.
+// False when the text is not a JSON object (nothing applied).
+bool apply_client_options(ClientConfig& config, std::string_view json_text);
 
 // One thing for the host to do, or to tell the application. Payloads are
 // JSON text: spans of what the server sent, copied, never re-serialised.
@@ -41,7 +59,7 @@ struct Output {
         ws_open,   // text: websocket URL
         ws_send,   // text: one socket.io packet
         ws_close,
-        event,     // text: connected, room_joined, user_joined, user_left, room_left,
+        event,     // text: state, connected, room_joined, user_joined, user_left, room_left,
                    //       request_error, disconnect, reconnecting, reconnected; payload
         ack,       // request: the request id; payload: the ack object ({error} on failure)
         agent,     // text: type; channel: server|room|user; from; payload: data
@@ -72,6 +90,8 @@ public:
     enum class State : std::uint8_t { idle, handshaking, opening, connecting, connected, reconnecting, closed };
 
     explicit Client(ClientConfig config);
+    // Options set before connect() (or between connections); see apply_client_options.
+    bool configure(std::string_view json_text);
 
     void connect(sio::Time now);
     void disconnect();
@@ -112,8 +132,14 @@ public:
     const std::optional<User>& user() const { return user_; }
     const std::optional<RoomId>& room() const { return room_; }
 
+    // The delay before reconnect attempt `attempt` (1-based), drawn from the
+    // seeded generator: min_delay*2^(attempt-1), capped at max_delay, less a
+    // random part of up to `jitter` of it.
+    sio::Time backoff(unsigned attempt);
+
 private:
     ClientConfig config_;
+    std::uint64_t rng_;  // splitmix64 state, from config_.seed
     State state_ = State::idle;
     std::vector<Output> out_;
     std::map<std::string, ClientAgent*, std::less<>> agents_;
@@ -125,7 +151,10 @@ private:
     sio::Time deadline_{};  // connect timeout, or heartbeat silence while connected
     sio::Time retry_at_{};
     unsigned attempts_ = 0;
-    bool was_connected_ = false;
+    int status_ = 0;  // the last failed handshake's HTTP status (0: none)
+    bool was_connected_ = false;  // this connect() reached `connected` once: losses are retried
+    std::string resume_token_;    // the server's, for the next reconnect; empty: none
+    std::uint64_t seen_ = 0;      // namespace events received since `connected` (resume's seen=)
     std::uint64_t next_request_ = 1;
     // A request waiting for its ack. The server sends a failed request's
     // request_error just before its ack; `event`/`type` let that
@@ -149,7 +178,11 @@ private:
     void fail_pending(std::string_view code, std::string_view message);
     void settle(std::uint64_t id, std::string result);
     void handle_event(std::string_view name, std::string_view arg);
-    void lost(sio::Time now, bool allow_reconnect);
+    // The connection is gone (or never came), for `reason` (a state reason word).
+    void lost(sio::Time now, bool allow_reconnect, std::string_view reason);
+    void emit_state(std::string_view state, std::string_view reason, std::string extra = {});
+    void on_connected(std::string_view arg);
+    std::string connect_query() const;
     void start_handshake(sio::Time now);
     void send_packet(std::string text);
     void out(Output::Kind kind, std::string text = {}, std::string payload = {});

@@ -5,6 +5,19 @@
 //
 // Room broadcasts are encoded once and the same Frame is shared by every
 // recipient.
+//
+// Session resume (docs/protocol.md §8), when the host enables it: a client
+// that asks (`?resume=1` on its namespace connect) gets a token in
+// `connected`; the events sent to it are counted and the last ones kept, as
+// references to the frames already encoded (a broadcast's one frame is
+// shared by the room's members' replays). When its transport is lost the
+// member is parked (it stays in its room, nobody is told); a new session
+// that presents the token and the count it received (`seen`) takes the
+// member over and gets what it did not read, in order. Per session rather
+// than per room because a member also gets user and server messages, and a
+// room's buffer would not say what one member read. A parked member whose
+// replay no longer holds what it may not have read, or whose time is up,
+// leaves as any other (user_left).
 #pragma once
 
 #include <array>
@@ -15,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "compeit/ca/agent.hpp"
@@ -57,6 +71,23 @@ public:
     void reaped_leave(const User& user, RoomId room) { membership(false, user, room); }
     // Keeps Port::now() current between client events (the server's timer calls this).
     void advance(sio::Time now) { now_ = now; }
+
+    // Session resume: off until enabled; not with a cluster link (the link
+    // delivers to sessions itself, so nothing could be counted or replayed).
+    struct ResumeConfig {
+        std::size_t buffer = 0;                 // events kept per session for replay; 0: resume off
+        std::size_t buffer_bytes = 1u << 20;    // ...and at most these bytes of them
+        sio::Time timeout{60'000};              // how long a lost session waits for its client
+    };
+    // `random(n)`: n bytes from the host's cryptographic source; `equal`: a
+    // comparison of secrets in constant time.
+    void enable_resume(ResumeConfig config, std::function<std::string(std::size_t)> random,
+                       std::function<bool(std::string_view, std::string_view)> equal);
+    bool resume_enabled() const { return resume_.buffer > 0 && random_ && equal_ && !link_; }
+    // Parked sessions whose time is up, or whose replay overflowed, leave.
+    void tick(sio::Time now);
+    std::size_t parked_count() const { return parked_.size(); }
+    static constexpr std::size_t kResumeSecretBytes = 16;
 
     // sio::Application
     void on_namespace_connect(sio::SessionId, std::string_view endpoint, std::string_view query,
@@ -107,6 +138,8 @@ public:
         std::array<std::uint64_t, kErrorCodeCount> errors{};  // request_error answers, by code
         std::vector<AgentCount> agents;  // in registration order, at most kMaxAgentStats (the last "other")
         std::uint64_t unrouted = 0;      // messages of a type no agent serves (relayed as sent, or refused)
+        std::uint64_t resumed = 0;        // sessions resumed: same user, room, and what was missed
+        std::uint64_t resume_missed = 0;  // resumes refused (unknown or used token, too much missed)
     };
     static constexpr std::size_t kMaxAgentStats = 32;
     const Stats& stats() const { return stats_; }
@@ -114,6 +147,18 @@ public:
 private:
     friend class Port;
 
+    // A resumable member's replay: the events sent to it since `connected`.
+    struct Replay {
+        std::string secret;                // the current token's random part (single use)
+        std::deque<sio::Frame> frames;     // the last ones sent: events sent-frames.size() .. sent-1
+        std::size_t bytes = 0;
+        std::uint64_t sent = 0;            // events sent since `connected`
+        bool parked = false;               // the transport is gone; waiting for the client
+        std::uint64_t sent_at_park = 0;
+        sio::Time deadline{};
+        bool overflowed = false;           // parked, and lost an event its client never got
+        std::uint64_t first() const { return sent - frames.size(); }
+    };
     struct Member {
         User user;
         sio::SessionId session = 0;
@@ -124,6 +169,7 @@ private:
         // for it, in order (at most kMaxQueued).
         bool joining = false;
         std::deque<sio::Packet> queued;
+        std::unique_ptr<Replay> replay = {};  // resumable sessions only
     };
     static constexpr std::size_t kMaxQueued = 64;
     struct Room {
@@ -165,6 +211,22 @@ private:
     bool guarded(std::string_view event, std::string_view type, UserId user, F&& f);
     void membership(bool joined, const User& user, RoomId room);
     Member& add_member(sio::SessionId s, std::string_view query, UserId id);
+    void remove_member(Member& m);
+
+    // Session resume.
+    ResumeConfig resume_;
+    std::function<std::string(std::size_t)> random_;
+    std::function<bool(std::string_view, std::string_view)> equal_;
+    std::unordered_set<sio::SessionId> parked_;
+    // A new token for `m` (its old one stops working); empty when the random source failed.
+    std::string new_token(Member& m);
+    // Takes the member of `token` over for session `s`; false: missed.
+    bool resume(sio::SessionId s, std::string_view token, std::string_view seen, sio::Time now);
+    void park(Member& m, sio::Time now);
+    // Keeps `frame` in m's replay when it has one; false when m is parked (not to be sent).
+    bool record(Member& m, const sio::Frame& frame);
+    // Every event to a session goes through here (counted and kept for resumable ones).
+    void deliver(sio::SessionId s, const sio::Frame& frame);
 
     Member* member(sio::SessionId s);
     Member* member_by_user(UserId id);
