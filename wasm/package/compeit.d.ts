@@ -33,7 +33,7 @@ export interface Membership { room: number; user: User; }
  * From the server (docs/protocol.md 2.1): bad_request, not_in_room, unknown_user, unknown_type,
  * room_full, too_large, rate_limited, forbidden, not_supported, unavailable, internal.
  * From the agent: not_connected (no connection yet), disconnected (the connection was lost before
- * the answer), connect_failed, unauthorized (connect() only), timeout.
+ * the answer), connect_failed, unauthorized (connect() only); timeout is reserved (not produced yet).
  * From media: webrtc (the browser's WebRTC failed), not_publishing (the stream went away).
  */
 export type ErrorCode =
