@@ -178,8 +178,19 @@ export class ConnectionAgent {
     this.#httpStatus = 0;
     this.#core._compeit_connect(this.#h, now());
     this.#timer ??= setInterval(() => { this.#core._compeit_tick(this.#h, now()); this.#pump(); }, 100);
+    this.#leaveWithPage();
     this.#pump();
     return ready;
+  }
+
+  // A page that goes away (closed, reloaded, navigated) leaves at once: a
+  // session the page can never resume would otherwise stay in its room,
+  // parked for resume, until the server's resume timeout.
+  #pageListener = null;
+  #leaveWithPage() {
+    if (this.#pageListener || typeof globalThis.addEventListener !== 'function' || isNode) return;
+    this.#pageListener = () => this.disconnect();
+    globalThis.addEventListener('pagehide', this.#pageListener);
   }
 
   // The reconnection options, for the core (which runs its own backoff from the seed).
