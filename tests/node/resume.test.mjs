@@ -72,6 +72,10 @@ test('a lost connection resumes: same user and room, missed room and user messag
   await send(b, { n: 1 });
   await send(c, { u: 1 }, me);
   await a.nextPacket((p) => p.name === 'user_message' && p.args[0].data.u === 1);
+  const bad = nextId();  // a request_error belongs to its connection: neither counted nor replayed
+  a.emit('join_room', [{ room: -1 }], { id: bad });
+  assert.equal((await a.nextAck(bad)).error.code, 'bad_request');
+  await a.nextEvent('request_error');
   // A stops reading: what follows is written to its socket and never read.
   a.sock.pause();
   const seen = a.namespaceEvents().length;

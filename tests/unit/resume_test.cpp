@@ -102,7 +102,9 @@ TEST_CASE("resume: a lost websocket resumes: same user and room, what was missed
     REQUIRE(w.events(a, "connected")[0]["resume"].is_string());
 
     b.client->send_room("game", R"({"n":1})");
+    a.client->join_room(-1);  // a request_error: not counted on either side
     w.pump();
+    REQUIRE(w.events(a, "request_error").size() == 1);
     b.client->send_room("game", R"({"n":2})");
     c.client->send_user(id, "game", R"({"u":1})");
     w.pump();  // the server has written these; A reads them

@@ -362,7 +362,9 @@ void Client::on_ws_message(std::string_view text, sio::Time now) {
                 deadline_ = now + heartbeat_timeout_;
                 return on_connected(arg);
             }
-            ++seen_;  // what the server counts too: every namespace event after `connected`
+            // What the server counts too: every namespace event after `connected`
+            // but request_error (it belongs to its connection; never replayed).
+            if (*name != "request_error") ++seen_;
             return handle_event(*name, arg);
         }
         default:

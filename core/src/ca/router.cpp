@@ -281,7 +281,7 @@ bool Router::resume(sio::SessionId s, std::string_view token, std::string_view s
     ++stats_.out[static_cast<std::size_t>(Out::connected)];
     ++stats_.resumed;
     engine_->send(s, sio::make_frame(sio::encode_event(kNamespace, "connected", "[" + connected + "]")));
-    for (std::uint64_t i = seen; i < r.sent; ++i) engine_->send(s, r.frames[i - r.first()]);
+    for (std::uint64_t i = seen; i < r.sent; ++i) engine_->send(s, r.frames[static_cast<std::size_t>(i - r.first())]);
     return true;
 }
 
@@ -693,7 +693,12 @@ std::string Router::message_json(UserId from, std::string_view type_json, std::s
 
 void Router::emit(sio::SessionId s, Out event, const std::string& arg_json) {
     ++stats_.out[static_cast<std::size_t>(event)];
-    deliver(s, sio::make_frame(sio::encode_event(kNamespace, event_name(event), "[" + arg_json + "]")));
+    auto frame = sio::make_frame(sio::encode_event(kNamespace, event_name(event), "[" + arg_json + "]"));
+    // A request_error answers a request of this very connection: a resumed
+    // client has failed those as disconnected, so it is neither kept for a
+    // replay nor counted (docs/protocol.md §8).
+    if (event == Out::request_error) return engine_->send(s, frame);
+    deliver(s, frame);
 }
 
 void Router::broadcast(Out event, RoomId room, const sio::Frame& frame, sio::SessionId skip, std::uint64_t order,

@@ -388,9 +388,10 @@ export class RawWs {
     this.sendText(eventPacket(name, args, opts));
   }
 
-  /** The /connection_agent events received so far but `connected` (what session resume counts), parsed. */
+  /** The /connection_agent events received so far but `connected` and `request_error` (what session resume counts), parsed. */
   namespaceEvents() {
-    return this.inbox.all().map(parsePacket).filter((p) => p?.type === 5 && p.endpoint === NS && p.name !== 'connected');
+    return this.inbox.all().map(parsePacket)
+      .filter((p) => p?.type === 5 && p.endpoint === NS && p.name !== 'connected' && p.name !== 'request_error');
   }
 
   /** Resolves once the TCP connection is closed (bounded). */

@@ -154,7 +154,7 @@ private:
     int status_ = 0;  // the last failed handshake's HTTP status (0: none)
     bool was_connected_ = false;  // this connect() reached `connected` once: losses are retried
     std::string resume_token_;    // the server's, for the next reconnect; empty: none
-    std::uint64_t seen_ = 0;      // namespace events received since `connected` (resume's seen=)
+    std::uint64_t seen_ = 0;      // namespace events but request_error received since `connected` (resume's seen=)
     std::uint64_t next_request_ = 1;
     // A request waiting for its ack. The server sends a failed request's
     // request_error just before its ack; `event`/`type` let that
