@@ -87,10 +87,9 @@ function explain(event, code, message) {
 // request_errors of the video call's requests are the call's to explain (request-errors.mjs).
 const requestErrors = requestErrorFilter(({ event, code, message }) => showError(explain(event, code, message), code));
 
-// Errors the server did not send as request_error (those are shown by their event).
+// A failed request: the agent rejects its promise and sends no request_error for it.
 function onFailure(what, e) {
-  if (e?.code && !['disconnected', 'not_connected', 'connect_failed'].includes(e.code)) return;
-  if (e?.code === 'connect_failed' && /unauthorized/.test(e?.message ?? '')) {
+  if (e?.code === 'unauthorized') {
     // A refused token will not get better by retrying.
     dropAgent();
     const code = state.link ? 'unauthorized' : 'no_link';

@@ -14,11 +14,12 @@ namespace {
 
 // --- what a route matches ------------------------------------------------------
 
-enum Methods : unsigned { kGet = 1, kHead = 2, kGetHead = kGet | kHead, kAny = ~0u };
+enum Methods : unsigned { kGet = 1, kHead = 2, kOptions = 4, kGetHead = kGet | kHead, kAny = ~0u };
 
 unsigned method_bit(http::verb v) {
     if (v == http::verb::get) return kGet;
     if (v == http::verb::head) return kHead;
+    if (v == http::verb::options) return kOptions;
     return 0;
 }
 
@@ -138,7 +139,7 @@ const Route kRoutes[] = {
     {"readiness",                  kGet,     path_is("/readyz"),            readyz},
     {"Prometheus metrics",         kGet,     path_is("/metrics"),           metrics},
     {"admin API",                  kAny,     under("/admin/"),              admin},
-    {"WebAssembly client package", kGetHead, under("/wasm/"),               wasm_package},
+    {"WebAssembly client package", kGetHead | kOptions, under("/wasm/"),    wasm_package},
     {"web app",                    kGetHead, when(always),                  web_app},
 };
 

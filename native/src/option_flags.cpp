@@ -1,5 +1,6 @@
 #include "option_flags.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -166,6 +167,37 @@ Flag ice_server() {
             }};
 }
 
+// The package is public (like any script): every origin by default, a
+// list of origins, or off (same-origin pages only).
+Flag wasm_cors() {
+    return {"wasm-cors", "ORIGINS|*|off",
+            "which web origins may load the WebAssembly client package at /wasm/ from their pages: * (default), "
+            "a comma-separated list such as https://app.example.com,https://b.example, or off",
+            Flag::Kind::value, false,
+            [](const std::string& v, Options& o) -> Allowed {
+                const Allowed allowed = "*, off or comma-separated origins such as https://app.example.com";
+                if (v == "*" || v == "off") {
+                    o.wasm_cors = v == "*" ? std::vector<std::string>{"*"} : std::vector<std::string>{};
+                    return taken;
+                }
+                std::vector<std::string> list;
+                for (std::size_t start = 0; start <= v.size();) {
+                    const auto comma = std::min(v.find(',', start), v.size());
+                    const std::string origin = OriginPolicy::normalize(std::string_view(v).substr(start, comma - start));
+                    if (origin.empty() || list.size() >= 64) return allowed;
+                    list.push_back(origin);
+                    start = comma + 1;
+                }
+                o.wasm_cors = std::move(list);
+                return taken;
+            },
+            [](const Options& o) -> Value {
+                std::string out;
+                for (const auto& s : o.wasm_cors) out += (out.empty() ? "" : ",") + s;
+                return toml_string(out.empty() ? "off" : out);
+            }};
+}
+
 Flag allowed_origin() {
     return {"allowed-origin", "ORIGIN",
             "a web origin allowed to use the server besides its own (localhost, 127.0.0.1, --bind), e.g. "
@@ -221,6 +253,7 @@ std::vector<Flag> make_flags() {
     list.push_back(text("web-root", "DIR", "static files served at / (default: the source tree's web/)", FIELD(web_root)));
     list.push_back(text("wasm-dir", "DIR",
                         "the built WebAssembly client package, served at /wasm/ (default: build/wasm/package)", FIELD(wasm_dir)));
+    list.push_back(wasm_cors());
     list.push_back({"resource", "PATH", "where the socket.io 0.9 endpoints live, socket.io 0.9's `resource` (default /socket.io)",
                     Flag::Kind::value, false,
                     [](const std::string& v, Options& o) -> Allowed {

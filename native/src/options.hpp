@@ -22,6 +22,7 @@ struct Options {
     std::string data_dir = "data";
     std::string web_root = COMPEIT_DEFAULT_WEB_ROOT;
     std::string wasm_dir = COMPEIT_DEFAULT_WASM_DIR;  // served at /wasm/
+    std::vector<std::string> wasm_cors{"*"};  // --wasm-cors: origins that may load /wasm/ ("*": all); empty: off
     std::string resource = "/socket.io";      // socket.io 0.9's `resource`: the prefix of its endpoints
     std::string legacy_client = COMPEIT_DEFAULT_LEGACY_CLIENT;  // socket.io-client 0.9 package, served at
                                               // <resource>/socket.io.js; empty: off

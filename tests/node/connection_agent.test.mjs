@@ -36,7 +36,13 @@ async function expectRequestError(c, event, code) {
   const err = await c.next('request_error', { filter: (e) => e?.event === event });
   assert.equal(err.code, code, `request_error for ${event}: ${JSON.stringify(err)}`);
   assert.equal(typeof err.message, 'string');
-  assert.deepEqual(Object.keys(err).sort(), ['code', 'event', 'message']);
+  // The extension of docs/protocol.md 2.1: messages name their agent type when it could be read.
+  const keys = ['code', 'event', 'message'];
+  if (['server_message', 'room_message'].includes(event) && 'type' in err) {
+    assert.ok(typeof err.type === 'string' && err.type !== '', `type: ${JSON.stringify(err)}`);
+    keys.push('type');
+  }
+  assert.deepEqual(Object.keys(err).sort(), keys.sort());
   return err;
 }
 

@@ -63,7 +63,8 @@ TEST_CASE("CH-2: a private message goes to both ends with `to`, room null, and i
     auto& b = w.joined("B", 2);
     CHECK(ack(w, a, a.chat->send_to(b.client->user()->id, "psst"))["ok"] == true);
     for (auto* p : {&a, &b}) {
-        const auto ev = chat_events(*p, "chat_message");
+        CHECK(chat_events(*p, "chat_message").empty());  // room chat only
+        const auto ev = chat_events(*p, "private_message");
         REQUIRE(!ev.empty());
         CHECK(ev.back()["message"]["to"] == b.client->user()->id);
         CHECK(ev.back()["message"]["room"].is_null());
@@ -91,9 +92,61 @@ TEST_CASE("CH-4: the join history comes from the room's tail and matches the sto
 
     // Explicit requests go to the store: before/limit.
     const auto first_id = msgs.front()["id"].get<std::int64_t>();
-    CHECK(ack(w, b, b.chat->history(first_id, 5))["ok"] == true);
-    const json older = chat_events(b, "chat_history").back();
-    CHECK(older["messages"].size() >= 5);
+    const json page = ack(w, b, b.chat->history(first_id, 5));
+    REQUIRE(page["messages"].size() == 5);
+    CHECK(page["messages"].back()["id"] == stored->at(0).id - 1);  // just before the first it had
+    CHECK(page["hasMore"] == true);
+    const json older = chat_events(b, "chat_history").back();  // merged into the room's chat too
+    CHECK(older["messages"].size() == 56);  // the join's 50, B's own join event, and the page's 5
+}
+
+TEST_CASE("CH-4: paging back with before = the oldest id reaches the start exactly once, hasMore exact", "[chat]") {
+    ChatRoom w;
+    auto& a = w.joined("A");  // 1 message: A joined
+    for (int i = 0; i < 11; ++i) a.chat->send("m" + std::to_string(i));
+    w.pump();  // 12 messages in all
+    std::vector<std::int64_t> seen;
+    std::optional<std::int64_t> before;
+    json page;
+    int pages = 0;
+    do {
+        page = ack(w, a, a.chat->history(before, 4));
+        REQUIRE(page["messages"].is_array());
+        REQUIRE(!page["messages"].empty());
+        for (auto it = page["messages"].rbegin(); it != page["messages"].rend(); ++it) seen.push_back((*it)["id"]);
+        before = page["messages"].front()["id"].get<std::int64_t>();
+        ++pages;
+    } while (page["hasMore"] == true && pages < 10);
+    CHECK(pages == 3);  // 12 = 4 + 4 + 4: the last page says there is no more
+    CHECK(page["hasMore"] == false);
+    REQUIRE(seen.size() == 12);
+    CHECK(std::is_sorted(seen.rbegin(), seen.rend()));
+    CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
+    // One more than the rest: hasMore false on a page that is not full.
+    const json last = ack(w, a, a.chat->history(seen[10], 4));
+    CHECK(last["messages"].size() == 1);
+    CHECK(last["hasMore"] == false);
+    CHECK(ack(w, a, a.chat->history(std::nullopt, 0))["error"]["code"] == "bad_request");
+}
+
+TEST_CASE("chat client: room chat, system events and private messages are separate events", "[chat]") {
+    ChatRoom w;
+    auto& a = w.joined("A", 1);
+    auto& b = w.joined("B", 1);
+    a.chat->send("hi");
+    a.chat->send_to(b.client->user()->id, "psst");
+    w.pump();
+    const auto chats = chat_events(b, "chat_message");
+    REQUIRE(chats.size() == 1);
+    CHECK(chats[0]["message"]["text"] == "hi");
+    const auto system = chat_events(a, "chat_event");  // A's own join, then B's
+    REQUIRE(system.size() == 2);
+    CHECK(system[1]["message"]["event"] == "user_joined");
+    CHECK(system[1]["message"]["user"]["name"] == "B");
+    for (const auto& m : chat_events(a, "chat_message")) CHECK_FALSE(m["message"].contains("event"));
+    const auto priv = chat_events(b, "private_message");
+    REQUIRE(priv.size() == 1);
+    CHECK(priv[0]["message"]["text"] == "psst");
 }
 
 TEST_CASE("CH-6: bad text is refused and nothing is stored", "[chat]") {

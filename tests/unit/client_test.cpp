@@ -91,6 +91,45 @@ TEST_CASE("client: requests are settled by acks, with errors as {error}", "[clie
     CHECK(util::parse_json(outs[0].payload)["error"]["code"] == "not_connected");
 }
 
+TEST_CASE("client: a request_error goes to the application only when no request waits for it", "[client]") {
+    Wire w;
+    auto& a = w.add("A");
+    a.client->connect(w.now);
+    w.pump();
+    auto request_errors = [&] { return Wire::events(a, "request_error"); };
+    // From the server, straight into the client (no pump: a request sent
+    // since stays pending, its packet taken here and never delivered).
+    auto inject = [&](const std::string& error) {
+        a.client->on_ws_message("5::/connection_agent:{\"name\":\"request_error\",\"args\":[" + error + "]}", w.now);
+        for (auto& o : a.client->take_outputs())
+            if (o.kind == Kind::event) a.seen.push_back(std::move(o));
+    };
+
+    // Failed requests: each is settled by its ack, none is reported twice.
+    const auto t1 = a.client->send_server("t1", "{}");
+    const auto t2 = a.client->send_server("t2", "{}");
+    const auto leave = a.client->leave_room();
+    w.pump();
+    CHECK(payload(*ack_of(a, t1))["error"]["code"] == "unknown_type");
+    CHECK(payload(*ack_of(a, t2))["error"]["code"] == "unknown_type");
+    CHECK(payload(*ack_of(a, leave))["error"]["code"] == "not_in_room");
+    CHECK(request_errors().empty());
+
+    // One nobody waits for is the application's.
+    inject(R"({"event":"join_room","code":"rate_limited","message":"m"})");
+    REQUIRE(request_errors().size() == 1);
+    CHECK(request_errors()[0]["code"] == "rate_limited");
+
+    // Matched by event and type, each pending request at most once.
+    a.client->send_server("t3", "{}");  // pending: not pumped
+    inject(R"({"event":"server_message","type":"other","code":"forbidden","message":"m"})");
+    CHECK(request_errors().size() == 2);  // not t3's
+    inject(R"({"event":"server_message","type":"t3","code":"forbidden","message":"m"})");
+    CHECK(request_errors().size() == 2);  // t3's: its ack will say
+    inject(R"({"event":"server_message","type":"t3","code":"forbidden","message":"m"})");
+    CHECK(request_errors().size() == 3);  // t3 already has one
+}
+
 TEST_CASE("client: agents registered from the host get room and user messages as raw JSON", "[client]") {
     Wire w;
     auto& a = w.add("A");

@@ -100,6 +100,20 @@ TEST_CASE("flags keep their names, defaults and meanings", "[options]") {
     CHECK(o.resource == "/io");
 }
 
+TEST_CASE("--wasm-cors: every origin by default, a list of origins, or off", "[options]") {
+    Options o;
+    REQUIRE(parse({}, o).ok);
+    CHECK(o.wasm_cors == std::vector<std::string>{"*"});
+    REQUIRE(parse({"--wasm-cors", "https://A.example,http://b.example:8080"}, o).ok);
+    CHECK(o.wasm_cors == std::vector<std::string>{"https://a.example", "http://b.example:8080"});
+    REQUIRE(parse({"--wasm-cors", "off"}, o).ok);
+    CHECK(o.wasm_cors.empty());
+    REQUIRE(parse({"--wasm-cors", "*"}, o).ok);
+    CHECK(o.wasm_cors == std::vector<std::string>{"*"});
+    const auto printed_list = parse({"--print-config", "--wasm-cors", "https://a.example,https://b.example"}, o);
+    CHECK(printed(printed_list.output, "wasm-cors") == "\"https://a.example,https://b.example\"");
+}
+
 TEST_CASE("a repeated single-value flag takes the last value", "[options]") {
     Options o;
     REQUIRE(parse({"--port", "1", "--port", "2"}, o).ok);
@@ -131,6 +145,8 @@ TEST_CASE("every kind of bad value names the flag, the value and what is allowed
         {{"--janus-url", "ws://:8188"}, "janus-url must be a ws:// or wss:// URL (no host) (got ws://:8188)"},
         {{"--allowed-origin", "chat.example"}, "allowed-origin must be an origin such as https://chat.example.com, or * (got chat.example)"},
         {{"--trusted-proxy", "10.0.0.0/40"}, "trusted-proxy must be an IP address or a network such as 10.0.0.0/8 or fd00::/8 (got 10.0.0.0/40)"},
+        {{"--wasm-cors", "https://a.example,"}, "wasm-cors must be *, off or comma-separated origins such as https://app.example.com (got https://a.example,)"},
+        {{"--wasm-cors", "example.com"}, "wasm-cors must be *, off or comma-separated origins such as https://app.example.com (got example.com)"},
         {{"--ice-server", "stun:s,user"}, "ice-server must be URL or URL,USER,CREDENTIAL (got stun:s,user)"},
         {{"--cluster", "http://r"}, "cluster must be redis://HOST[:PORT] (got http://r)"},
         {{"--node", "Node_1"}, "node must be 1 to 16 of a-z 0-9 - (got Node_1)"},

@@ -544,6 +544,30 @@ TEST_CASE("CA-10 unknown_type", "[ca][errors]") {
     CHECK(e["code"] == "unknown_type");
 }
 
+TEST_CASE("CA-10 request_error names the agent type of a server_message or room_message", "[ca][errors]") {
+    Net net;
+    const Client a = net.connect();
+    SECTION("server_message") {
+        net.request(a, "server_message", {{"type", "nobody"}, {"data", 1}});
+        const json e = net.the_error(a);
+        CHECK(e["type"] == "nobody");
+        CHECK(e["event"] == "server_message");
+    }
+    SECTION("room_message outside a room") {
+        net.request(a, "room_message", {{"type", "chat"}, {"data", {{"text", "x"}}}});
+        const json e = net.the_error(a);
+        CHECK(e["code"] == "not_in_room");
+        CHECK(e["type"] == "chat");
+    }
+    SECTION("no type when there is none to name") {
+        net.request(a, "server_message", {{"type", 5}, {"data", 1}});
+        CHECK_FALSE(net.the_error(a).contains("type"));
+        net.clear(a.session);
+        net.emit(a, "leave_room", json());
+        CHECK_FALSE(net.the_error(a).contains("type"));
+    }
+}
+
 TEST_CASE("CA-10 room_full", "[ca][errors]") {
     ca::Limits limits;
     limits.max_room_users = 2;

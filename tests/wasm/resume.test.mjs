@@ -21,7 +21,7 @@ test('a dropped connection resumes by itself: same user and room, missed message
   const a = await wasmAgent(relay.url, 'Wanderer');  // through the relay, which will drop
   const b = await wasmAgent(server.url, 'Stayer');
   const states = new Inbox();
-  a.on('state', (s) => states.push(s));
+  a.on('statechange', (s) => states.push(s));  // the package's event on the core's `state`
   const got = new Inbox();
   a.register('game', {
     onRoomMessage: (from, data) => got.push({ room: data.n }),

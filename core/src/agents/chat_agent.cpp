@@ -90,11 +90,14 @@ void ChatAgent::history(const ca::Request& r, const ca::User& from, std::optiona
                         std::size_t limit) {
     const auto room = port_->room_of(from.id);
     if (!room) return port_->fail(r, ErrorCode::not_in_room, "history is per room: join one first");
-    store_.history(*room, before, limit, [this, r, room = *room](Expected<std::vector<ChatMessage>, std::string> got) {
+    // One more than asked tells, exactly, whether older messages remain
+    // (`more`, an extension: docs/protocol.md 3.1 CH-4).
+    store_.history(*room, before, limit + 1, [this, r, room = *room, limit](Expected<std::vector<ChatMessage>, std::string> got) {
         if (!got) return port_->fail(r, ErrorCode::unavailable, "chat store: " + got.error());
+        const bool more = got->size() > limit;
         json messages = json::array();
-        for (const auto& m : *got) messages.push_back(to_json(m));
-        port_->to_user(r.user, json{{"action", "history"}, {"room", room}, {"messages", std::move(messages)}});
+        for (std::size_t i = more ? got->size() - limit : 0; i < got->size(); ++i) messages.push_back(to_json((*got)[i]));
+        port_->to_user(r.user, json{{"action", "history"}, {"room", room}, {"messages", std::move(messages)}, {"more", more}});
         port_->ok(r);
     });
 }

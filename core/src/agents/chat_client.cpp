@@ -33,7 +33,16 @@ std::uint64_t ChatClient::history(std::optional<std::int64_t> before, std::optio
     if (before) data += ",\"before\":" + std::to_string(*before);
     if (limit) data += ",\"limit\":" + std::to_string(*limit);
     data += '}';
-    return client_.send_server(kType, data);
+    // The answer comes as a server_message just before the ack (CH-4): the
+    // host's request resolves with that page, {messages, hasMore}, instead of {ok:true}.
+    return client_.send_server_shaped(kType, data, [this](std::string_view ack) {
+        if (util::json_member(ack, "error")) return std::string(ack);
+        std::string page = "{\"messages\":" + (last_page_.empty() ? std::string("[]") : last_page_) +
+                           ",\"hasMore\":" + (last_page_more_ ? "true" : "false") + "}";
+        last_page_.clear();
+        last_page_more_ = false;
+        return page;
+    });
 }
 
 // Keeps a message of the active room once (by id).
@@ -55,18 +64,28 @@ std::string ChatClient::snapshot() const {
 
 void ChatClient::on_server_message(std::string_view data) {
     const auto action = util::json_member(data, "action");
-    if (!action || util::json_string(*action) != "history" || !room_ || integer_member(data, "room") != room_) return;
-    if (const auto messages = util::json_member(data, "messages"))
+    if (!action || util::json_string(*action) != "history") return;
+    const auto messages = util::json_member(data, "messages");
+    // Kept for the ack of a history request, which comes next (a join's history has no `more`).
+    last_page_ = messages ? std::string(*messages) : std::string();
+    const auto more = util::json_member(data, "more");
+    last_page_more_ = more && *more == "true";
+    if (!room_ || integer_member(data, "room") != room_) return;
+    if (messages)
         util::for_each_element(*messages, [this](std::string_view m) { add(m); });
     client_.emit_event("chat_history", "{\"room\":" + std::to_string(*room_) + ",\"messages\":" + snapshot() + "}");
 }
 
+// Three events by meaning: room chat text, the room's system events
+// (joined, left, announcement: CH-3) and user-to-user messages (CH-2).
 void ChatClient::on_room_message(ca::UserId, std::string_view data) {
-    if (add(data)) client_.emit_event("chat_message", "{\"message\":" + std::string(data) + "}");
+    if (!add(data)) return;
+    const bool system = util::json_member(data, "event").has_value();
+    client_.emit_event(system ? "chat_event" : "chat_message", "{\"message\":" + std::string(data) + "}");
 }
 
 void ChatClient::on_user_message(ca::UserId, std::string_view data) {
-    if (util::json_member(data, "id")) client_.emit_event("chat_message", "{\"message\":" + std::string(data) + "}");
+    if (util::json_member(data, "id")) client_.emit_event("private_message", "{\"message\":" + std::string(data) + "}");
 }
 
 void ChatClient::on_membership(std::string_view event, std::string_view payload) {

@@ -375,7 +375,7 @@ void Client::on_ws_message(std::string_view text, sio::Time now) {
 void Client::settle(std::uint64_t id, std::string result) {
     const auto it = pending_.find(id);
     if (it == pending_.end()) return;
-    AckHandler handler = std::move(it->second);
+    AckHandler handler = std::move(it->second.handler);
     pending_.erase(it);
     if (handler) handler(result);
     else out_ack(id, std::move(result));
@@ -384,8 +384,8 @@ void Client::settle(std::uint64_t id, std::string result) {
 void Client::fail_pending(std::string_view code, std::string_view message) {
     auto pending = std::move(pending_);
     pending_.clear();
-    for (auto& [id, handler] : pending) {
-        if (handler) handler(error_object(code, message));
+    for (auto& [id, p] : pending) {
+        if (auto& handler = p.handler) handler(error_object(code, message));
         else out_ack(id, error_object(code, message));
     }
 }
@@ -477,19 +477,42 @@ void Client::handle_event(std::string_view name, std::string_view arg) {
         out_.push_back(std::move(o));
         return;
     }
+    if (name == "request_error" && claim_request_error(arg)) return;  // its request's ack reports it
     emit_event(std::string(name), std::string(arg));  // request_error and anything newer
+}
+
+// Matches a request_error to the oldest pending request of the same event
+// (and agent type, which servers since the extension name: docs/protocol.md
+// 2.1) that has no error yet. Exact by order: the server answers each
+// request with its request_error and then its ack, so the failed request is
+// still pending; only the match of two same-kind requests in flight may
+// pick the older one, which is harmless, since the ack settles each by id.
+bool Client::claim_request_error(std::string_view arg) {
+    std::optional<std::string> event, type;
+    util::for_each_member(arg, [&](std::string_view key, std::string_view value) {
+        if (key == "event") event = util::json_string(value);
+        else if (key == "type") type = util::json_string(value);
+    });
+    if (!event) return false;
+    for (auto& [id, p] : pending_) {
+        if (p.failed || p.event != *event || (type && p.type != *type)) continue;
+        p.failed = true;
+        return true;
+    }
+    return false;
 }
 
 // --- requests ------------------------------------------------------------------
 
-std::uint64_t Client::request(std::string_view event, const std::string& arg_json, AckHandler on_ack) {
+std::uint64_t Client::request(std::string_view event, const std::string& arg_json, AckHandler on_ack,
+                              std::string_view type) {
     const std::uint64_t id = next_request_++;
     if (state_ != State::connected) {
         if (on_ack) on_ack(error_object("not_connected", "not connected"));
         else out_ack(id, error_object("not_connected", "not connected"));
         return id;
     }
-    pending_.emplace(id, std::move(on_ack));
+    pending_.emplace(id, Pending{std::move(on_ack), std::string(event), std::string(type), false});
     send_packet(sio::encode_event(kNamespace, event, arg_json.empty() ? std::string() : "[" + arg_json + "]",
                                   std::to_string(id), true));
     return id;
@@ -511,11 +534,17 @@ std::uint64_t Client::message(std::string_view event, const UserId* to, std::str
     arg += ",\"data\":";
     arg += *data;
     arg += '}';
-    return request(event, arg, std::move(on_ack));
+    return request(event, arg, std::move(on_ack), type);
 }
 
 std::uint64_t Client::send_server(std::string_view type, std::string_view data_json, AckHandler on_ack) {
     return message("server_message", nullptr, type, data_json, std::move(on_ack));
+}
+
+std::uint64_t Client::send_server_shaped(std::string_view type, std::string_view data_json, AckShape shape) {
+    const std::uint64_t id = next_request_;  // the id message() takes, whatever happens
+    return message("server_message", nullptr, type, data_json,
+                   [this, id, shape = std::move(shape)](std::string_view ack) { out_ack(id, shape(ack)); });
 }
 
 std::uint64_t Client::join_room(RoomId room) { return request("join_room", object1("room", std::to_string(room))); }

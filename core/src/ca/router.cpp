@@ -337,7 +337,7 @@ void Router::on_packet(sio::SessionId s, const sio::Packet& p, sio::Time now) {
     if (!m || p.type == sio::PacketType::ack) return;
     if (m->joining) {  // cluster mode: after the join in flight, in order
         if (m->queued.size() < kMaxQueued) return m->queued.push_back(p);
-        Request req{s, m->user.id, "message", p.data_ack ? p.id : std::string()};
+        Request req{s, m->user.id, "message", p.data_ack ? p.id : std::string(), {}};
         return fail(req, ErrorCode::rate_limited, "too many requests while joining a room");
     }
     handle(*m, p);
@@ -347,7 +347,7 @@ void Router::handle(Member& member, const sio::Packet& p) {
     Member* m = &member;
     const sio::SessionId s = m->session;
     const sio::Time now = now_;
-    Request req{s, m->user.id, {}, p.data_ack ? p.id : std::string()};
+    Request req{s, m->user.id, {}, p.data_ack ? p.id : std::string(), {}};
     if (p.type != sio::PacketType::event) {
         ++stats_.in[static_cast<std::size_t>(In::other)];
         req.event = "message";
@@ -382,8 +382,11 @@ void Router::dispatch(Member& m, Request& req, std::string_view arg) {
     if (reserved_event(req.event)) return fail(req, ErrorCode::bad_request, "reserved event name");
     if (req.event == "join_room") return join_room(m, req, arg);
     if (req.event == "leave_room") return leave_room(m, req);
-    if (req.event == "server_message") return server_message(m, req, arg);
-    if (req.event == "room_message") return room_message(m, req, arg);
+    if (req.event == "server_message" || req.event == "room_message") {
+        // Known before any check, so that every request_error of it names the type.
+        if (const auto t = util::json_member(arg, "type")) req.type = util::json_string(*t).value_or("");
+        return req.event == "server_message" ? server_message(m, req, arg) : room_message(m, req, arg);
+    }
     fail(req, ErrorCode::bad_request, "unknown event");
 }
 
@@ -723,8 +726,9 @@ void Router::ack(const Request& r, const std::string& arg_json) {
 void Router::fail(const Request& r, ErrorCode code, std::string_view message) {
     ++stats_.errors[static_cast<std::size_t>(code)];
     if (!engine_->alive(r.session)) return;
-    emit(r.session, Out::request_error,
-         dump(json{{"event", r.event}, {"code", to_string(code)}, {"message", message}}));
+    json error{{"event", r.event}, {"code", to_string(code)}, {"message", message}};
+    if (!r.type.empty()) error["type"] = r.type;  // an extension old clients ignore (docs/protocol.md 2.1)
+    emit(r.session, Out::request_error, dump(error));
     ack(r, dump(json{{"error", {{"code", to_string(code)}, {"message", message}}}}));
 }
 

@@ -1,6 +1,7 @@
 // Shared pieces of the browser tests: the COMPEIT server, headless Chromium and
 // bounded, event-driven waits. Nothing here sleeps.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -98,6 +99,22 @@ export async function waitForAgentType(url, type, { served }) {
   } finally {
     socket.disconnect();
   }
+}
+
+/**
+ * A page's own origin, apart from the server's: a static server on another port
+ * of 127.0.0.1. `routes` maps a path to {type, body} (body: a string, a Buffer or
+ * a function returning one, read on each request); others get 404. Resolves
+ * {url, close()}.
+ */
+export async function serveOrigin(routes) {
+  const srv = createServer((req, res) => {
+    const route = routes[new URL(req.url, 'http://x').pathname];
+    if (!route) return res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': route.type }).end(typeof route.body === 'function' ? route.body() : route.body);
+  });
+  await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+  return { url: `http://127.0.0.1:${srv.address().port}`, close: () => new Promise((res) => srv.close(res)) };
 }
 
 /**

@@ -1,8 +1,11 @@
 // The Chat Agent's client side, on the client registry: keeps the active
 // room's chat in id order (live messages and history merged, duplicates
 // dropped) and tells the application through Client events:
-//   chat_message {message}       a new room or user-to-user message, or a server event
+//   chat_message {message}        a new room chat message (text)
+//   chat_event {message}          a room's system event: user_joined, user_left, announcement (CH-3)
+//   private_message {message}     a user-to-user message, sent or received (CH-2)
 //   chat_history {room, messages} the room's whole known chat, oldest first, after a merge
+// A history() request is answered with its page, {messages, hasMore}.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +38,8 @@ private:
     ca::Client& client_;
     std::optional<ca::RoomId> room_;
     std::map<std::int64_t, std::string> room_messages_;
+    std::string last_page_;  // the last history answer's messages (JSON), for its ack
+    bool last_page_more_ = false;
 
     bool add(std::string_view message);
     std::string snapshot() const;

@@ -27,6 +27,10 @@ struct Request {
     UserId user = 0;
     std::string event;   // "server_message", "room_message", ...
     std::string ack_id;  // empty: the client asked for no ack
+    // The agent type of a server_message or room_message ("" otherwise, or
+    // when unreadable): request_error carries it so a client can tell which
+    // of its pending requests failed (docs/protocol.md 2.1).
+    std::string type = {};
 };
 
 // A join_room's ack held back by an agent (Port::hold_join); 0 holds nothing.

@@ -115,6 +115,11 @@ public:
     // (the ack object as JSON text) instead of going to the host.
     using AckHandler = std::function<void(std::string_view ack_json)>;
     std::uint64_t send_server(std::string_view type, std::string_view data_json, AckHandler on_ack);
+    // For agents in C++ that answer a host request themselves: a
+    // server_message whose ack reaches the host as `shape(ack_json)` (e.g. the
+    // chat history's page instead of {ok:true}).
+    using AckShape = std::function<std::string(std::string_view ack_json)>;
+    std::uint64_t send_server_shaped(std::string_view type, std::string_view data_json, AckShape shape);
 
     // A C++ agent, or nullptr for an agent living in the host (JavaScript).
     bool register_agent(const std::string& type, ClientAgent* agent);
@@ -151,10 +156,23 @@ private:
     std::string resume_token_;    // the server's, for the next reconnect; empty: none
     std::uint64_t seen_ = 0;      // namespace events but request_error received since `connected` (resume's seen=)
     std::uint64_t next_request_ = 1;
-    std::map<std::uint64_t, AckHandler> pending_;  // request id -> C++ handler (empty: the host's)
+    // A request waiting for its ack. The server sends a failed request's
+    // request_error just before its ack; `event`/`type` let that
+    // request_error be matched to the oldest pending request it can belong
+    // to, so that it reaches the application only when no request waits for
+    // it (the ack settles the request itself).
+    struct Pending {
+        AckHandler handler;  // empty: the host's
+        std::string event;
+        std::string type;
+        bool failed = false;  // its request_error came; the ack follows
+    };
+    std::map<std::uint64_t, Pending> pending_;  // by request id, which is also the send order
 
     // Sends `event` with one argument (JSON text; empty: no argument).
-    std::uint64_t request(std::string_view event, const std::string& arg_json, AckHandler on_ack = {});
+    std::uint64_t request(std::string_view event, const std::string& arg_json, AckHandler on_ack = {},
+                          std::string_view type = {});
+    bool claim_request_error(std::string_view arg);
     std::uint64_t message(std::string_view event, const UserId* to, std::string_view type, std::string_view data_json,
                           AckHandler on_ack = {});
     void fail_pending(std::string_view code, std::string_view message);
