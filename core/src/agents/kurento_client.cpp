@@ -309,7 +309,17 @@ void KurentoClient::on_membership(std::string_view event, std::string_view paylo
         }
         return;
     }
+    // A resumed session (docs/protocol.md 8) kept its room, but our connections
+    // died with the transport while the server still holds them: ask for the
+    // room again, which resets our media there and sends the streams anew.
+    if (event == "connected") {
+        const bool stale = media_lost_ && util::json_member(payload, "resumed") == "true" && client_.room();
+        media_lost_ = false;
+        if (stale) client_.join_room(*client_.room());
+        return;
+    }
     if (event == "room_joined" || event == "room_left" || event == "disconnect") {
+        media_lost_ = event == "disconnect" && (!pcs_.empty() || !publications_.empty());
         close_all();
         streams_.clear();
         resubscribes_.clear();

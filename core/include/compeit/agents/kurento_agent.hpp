@@ -36,8 +36,15 @@ public:
     void attached(ca::Port port) override;
     void on_server_message(const ca::Request& r, const ca::User& from, ca::json& data) override;
     void on_join(const ca::User& user, ca::RoomId room) override;
-    // on_join only sends the joiner the config and the streams: the same again.
-    void on_rejoin(const ca::User& user, ca::RoomId room) override { on_join(user, room); }
+    // Joining again resets the user's media: a client that asks for its room's
+    // state again has lost its connections (the client agent closes them all
+    // on room_joined; a resumed session's died with its transport), so what
+    // the server holds for it goes (the room hears stream_removed) and the
+    // joiner gets the config and the streams as on joining.
+    void on_rejoin(const ca::User& user, ca::RoomId room) override {
+        release(room, user.id);
+        on_join(user, room);
+    }
     void on_leave(const ca::User& user, ca::RoomId room) override;
 
     // Introspection for tests and logs.

@@ -87,6 +87,7 @@ private:
 
     ca::Client& client_;
     std::string mode_ = "mesh";
+    bool media_lost_ = false;     // connections dropped with the transport: a resume must reset them
     bool server_offers_ = false;  // config offerer "server": the media server offers to subscribers
     std::string ice_servers_ = "[]";
     std::map<std::string, Publication> publications_;  // our streams, by name
