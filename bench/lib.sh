@@ -91,19 +91,20 @@ wait_quiet() {
   done
 }
 
-# start_server native|floor|reference NAME [extra server flags...]: one more process of
+# start_server native|uring|floor|reference NAME [extra server flags...]: one more process of
 # the case; sets server_pid, server_port and writes its command to $work/NAME.cmd.
 start_server() {
   local kind=$1 name=$2; shift 2
   local out="$work/$name.out" err="$work/$name.err"
   local cmd
-  if [[ $kind == native ]]; then
+  if [[ $kind == native || $kind == uring ]]; then
     mkdir -p "$work/$name.data"
     # Every client comes from 127.0.0.1 here: the per-address caps (256
     # connections, 64 unused handshakes by default) are lifted, as for any
     # deployment behind one proxy address.
     cmd=("$server_bin" --bind 127.0.0.1 --port 0 --data-dir "$work/$name.data" --rate 100000 --burst 100000
          --max-connections-per-address 0 --max-handshakes-per-address 100000 --log-level warn "$@")
+    [[ $kind == uring ]] && cmd+=(--io-uring on)  # the same server, a flush's writes through io_uring
   elif [[ $kind == floor ]]; then
     cmd=("$floor_bin" --bind 127.0.0.1 --port 0 "$@")  # bench/floor: one send per recipient, no protocol work
   else

@@ -30,6 +30,7 @@ p('by the same load generator (`compeit-loadgen`, real socket.io 0.9 over websoc
 p('`floor` is `bench/floor` (`compeit-floor`): the least server those clients accept, which relays a room message as one');
 p('pre-encoded frame with one `send` per recipient and does no protocol work (no JSON, users, acks, history, limits):');
 p('what one send per delivery costs on this machine. `× floor` is compeit-server\'s CPU per delivery over the floor\'s in the same run.');
+p('`uring` is the same compeit-server binary with `--io-uring on`: every flush\'s websocket writes (a room message\'s whole fan-out) submitted with one `io_uring_enter`.');
 p();
 p(`- date: ${started}, all scenarios took ${elapsed} s`);
 p(`- machine: ${os.cpus().length} cores (nproc ${sh('nproc', [])}), ${cpuModel}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}`);
@@ -38,7 +39,7 @@ p('- the generator shares the 2 cores with the server: compare server CPU per de
 p('  `other` is CPU used by neither (other processes on this shared machine) during the window; high values make a row less trustworthy.');
 p();
 
-const SERVERS = ['native', 'floor', 'reference'];
+const SERVERS = ['native', 'uring', 'floor', 'reference'];
 // CPU per delivery of r over the floor's in the same scenario.
 const overFloor = (r) => {
   const f = get('floor', r.scenario);
@@ -123,24 +124,24 @@ if (haveScale) {
   p('one room of 1,000 at 50 msg/s; one room of 5,000 at 10 msg/s). Per server: CPU µs per delivery, p50 / p99 ms, server RSS MB at the end of the window; `× floor` is');
   p('compeit-server\'s CPU per delivery over the floor\'s. The reference is not run in rooms over `REF_MAX_ROOM` (its joins cost O(members²) deliveries).');
   p();
-  p('| room | deliveries/s (native) | native µs / delivery | × floor | native p50 / p99 ms | native RSS MB | floor µs / delivery | floor p50 / p99 ms | floor RSS MB | reference µs / delivery | reference p50 / p99 ms | reference RSS MB | other cores (native, floor, reference) |');
-  p('|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|---:|---|');
+  p('| room | deliveries/s (native) | native µs / delivery | × floor | native p50 / p99 ms | native RSS MB | uring µs / delivery | uring × floor | uring p50 / p99 ms | floor µs / delivery | floor p50 / p99 ms | floor RSS MB | reference µs / delivery | reference p50 / p99 ms | reference RSS MB | other cores (native, uring, floor, reference) |');
+  p('|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---|---:|---:|---|---:|---|');
   for (const size of roomSizes) {
     const sc = `room${size}`;
-    const [n, f, ref] = SERVERS.map((s) => get(s, sc));
-    if (!n && !f && !ref) continue;
+    const [n, u, f, ref] = SERVERS.map((s) => get(s, sc));
+    if (!n && !u && !f && !ref) continue;
     const us = (r) => cell(r, (x) => `**${fmt(x.server_cpu_us_per_delivery)}**`);
     const lat = (r) => cell(r, (x) => `${fmt(x.p50_ms, 3)} / **${fmt(x.p99_ms, 3)}**${x.lost ? ` (lost ${fmt(x.lost, 0)})` : ''}`);
     const rss = (r) => cell(r, (x) => fmt(Math.round((x.server_rss_kb ?? 0) / 1024), 0));
-    const ratio = n?.ok ? overFloor(n) : undefined;
-    const other = [n, f, ref].map((r) => (r?.ok ? fmt(r.other_busy_cores) : '–')).join(', ');
-    p(`| ${fmt(size, 0)} | ${n?.ok ? fmt(n.deliveries_per_s, 0) : '–'} | ${us(n)} | ${ratio === undefined ? '–' : fmt(ratio) + '×'} | ${lat(n)} | ${rss(n)} | ${us(f)} | ${lat(f)} | ${rss(f)} | ${us(ref)} | ${lat(ref)} | ${rss(ref)} | ${other} |`);
+    const ratio = (r) => { const x = r?.ok ? overFloor(r) : undefined; return x === undefined ? '–' : fmt(x) + '×'; };
+    const other = [n, u, f, ref].map((r) => (r?.ok ? fmt(r.other_busy_cores) : '–')).join(', ');
+    p(`| ${fmt(size, 0)} | ${n?.ok ? fmt(n.deliveries_per_s, 0) : '–'} | ${us(n)} | ${ratio(n)} | ${lat(n)} | ${rss(n)} | ${us(u)} | ${ratio(u)} | ${lat(u)} | ${us(f)} | ${lat(f)} | ${rss(f)} | ${us(ref)} | ${lat(ref)} | ${rss(ref)} | ${other} |`);
   }
   p();
   p('Idle joined connections (rooms of 100): server RSS per connection KB = (RSS after setup and a 3 s hold − RSS before the first client) / clients, and the setup time.');
   p();
-  p('| idle connections | native KB / connection | native setup s | floor KB / connection | floor setup s | reference KB / connection | reference setup s |');
-  p('|---:|---:|---:|---:|---:|---:|---:|');
+  p('| idle connections | native KB / connection | native setup s | uring KB / connection | uring setup s | floor KB / connection | floor setup s | reference KB / connection | reference setup s |');
+  p('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const k of idleCounts) {
     const sc = `idle${k}k`;
     const rs = SERVERS.map((s) => get(s, sc));
@@ -176,13 +177,15 @@ p();
 // issue 20's goals, as ratios from this run
 {
   const rows = [];
-  for (const sc of ['rate200', 'rate1000']) {
-    const r = get('native', sc);
-    const x = r ? overFloor(r) : undefined;
-    if (x !== undefined) rows.push(`| ${sc}: CPU per delivery ≤ 1.15 × the floor's | ${fmt(x)}× (${fmt(r.server_cpu_us_per_delivery)} against ${fmt(get('floor', sc).server_cpu_us_per_delivery)} µs) | ${goal(x <= 1.15)} |`);
+  for (const kind of ['native', 'uring']) {
+    for (const sc of ['rate200', 'rate1000']) {
+      const r = get(kind, sc);
+      const x = r ? overFloor(r) : undefined;
+      if (x !== undefined) rows.push(`| ${kind} ${sc}: CPU per delivery ≤ 1.15 × the floor's | ${fmt(x)}× (${fmt(r.server_cpu_us_per_delivery)} against ${fmt(get('floor', sc).server_cpu_us_per_delivery)} µs) | ${goal(x <= 1.15)} |`);
+    }
+    const big = get(kind, 'room1000');
+    if (big?.ok) rows.push(`| ${kind}: 1,000-member room at 50 msg/s: p99 ≤ 5 ms | ${fmt(big.p99_ms, 3)} ms (floor: ${get('floor', 'room1000')?.ok ? fmt(get('floor', 'room1000').p99_ms, 3) + ' ms' : '–'}) | ${goal(big.p99_ms <= 5)} |`);
   }
-  const big = get('native', 'room1000');
-  if (big?.ok) rows.push(`| 1,000-member room at 50 msg/s: p99 ≤ 5 ms | ${fmt(big.p99_ms, 3)} ms (floor: ${get('floor', 'room1000')?.ok ? fmt(get('floor', 'room1000').p99_ms, 3) + ' ms' : '–'}) | ${goal(big.p99_ms <= 5)} |`);
   const chat = get('native', 'chat200'), plain = get('native', 'rate200');
   if (chat?.ok && plain?.ok) {
     const x = chat.server_cpu_us_per_delivery / plain.server_cpu_us_per_delivery;

@@ -6,7 +6,8 @@
 #
 #   bench/run.sh                 build what is missing, install the reference, run everything (~10 min)
 #   DURATION=5 bench/run.sh      shorter measurement windows
-#   bench/run.sh --only native   one server only (native | floor | reference; a comma list too)
+#   bench/run.sh --only native   one server only (native | uring | floor | reference; a comma list too;
+#                                uring is compeit-server with --io-uring on)
 #   bench/run.sh --no-build      use the binaries in build/native/bin as they are
 #   bench/run.sh --no-scale      without the cost-growth cases (room sizes, idle counts)
 #   bench/run.sh --only-scale    only the cost-growth cases
@@ -14,7 +15,7 @@
 # Environment: DURATION (s, default 10), WARMUP (s, 2), IDLE_CLIENTS_ROOMS (100),
 # SCALE_DURATION (s per cost-growth case, 4), REF_MAX_ROOM (the largest room the
 # reference is run with, 1000: its joins cost O(members^2) deliveries and 5,000
-# takes minutes), NATIVE_FLAGS (more compeit-server flags, e.g. "--io-uring on"),
+# takes minutes), SCALE_MAX_ROOM (the largest room for every server, 5000), NATIVE_FLAGS (more compeit-server flags, e.g. "--io-uring on"),
 # QUIET_WAIT (s to wait for other load to go away before each run, 20),
 # RESULTS (output file, bench/RESULTS.md), KEEP_WORK=1 keeps the scratch folder,
 # BUILD (build folder, build/native). bench/cluster.sh runs the cluster's benchmark.
@@ -28,6 +29,7 @@ warmup=${WARMUP:-2}
 idle_rooms=${IDLE_CLIENTS_ROOMS:-100}
 scale_duration=${SCALE_DURATION:-4}
 ref_max_room=${REF_MAX_ROOM:-1000}
+scale_max_room=${SCALE_MAX_ROOM:-5000}
 read -r -a native_extra <<<"${NATIVE_FLAGS:-}"
 only=""
 do_build=1
@@ -36,7 +38,7 @@ do_scale=1
 
 # How this run was asked for, for RESULTS.md.
 shown_env=""
-for v in DURATION WARMUP SCALE_DURATION REF_MAX_ROOM NATIVE_FLAGS QUIET_WAIT IDLE_CLIENTS_ROOMS; do
+for v in DURATION WARMUP SCALE_DURATION REF_MAX_ROOM SCALE_MAX_ROOM NATIVE_FLAGS QUIET_WAIT IDLE_CLIENTS_ROOMS; do
   [[ -n "${!v:-}" ]] && shown_env+="$v=${!v@Q} "
 done
 export BENCH_COMMAND="${shown_env}bench/run.sh${*:+ $*}"
@@ -68,7 +70,7 @@ if [[ -z "$only" || ",$only," == *,reference,* ]]; then
 fi
 
 # ---- the scenarios (issue 5) ------------------------------------------------------------------------------
-kinds=(native floor reference)
+kinds=(native uring floor reference)
 [[ -n "$only" ]] && IFS=, read -r -a kinds <<<"$only"
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 t0=$SECONDS
@@ -77,7 +79,7 @@ t0=$SECONDS
 # server lifts its per-room cap (256) for the large rooms and takes NATIVE_FLAGS.
 server_flags() {
   local kind=$1 members=${2:-0}
-  if [[ $kind == native ]]; then
+  if [[ $kind == native || $kind == uring ]]; then
     ((members > 256)) && printf '%s\n' --max-room-users "$members"
     ((${#native_extra[@]})) && printf '%s\n' "${native_extra[@]}"
   fi
@@ -104,6 +106,10 @@ scale_cases() {
   for size in 2 10 100 1000 5000; do
     if [[ $kind == reference ]] && ((size > ref_max_room)); then
       log "reference-room$size: skipped (REF_MAX_ROOM=$ref_max_room)"
+      continue
+    fi
+    if ((size > scale_max_room)); then
+      log "$kind-room$size: skipped (SCALE_MAX_ROOM=$scale_max_room)"
       continue
     fi
     rooms=${scale_rooms[$size]} rate=${scale_rate[$size]}

@@ -257,6 +257,16 @@ std::vector<Flag> make_flags() {
     list.push_back(whole("max-connections-per-address", "N",
                          "open TCP connections from one client address; 0: no limit (default 256)",
                          FIELD(max_connections_per_address), 0));
+    list.push_back({"io-uring", "on|off",
+                    "submit each flush's websocket writes (a room message's whole fan-out) with one io_uring_enter; "
+                    "off, or where io_uring is unavailable: one sendmsg each (default off)",
+                    Flag::Kind::value, false,
+                    [](const std::string& v, Options& o) -> Allowed {
+                        if (v != "on" && v != "off") return "on or off";
+                        o.io_uring = v == "on";
+                        return taken;
+                    },
+                    [](const Options& o) -> Value { return toml_string(o.io_uring ? "on" : "off"); }});
     list.push_back({"sid-address-check", "on|off",
                     "refuse a session's sid presented from an address other than the one it handshook from (default on)",
                     Flag::Kind::value, false,

@@ -32,6 +32,7 @@ struct Options {
     double request_timeout_s = 10;            // LIM-4: unfinished HTTP requests
     std::size_t max_write_queue_bytes = 8u << 20;  // every byte queued for one websocket
     std::size_t max_connections_per_address = 256; // 0: no limit
+    bool io_uring = false;                    // --io-uring: a flush's websocket writes in one io_uring_enter
     std::size_t history_event_retention = 200;     // join/leave events kept per room
     double history_retention_days = 0;             // 0: chat history is kept forever
     std::string chat_db;                      // chat store URL (may hold a password); empty: <data_dir>/chat.sqlite3
