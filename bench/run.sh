@@ -15,7 +15,9 @@
 # Environment: DURATION (s, default 10), WARMUP (s, 2), IDLE_CLIENTS_ROOMS (100),
 # SCALE_DURATION (s per cost-growth case, 4), REF_MAX_ROOM (the largest room the
 # reference is run with, 1000: its joins cost O(members^2) deliveries and 5,000
-# takes minutes), SCALE_MAX_ROOM (the largest room for every server, 5000), NATIVE_FLAGS (more compeit-server flags, e.g. "--io-uring on"),
+# takes minutes), SCALE_MAX_ROOM (the largest room for every server, 5000), SCALE_ROOMS (the
+# room sizes, "2 10 100 1000 5000"; any of those), SCALE_IDLE (the idle counts, "1000 5000 15000";
+# empty: none), NATIVE_FLAGS (more compeit-server flags, e.g. "--io-uring on"),
 # QUIET_WAIT (s to wait for other load to go away before each run, 20),
 # RESULTS (output file, bench/RESULTS.md), KEEP_WORK=1 keeps the scratch folder,
 # BUILD (build folder, build/native). bench/cluster.sh runs the cluster's benchmark.
@@ -38,7 +40,7 @@ do_scale=1
 
 # How this run was asked for, for RESULTS.md.
 shown_env=""
-for v in DURATION WARMUP SCALE_DURATION REF_MAX_ROOM SCALE_MAX_ROOM NATIVE_FLAGS QUIET_WAIT IDLE_CLIENTS_ROOMS; do
+for v in DURATION WARMUP SCALE_DURATION REF_MAX_ROOM SCALE_MAX_ROOM SCALE_ROOMS SCALE_IDLE NATIVE_FLAGS QUIET_WAIT IDLE_CLIENTS_ROOMS; do
   [[ -n "${!v:-}" ]] && shown_env+="$v=${!v@Q} "
 done
 export BENCH_COMMAND="${shown_env}bench/run.sh${*:+ $*}"
@@ -103,7 +105,7 @@ base_cases() {
 # joined connections (rooms of 100). Short windows: SCALE_DURATION.
 scale_cases() {
   local kind=$1 size rooms rate n
-  for size in 2 10 100 1000 5000; do
+  for size in ${SCALE_ROOMS:-2 10 100 1000 5000}; do
     if [[ $kind == reference ]] && ((size > ref_max_room)); then
       log "reference-room$size: skipped (REF_MAX_ROOM=$ref_max_room)"
       continue
@@ -118,7 +120,7 @@ scale_cases() {
     run_case "$kind" "room$size" $(server_flags "$kind" "$size") --rooms "$rooms" --members "$size" --senders 1 \
       --rate "$rate" --duration "$scale_duration" --warmup 1 --connect-timeout 180 --setup-timeout 300
   done
-  for n in 1000 5000 15000; do
+  for n in ${SCALE_IDLE-1000 5000 15000}; do
     run_case "$kind" "idle$((n / 1000))k" $(server_flags "$kind") --rooms $((n / 100)) --members 100 --idle \
       --duration 3 --connect-concurrency 256 --setup-timeout 240
   done
