@@ -288,7 +288,7 @@ void WsSession::write() {
     drained();
 }
 
-// The next writes's iovecs in gather_ (at most kMaxGather queue entries, two
+// The next write's iovecs in gather_ (at most kMaxGather queue entries, two
 // buffers each, skipping what the kernel already took); returns the entries.
 std::size_t WsSession::gather() {
     gather_.clear();
