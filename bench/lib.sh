@@ -51,15 +51,16 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # then runs copies: a rebuild during the run must not swap the binaries between cases.
 build_and_copy() {
   if [[ $1 == 1 ]]; then
-    log "building compeit-server and compeit-loadgen in $build_rel"
+    log "building compeit-server, compeit-loadgen and compeit-floor in $build_rel"
     [[ -f "$build/CMakeCache.txt" ]] || (cd "$root" && cmake --preset native -B "$build" >/dev/null)
-    (cd "$root" && cmake --build "$build" -j2 --target compeit-server compeit-loadgen >/dev/null)
+    (cd "$root" && cmake --build "$build" -j2 --target compeit-server compeit-loadgen compeit-floor >/dev/null)
   fi
-  [[ -x "$build/bin/compeit-server" && -x "$build/bin/compeit-loadgen" ]] ||
-    { echo "bench: build first (cmake --build $build_rel --target compeit-server compeit-loadgen)" >&2; exit 1; }
-  cp "$build/bin/compeit-server" "$build/bin/compeit-loadgen" "$work/"
+  [[ -x "$build/bin/compeit-server" && -x "$build/bin/compeit-loadgen" && -x "$build/bin/compeit-floor" ]] ||
+    { echo "bench: build first (cmake --build $build_rel --target compeit-server compeit-loadgen compeit-floor)" >&2; exit 1; }
+  cp "$build/bin/compeit-server" "$build/bin/compeit-loadgen" "$build/bin/compeit-floor" "$work/"
   server_bin="$work/compeit-server"
   loadgen_bin="$work/compeit-loadgen"
+  floor_bin="$work/compeit-floor"
   export BENCH_GIT=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
   export BENCH_SERVER_BUILT=$(date -u -r "$build/bin/compeit-server" '+%Y-%m-%d %H:%M:%S UTC')
   export BENCH_SERVER_SHA=$(sha256sum "$server_bin" | cut -c1-16)
@@ -90,19 +91,22 @@ wait_quiet() {
   done
 }
 
-# start_server native|reference NAME [extra server flags...]: one more process of
+# start_server native|uring|floor|reference NAME [extra server flags...]: one more process of
 # the case; sets server_pid, server_port and writes its command to $work/NAME.cmd.
 start_server() {
   local kind=$1 name=$2; shift 2
   local out="$work/$name.out" err="$work/$name.err"
   local cmd
-  if [[ $kind == native ]]; then
+  if [[ $kind == native || $kind == uring ]]; then
     mkdir -p "$work/$name.data"
     # Every client comes from 127.0.0.1 here: the per-address caps (256
     # connections, 64 unused handshakes by default) are lifted, as for any
     # deployment behind one proxy address.
     cmd=("$server_bin" --bind 127.0.0.1 --port 0 --data-dir "$work/$name.data" --rate 100000 --burst 100000
          --max-connections-per-address 0 --max-handshakes-per-address 100000 --log-level warn "$@")
+    [[ $kind == uring ]] && cmd+=(--io-uring on)  # the same server, a flush's writes through io_uring
+  elif [[ $kind == floor ]]; then
+    cmd=("$floor_bin" --bind 127.0.0.1 --port 0 "$@")  # bench/floor: one send per recipient, no protocol work
   else
     cmd=(node --max-old-space-size=4096 "$here/reference/server.js" --port 0 "$@")
   fi
@@ -119,7 +123,7 @@ start_server() {
   echo "${cmd[*]}" | shown >"$work/$name.cmd"
 }
 
-# start_case KIND NAME [server flags...]: the processes of one case. native and
+# start_case KIND NAME [server flags...]: the processes of one case. native, floor and
 # reference are one process; clusterN is cluster.sh's start_cluster.
 start_case() {
   local kind=$1 name=$2

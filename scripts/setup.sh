@@ -18,6 +18,7 @@ done
 packages=(g++ make cmake ccache pkg-config libboost1.81-dev nlohmann-json3-dev catch2 libcli11-dev libsqlite3-dev
           sqlite3 zlib1g-dev libssl-dev openssl curl ca-certificates prometheus-cpp-dev
           clang libclang-rt-14-dev  # the sanitizer build: ASan + UBSan and the libFuzzer targets (build/asan)
+          liburing-dev              # --io-uring on (without it the server builds and uses sendmsg)
           util-linux                # prlimit: the resource tests start a server with a low descriptor limit
           libpq-dev postgresql)     # --chat-db postgresql://: libpq; the tests run a scratch PostgreSQL 15
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

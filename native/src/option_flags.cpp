@@ -318,6 +318,16 @@ std::vector<Flag> make_flags() {
     list.push_back(real("resume-timeout", "S",
                         "seconds a lost session waits for its client to resume; 0: the close timeout (default 0)",
                         FIELD(resume_timeout_s), 0, true, "a number of seconds"));
+    list.push_back({"io-uring", "on|off",
+                    "submit each flush's websocket writes (a room message's whole fan-out) with one io_uring_enter; "
+                    "off, or where io_uring is unavailable: one sendmsg each (default off)",
+                    Flag::Kind::value, false,
+                    [](const std::string& v, Options& o) -> Allowed {
+                        if (v != "on" && v != "off") return "on or off";
+                        o.io_uring = v == "on";
+                        return taken;
+                    },
+                    [](const Options& o) -> Value { return toml_string(o.io_uring ? "on" : "off"); }});
     list.push_back({"sid-address-check", "on|off",
                     "refuse a session's sid presented from an address other than the one it handshook from (default on)",
                     Flag::Kind::value, false,

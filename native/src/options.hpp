@@ -36,6 +36,7 @@ struct Options {
     std::size_t resume_buffer = 128;               // events kept per resumable session; 0: no session resume
     std::size_t resume_buffer_bytes = 1u << 20;    // ...and at most these bytes of them
     double resume_timeout_s = 0;                   // how long a lost session waits; 0: the close timeout
+    bool io_uring = false;                    // --io-uring: a flush's websocket writes in one io_uring_enter
     std::size_t history_event_retention = 200;     // join/leave events kept per room
     double history_retention_days = 0;             // 0: chat history is kept forever
     std::string chat_db;                      // chat store URL (may hold a password); empty: <data_dir>/chat.sqlite3

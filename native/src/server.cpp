@@ -1,4 +1,5 @@
 #include "server.hpp"
+#include "write_batch.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -99,6 +100,15 @@ Server::Server(asio::io_context& ioc, Options options)
                                  : options_.engine.close_timeout;
         router_.enable_resume({options_.resume_buffer, options_.resume_buffer_bytes, timeout}, random_bytes,
                               secrets_equal);
+    }
+    if (options_.io_uring) {
+        std::string why;
+        write_batch_ = WriteBatch::create(why);
+        if (write_batch_)
+            log_event(LogLevel::info, LogFields{.event = "io_uring"}, "websocket writes: one io_uring_enter per flush");
+        else
+            log_event(LogLevel::warn, LogFields{.event = "io_uring", .reason = why},
+                      "--io-uring on, but io_uring is unavailable (", why, "): one sendmsg per write");
     }
     router_.on_fault([](const ca::Router::Fault& f) {
         log_event(LogLevel::error, LogFields{.event = "internal_error", .user = static_cast<std::uint64_t>(f.user)},
@@ -519,7 +529,9 @@ void Server::schedule_flush() {
     flush_scheduled_ = true;
     asio::post(ioc_, [this] {
         flush_scheduled_ = false;
+        if (write_batch_) write_batch_->begin();
         engine_.flush(now());
+        if (write_batch_) write_batch_->end();  // the whole fan-out, one io_uring_enter
     });
 }
 

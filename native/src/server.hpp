@@ -39,6 +39,7 @@
 namespace compeit::native {
 
 class WsSession;
+class WriteBatch;
 class HttpSession;
 
 class Server final : public sio::TransportHost {
@@ -71,6 +72,8 @@ public:
     boost::asio::io_context& ioc() { return ioc_; }
     const Options& options() const { return options_; }
     sio::Engine& engine() { return engine_; }
+    // --io-uring on (and available): the websockets' writes during a flush go here.
+    WriteBatch* write_batch() { return write_batch_.get(); }
     ca::Router& router() { return router_; }
     agents::ChatAgent& chat() { return *chat_; }
     StaticCache& static_files() { return static_files_; }
@@ -151,6 +154,7 @@ private:
     std::size_t released_since_trim_ = 0;
     std::size_t peak_sessions_ = 0;  // the most sessions since the last trim
     bool flush_scheduled_ = false;
+    std::unique_ptr<WriteBatch> write_batch_;  // --io-uring on
     bool stopped_ = false;
     // The drain: sessions opened and not closed yet; counts for the log.
     std::unordered_set<sio::SessionId> open_sessions_;

@@ -4,11 +4,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <array>
+#include <cerrno>
 
 #include "log.hpp"
 #include "secrets.hpp"
 #include "server.hpp"
 #include "tls_stream.hpp"
+#include "write_batch.hpp"
 #include "ws_accept.hpp"
 
 namespace compeit::native {
@@ -202,6 +204,7 @@ void WsSession::push_control(ws::Opcode op, std::string payload) {
 
 // Every byte that waits for the client is counted here, and nowhere else.
 void WsSession::enqueue(Out out) {
+    settle_batch();
     if (queue_.empty()) last_progress_ = server_.now();  // the stall clock runs only while something waits
     queued_bytes_ += out.header.size + out.data->size();
     peak_queued_ = std::max(peak_queued_, queued_bytes_);
@@ -260,59 +263,94 @@ void WsSession::abort() {
     close_socket();
 }
 
-// Writes what is queued at once, with one gathered write_some on the
+// Writes what is queued at once, with one gathered sendmsg on the
 // non-blocking socket: the common case (the kernel takes it all) costs one
-// syscall and no asynchronous operation. What the kernel does not take waits
-// for writability. Frames queued meanwhile go out together with the rest.
+// syscall and no asynchronous operation. During the engine's flush, with
+// --io-uring on, that sendmsg goes into the server's WriteBatch instead and
+// the whole fan-out is submitted at once (on_batched_write carries on).
+// What the kernel does not take waits for writability. Frames queued
+// meanwhile go out together with the rest.
 void WsSession::write() {
-    if (waiting_writable_ || closed_) return;
+    if (waiting_writable_ || batched_ || closed_) return;
     if (tls_) return write_tls();
     while (!queue_.empty()) {
-        gather_.clear();
-        const std::size_t n = std::min(queue_.size(), kMaxGather);
-        std::size_t skip = front_written_;  // bytes of queue_[0] already sent
-        for (std::size_t i = 0; i < n; ++i) {
-            const Out& o = queue_[i];
-            for (auto part : {std::string_view(o.header.view()), std::string_view(*o.data)}) {
-                if (skip >= part.size()) {
-                    skip -= part.size();
-                    continue;
-                }
-                gather_.emplace_back(part.data() + skip, part.size() - skip);
-                skip = 0;
-            }
+        const std::size_t n = gather();
+        if (WriteBatch* batch = server_.write_batch(); batch && batch->open()) {
+            batched_ = true;
+            return batch->add(socket_.native_handle(), gather_.data(), gather_.size(), n, shared_from_this());
         }
-        boost::system::error_code ec;
-        const std::size_t written = socket_.write_some(gather_, ec);
-        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-            // Reported from the event loop, not from inside the engine's flush.
-            closing_ = true;
-            asio::post(socket_.get_executor(), [self = shared_from_this()] {
-                self->detach(true);
-                self->close_socket();
-            });
-            return;
-        }
-        consume(ec ? 0 : written);
-        if (ec || !queue_.empty()) {
-            if (!ec && n == kMaxGather && front_written_ == 0) continue;  // more than one gather's worth
-            if (closing_) watch();  // a client that takes nothing cannot keep a closing socket open
-            waiting_writable_ = true;
-            socket_.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code wec) {
-                self->waiting_writable_ = false;
-                if (wec || self->closed_) {
-                    if (!self->closed_) {
-                        self->detach(true);
-                        self->close_socket();
-                    }
-                    return;
-                }
-                self->write();
-            });
-            return;
-        }
+        msghdr msg{};
+        msg.msg_iov = gather_.data();
+        msg.msg_iovlen = gather_.size();
+        const ssize_t r = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (!after_write(r < 0 ? -errno : r, n)) return;
     }
     drained();
+}
+
+// The next write's iovecs in gather_ (at most kMaxGather queue entries, two
+// buffers each, skipping what the kernel already took); returns the entries.
+std::size_t WsSession::gather() {
+    gather_.clear();
+    const std::size_t n = std::min(queue_.size(), kMaxGather);
+    std::size_t skip = front_written_;  // bytes of queue_[0] already sent
+    for (std::size_t i = 0; i < n; ++i) {
+        const Out& o = queue_[i];
+        for (auto part : {std::string_view(o.header.view()), std::string_view(*o.data)}) {
+            if (skip >= part.size()) {
+                skip -= part.size();
+                continue;
+            }
+            gather_.push_back(iovec{const_cast<char*>(part.data() + skip), part.size() - skip});
+            skip = 0;
+        }
+    }
+    return n;
+}
+
+// After a gathered write of `entries` queue entries took `result` bytes (or
+// failed with -errno). True: write more now (or, the queue empty, drained).
+bool WsSession::after_write(long result, std::size_t entries) {
+    const bool full = result == -EAGAIN || result == -EWOULDBLOCK;
+    if (result < 0 && !full) {
+        // Reported from the event loop, not from inside the engine's flush.
+        closing_ = true;
+        asio::post(socket_.get_executor(), [self = shared_from_this()] {
+            self->detach(true);
+            self->close_socket();
+        });
+        return false;
+    }
+    consume(full ? 0 : static_cast<std::size_t>(result));
+    if (queue_.empty()) return true;
+    if (!full && entries == kMaxGather && front_written_ == 0) return true;  // more than one gather's worth
+    if (closing_) watch();  // a client that takes nothing cannot keep a closing socket open
+    waiting_writable_ = true;
+    socket_.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code wec) {
+        self->waiting_writable_ = false;
+        if (wec || self->closed_) {
+            if (!self->closed_) {
+                self->detach(true);
+                self->close_socket();
+            }
+            return;
+        }
+        self->write();
+    });
+    return false;
+}
+
+void WsSession::on_batched_write(long result, std::size_t entries) {
+    batched_ = false;
+    if (closed_) return;
+    if (after_write(result, entries)) write();
+}
+
+// A write of this connection waits in the batch: let it complete before the
+// queue (which gather_ points into) or the socket changes.
+void WsSession::settle_batch() {
+    if (!batched_) return;
+    if (WriteBatch* batch = server_.write_batch()) batch->submit();
 }
 
 // TLS: the next kTlsChunk bytes of the queue are copied into one buffer and
@@ -354,7 +392,7 @@ void WsSession::write_tls() {
 void WsSession::drained() {
     if (queue_.capacity() > 16) {  // a burst is over: give the memory back
         std::vector<Out>().swap(queue_);
-        std::vector<asio::const_buffer>().swap(gather_);
+        std::vector<iovec>().swap(gather_);
     }
     burst_over();
     if (tls_ && tls_->out.capacity() > kReadChunk) std::string().swap(tls_->out);
@@ -397,6 +435,7 @@ void WsSession::consume(std::size_t written) {
 
 void WsSession::close_socket() {
     if (closed_) return;
+    settle_batch();
     closed_ = true;
     deadline_.reset();
     slot_ = {};

@@ -20,6 +20,8 @@
 // the queue (and count as progress) only once the transport took them.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
@@ -66,6 +68,9 @@ public:
     void finish();
     // Close now (server shutdown).
     void abort();
+    // The result of a write that went through the WriteBatch (write_batch.hpp):
+    // bytes the kernel took, or -errno; `entries` queue entries were offered.
+    void on_batched_write(long result, std::size_t entries);
 
 private:
     struct Out {
@@ -85,11 +90,12 @@ private:
     sio::SessionId session_ = 0;  // 0: not (or no longer) attached to the engine
     std::shared_ptr<LinkPeer> link_;  // the agent link instead of a session
     std::vector<Out> queue_;  // a vector: an idle connection holds no node (deque always did)
-    std::vector<boost::asio::const_buffer> gather_;  // reused for every gathered write
+    std::vector<iovec> gather_;  // reused for every gathered write
     std::size_t queued_bytes_ = 0;   // headers and payloads, everything in queue_
     std::size_t peak_queued_ = 0;    // the most queued_bytes_ since the queue was last empty
     std::size_t front_written_ = 0;   // bytes of queue_.front() the kernel already took
     bool waiting_writable_ = false;   // the kernel's buffer was full: waiting to write the rest
+    bool batched_ = false;            // a write is queued in the server's WriteBatch: gather_ and the queue stay put
     sio::Time last_progress_{};       // when the kernel last took bytes
     bool closing_ = false;       // close once the queue is empty
     bool closed_ = false;
@@ -106,6 +112,9 @@ private:
     void enqueue(Out out);
     void burst_over();
     void write();
+    std::size_t gather();
+    bool after_write(long result, std::size_t entries);
+    void settle_batch();
     void write_tls();
     void drained();
     void consume(std::size_t written);

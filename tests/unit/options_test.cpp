@@ -81,7 +81,7 @@ TEST_CASE("flags keep their names, defaults and meanings", "[options]") {
                    "--sid-address-check", "off", "--allowed-origin", "https://a.example", "--allowed-origin",
                    "https://b.example", "--ice-server", "turn:t.example,u,p", "--node", "n1", "--cluster",
                    "redis://r:6379", "--legacy-client", "off", "--access-log", "--drain-timeout", "0", "--log-format",
-                   "json", "--resource", "io/"},
+                   "json", "--resource", "io/", "--io-uring", "on"},
                   o)
                 .ok);
     CHECK(o.port == 0);
@@ -98,6 +98,7 @@ TEST_CASE("flags keep their names, defaults and meanings", "[options]") {
     CHECK(o.drain_timeout_s == 0);
     CHECK(o.log_format == LogFormat::json);
     CHECK(o.resource == "/io");
+    CHECK(o.io_uring);
 }
 
 TEST_CASE("--wasm-cors: every origin by default, a list of origins, or off", "[options]") {
@@ -140,6 +141,7 @@ TEST_CASE("every kind of bad value names the flag, the value and what is allowed
         {{"--log-format", "xml"}, "log-format must be text or json (got xml)"},
         {{"--media", "webrtc"}, "media must be mesh, kurento or janus (got webrtc)"},
         {{"--sid-address-check", "yes"}, "sid-address-check must be on or off (got yes)"},
+        {{"--io-uring", "1"}, "io-uring must be on or off (got 1)"},
         {{"--access-log=maybe"}, "access-log must be true or false (got maybe)"},
         {{"--kms-url", "http://kms"}, "kms-url must be a ws:// or wss:// URL (only ws:// and wss:// URLs are supported) (got http://kms)"},
         {{"--janus-url", "ws://:8188"}, "janus-url must be a ws:// or wss:// URL (no host) (got ws://:8188)"},

@@ -48,6 +48,12 @@ export const clusterTodo = (why) => (clusterSize ? `cluster: ${why}` : false);
 export const sidPattern = clusterSize ? 'n[1-9][.][A-Za-z0-9_-]{22}' : '[A-Za-z0-9_-]{22}';
 
 /**
+ * COMPEIT_TEST_SERVER_ARGS="--io-uring on": flags every started server gets first (before
+ * the test's own), split at spaces: the same tests against another write path, say.
+ */
+export const serverArgsFromEnv = (process.env.COMPEIT_TEST_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+
+/**
  * Resolves to the {code, signal} `server` (a startProcess handle) exits with, or
  * rejects after `timeoutMs` (the process is left running for the caller's stop()).
  */
@@ -83,7 +89,7 @@ export async function startProcess(extraArgs = [], { readyTimeout = 10000, env, 
     throw new Error(`server binary not found: ${serverBinary} (set COMPEIT_SERVER)`);
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'compeit-test-'));
-  const args = ['--bind', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extraArgs];
+  const args = ['--bind', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...serverArgsFromEnv, ...extraArgs];
   const [file, argv] = nofile === undefined
     ? [serverBinary, args]
     : ['prlimit', [`--nofile=${nofile}:${nofile}`, '--', serverBinary, ...args]];
