@@ -190,6 +190,36 @@ TEST_CASE("KU-5: a publisher's transport loss removes its stream for everyone", 
     CHECK(w.kurento.room_count() == 0);
 }
 
+TEST_CASE("KU rejoin: joining the room one is in resets one's media, and publishing again works", "[kurento]") {
+    MeshRoom w;
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    a.kurento->publish(true, true);
+    b.kurento->publish(true, true);
+    w.pump();
+    const ca::UserId aid = a.client->user()->id, bid = b.client->user()->id;
+    REQUIRE(w.kurento.publishes(1, aid));
+    REQUIRE(w.kurento.subscribed(1, bid, aid));
+
+    // A asks for its room again (a page that lost track, or a resumed session
+    // whose connections died): its client closed everything on room_joined.
+    a.client->join_room(1);
+    w.pump();
+    CHECK_FALSE(w.kurento.publishes(1, aid));
+    CHECK_FALSE(w.kurento.subscribed(1, bid, aid));
+    CHECK(has(b.browser.closed, "sub:" + std::to_string(aid)));
+    const auto streams = events(a, "streams").back()["streams"];
+    REQUIRE(streams.size() == 1);  // B's only: A's own went
+    CHECK(streams[0]["user"] == bid);
+    CHECK(w.kurento.subscribed(1, aid, bid));  // A receives B again
+
+    a.kurento->publish(true, true);  // refused as "already publishing" before the reset
+    w.pump();
+    CHECK(w.kurento.publishes(1, aid));
+    CHECK(events(a, "media_error").empty());
+    CHECK(w.kurento.subscribed(1, bid, aid));
+}
+
 TEST_CASE("KU bad input: request_error, nothing else disturbed", "[kurento]") {
     MeshRoom w;
     auto& a = w.joined("A");
