@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "compeit/agents/kurento_agent.hpp"
 #include "compeit/ca/router.hpp"
 #include "compeit/sio/packet.hpp"
 #include "compeit/util/json_guard.hpp"
@@ -320,4 +321,34 @@ TEST_CASE("resume: a client that does not ask gets `connected` as ever and leave
     Wire plain;
     plain.add("X");
     CHECK_FALSE(plain.router.resume_enabled());
+}
+
+TEST_CASE("resume: a client that had media asks for its room again, so the server drops its dead connections",
+          "[resume][kurento]") {
+    ResumeWire w;
+    agents::MeshBackend backend;
+    agents::KurentoAgent kurento{backend};
+    w.router.register_agent("kurento", kurento);
+    auto& a = w.joined("A");
+    auto& b = w.joined("B");
+    a.kurento->publish(true, true);
+    w.pump();
+    const auto aid = a.client->user()->id;
+    REQUIRE(kurento.publishes(1, aid));
+    REQUIRE(kurento.subscribed(1, b.client->user()->id, aid));
+
+    w.kill(a);
+    CHECK(kurento.publishes(1, aid));  // parked: the server still holds what died with the transport
+    w.reconnect(a);
+    REQUIRE(a.client->user()->id == aid);
+    REQUIRE(w.events(a, "reconnected").back()["resumed"] == true);
+    CHECK_FALSE(kurento.publishes(1, aid));  // the client asked for its room again: reset
+    CHECK(w.events(b, "user_left").empty());  // nobody saw a leave
+    CHECK(w.events(b, "streams").back()["streams"].empty());
+
+    a.kurento->publish(true, true);  // as the app does on room_joined
+    w.pump();
+    CHECK(kurento.publishes(1, aid));
+    CHECK(kurento.subscribed(1, b.client->user()->id, aid));
+    CHECK(w.events(a, "media_error").empty());
 }
