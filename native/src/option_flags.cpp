@@ -39,6 +39,14 @@ std::string number_text(double d) {
 
 Value quoted_or_unset(const std::string& s) { return s.empty() ? Value() : Value(toml_string(s)); }
 
+// A repeatable flag's values as a TOML array; unset when there are none.
+Value toml_list(const std::vector<std::string>& items) {
+    if (items.empty()) return {};
+    std::string out = "[";
+    for (const auto& s : items) out += (out.size() > 1 ? ", " : "") + toml_string(s);
+    return out + "]";
+}
+
 // A URL that may hold a password: shown with "(set)" in its place.
 Value url_value(const std::string& s) {
     if (s.empty()) return {};
@@ -208,12 +216,7 @@ Flag allowed_origin() {
                 o.allowed_origins.push_back(v);
                 return taken;
             },
-            [](const Options& o) -> Value {
-                if (o.allowed_origins.empty()) return {};
-                std::string out = "[";
-                for (const auto& s : o.allowed_origins) out += (out.size() > 1 ? ", " : "") + toml_string(s);
-                return out + "]";
-            }};
+            [](const Options& o) -> Value { return toml_list(o.allowed_origins); }};
 }
 
 Flag trusted_proxy() {
@@ -226,12 +229,7 @@ Flag trusted_proxy() {
                 o.trusted_proxies.push_back(v);
                 return taken;
             },
-            [](const Options& o) -> Value {
-                if (o.trusted_proxies.empty()) return {};
-                std::string out = "[";
-                for (const auto& s : o.trusted_proxies) out += (out.size() > 1 ? ", " : "") + toml_string(s);
-                return out + "]";
-            }};
+            [](const Options& o) -> Value { return toml_list(o.trusted_proxies); }};
 }
 
 #define FIELD(expr) [](auto& o) -> auto& { return o.expr; }
