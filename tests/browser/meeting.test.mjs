@@ -202,6 +202,9 @@ test('devices: camera and microphone are switched mid-call and the others keep s
   assert.equal(await alice.isVisible(tid('speaker-select')), true, 'Chromium can choose the speaker (setSinkId)');
   await alice.screenshot({ path: screenshotPath('meeting-devices.png') });
 
+  // A switch goes out on the connections there are (RTCRtpSender.replaceTrack): no new ones.
+  const connections = () => Promise.all([alice, bob, carol].map((p) => p.evaluate(() => window.__testPeerConnections.length)));
+  const before = await connections();
   await camera.selectOption(other.value);
   await alice.waitForFunction((id) => document.querySelector('[data-self="true"] video')?.srcObject?.getVideoTracks()[0]
     ?.getSettings().deviceId === id, other.value, { timeout: MEDIA_TIMEOUT });
@@ -228,6 +231,7 @@ test('devices: camera and microphone are switched mid-call and the others keep s
   await alice.getByRole('button', { name: 'Done' }).click();
   await alice.waitForSelector(tid('devices'), { state: 'hidden' });
 
+  assert.deepEqual(await connections(), before, 'no connection was made anew for the switches');
   // Bob and Carol still decode Alice's video and hear her after the switches.
   for (const page of [bob, carol]) {
     await waitForTiles(page, 3);

@@ -18,6 +18,8 @@ export interface IceServerLike { urls: string | string[]; username?: string; cre
 
 /** The DOM's MediaStream in a browser project, MediaStreamLike otherwise. */
 export type MediaStream = typeof globalThis extends { MediaStream: { prototype: infer T } } ? T : MediaStreamLike;
+/** The DOM's MediaStreamTrack in a browser project, MediaStreamTrackLike otherwise. */
+export type MediaStreamTrack = typeof globalThis extends { MediaStreamTrack: { prototype: infer T } } ? T : MediaStreamTrackLike;
 /** An ICE server (the DOM's RTCIceServer has this shape). */
 export type IceServer = IceServerLike;
 
@@ -200,6 +202,9 @@ export class ConnectionAgent {
     /** start({stream:'screen'}) and publish it; the browser's "Stop sharing" stops it too. */
     shareScreen(options?: { audio?: boolean; mediaStream?: MediaStream }): Promise<MediaStream>;
     stopScreen(): void;
+    /** Swaps the local stream's track of the same kind (another camera or microphone) on every
+     *  connection sending it, without renegotiating; the old track is stopped. */
+    replaceTrack(track: MediaStreamTrack, options?: { stream?: string }): Promise<void>;
     /** sfu mode: records a published stream on the media server (false stops). */
     record(on?: boolean, stream?: string | { stream?: string }): Promise<Stream>;
     /** sfu mode with Kurento: a media-server filter on a published stream. */

@@ -138,6 +138,19 @@ export class ConnectionAgent {
         media((str) => this.#core._compeit_media_update(this.#h, a ? 1 : 0, v ? 1 : 0, str(stream)));
         this.#pump();
       },
+      /** Puts `track` in place of the local stream's track of its kind (the camera unless
+       *  `stream`), on every connection that sends it (RTCRtpSender.replaceTrack: nothing is
+       *  renegotiated, the others keep their connections). The old track is stopped. */
+      replaceTrack: async (track, { stream = 'camera' } = {}) => {
+        const local = this.#local.get(stream);
+        if (!local) throw new CompeitError('bad_request', 'Call media.start() first.');
+        const old = local.getTracks().find((t) => t.kind === track.kind);
+        const senders = [...this.#pcs.values()].filter((e) => e.send && e.name === stream)
+          .flatMap((e) => e.pc.getSenders().filter((s) => s.track ? s.track === old : false));
+        await Promise.all(senders.map((s) => s.replaceTrack(track)));
+        if (old) { local.removeTrack(old); old.stop(); }
+        local.addTrack(track);
+      },
       /** Unpublishes and closes a local stream: every one without an argument, else the one named. */
       stop: (which) => {
         const names = which === undefined ? [...this.#local.keys()] : [named(which)];
@@ -438,7 +451,7 @@ export class ConnectionAgent {
       this.#pcs.get(op.pc)?.pc.close();  // never leave a replaced connection running
       const pc = new RTCPeerConnection({ iceServers: op.iceServers ?? [] });
       const name = op.stream ?? 'camera';
-      const entry = { pc, peer: op.peer, name, chain: Promise.resolve() };
+      const entry = { pc, peer: op.peer, name, send: op.kind === 'send', chain: Promise.resolve() };
       this.#pcs.set(op.pc, entry);
       if (op.kind === 'send') {
         const local = this.#local.get(name);
