@@ -149,6 +149,23 @@ TEST_CASE("chat client: room chat, system events and private messages are separa
     CHECK(priv[0]["message"]["text"] == "psst");
 }
 
+TEST_CASE("chat client: what it keeps of the room is bounded, the newest kept", "[chat]") {
+    ChatRoom w;
+    auto& a = w.joined("A");  // its own join event: 1 message
+    a.chat->keep_at_most(5);
+    for (int i = 0; i < 8; ++i) a.chat->send("m" + std::to_string(i));
+    w.pump();
+    REQUIRE(a.chat->messages().size() == 5);
+    CHECK(util::parse_json(a.chat->messages().rbegin()->second)["text"] == "m7");
+    CHECK(util::parse_json(a.chat->messages().begin()->second)["text"] == "m3");
+    CHECK(chat_events(a, "chat_message").size() == 8);  // every live message was told
+    // An older page is answered whole, and what is kept stays the newest five.
+    const json page = ack(w, a, a.chat->history(a.chat->messages().begin()->first, 50));
+    CHECK(page["messages"].size() == 4);  // A's join and m0..m2
+    CHECK(a.chat->messages().size() == 5);
+    CHECK(util::parse_json(a.chat->messages().begin()->second)["text"] == "m3");
+}
+
 TEST_CASE("CH-6: bad text is refused and nothing is stored", "[chat]") {
     ChatRoom w;
     auto& a = w.joined("A");

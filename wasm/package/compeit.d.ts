@@ -128,7 +128,7 @@ export interface EventMap {
   chat_message: { message: ChatMessage };
   chat_event: { message: ChatEvent };
   private_message: { message: PrivateMessage };
-  /** The active room's whole known chat, oldest first (after a join, and as pages merge in). */
+  /** The active room's newest known chat (at most 1,000 messages), oldest first (after a join, and as pages merge in). */
   chat_history: { room: number; messages: HistoryEntry[] };
   media_config: { mode: 'mesh' | 'sfu'; iceServers: IceServer[]; /** 'server' when the media server offers to subscribers (Janus); absent otherwise. */ offerer?: 'server' };
   streams: { streams: Stream[] };

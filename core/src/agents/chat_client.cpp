@@ -49,7 +49,14 @@ std::uint64_t ChatClient::history(std::optional<std::int64_t> before, std::optio
 bool ChatClient::add(std::string_view m) {
     const auto id = integer_member(m, "id");
     if (!id || !room_ || integer_member(m, "room") != room_) return false;
-    return room_messages_.emplace(*id, std::string(m)).second;
+    const bool added = room_messages_.emplace(*id, std::string(m)).second;
+    trim();
+    return added && room_messages_.count(*id);  // an old page's message beyond the bound is not kept
+}
+
+// The oldest go first: they are what a history() page brings back.
+void ChatClient::trim() {
+    while (room_messages_.size() > max_kept_) room_messages_.erase(room_messages_.begin());
 }
 
 std::string ChatClient::snapshot() const {
