@@ -35,6 +35,17 @@ struct ResumeWire : Wire {
         router.enable_resume({buffer, 1u << 20, timeout}, counter_bytes, plain_equal);
     }
 
+    // A client with a JavaScript-style agent of type "game", connected and in room 1.
+    Peer& game_player(const std::string& name) {
+        auto& p = add(name);
+        REQUIRE(p.client->register_agent("game", nullptr));
+        p.client->connect(now);
+        pump();
+        p.client->join_room(1);
+        pump();
+        return p;
+    }
+
     // The peer's websocket dies: what the server wrote and the client had not
     // read is lost; the server notices (transport closed) unless `half_open`.
     void kill(Peer& p, bool half_open = false) {
@@ -91,12 +102,7 @@ std::vector<std::string> states_of(const Wire::Peer& p) {
 TEST_CASE("resume: a lost websocket resumes: same user and room, what was missed once and in order, nobody told",
           "[resume]") {
     ResumeWire w;
-    auto& a = w.add("A");
-    REQUIRE(a.client->register_agent("game", nullptr));
-    a.client->connect(w.now);
-    w.pump();
-    a.client->join_room(1);
-    w.pump();
+    auto& a = w.game_player("A");
     auto& b = w.joined("B");
     auto& c = w.joined("C");
     const auto id = a.client->user()->id;
@@ -169,12 +175,7 @@ TEST_CASE("resume: a lost websocket resumes: same user and room, what was missed
 
 TEST_CASE("resume: a half-open old transport is taken over, and nobody is told", "[resume]") {
     ResumeWire w;
-    auto& a = w.add("A");
-    REQUIRE(a.client->register_agent("game", nullptr));
-    a.client->connect(w.now);
-    w.pump();
-    a.client->join_room(1);
-    w.pump();
+    auto& a = w.game_player("A");
     auto& b = w.joined("B");
     const auto old = a.session;
     b.client->send_room("game", R"({"n":1})");
