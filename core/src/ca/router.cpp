@@ -142,7 +142,10 @@ void Router::on_namespace_connect(sio::SessionId s, std::string_view endpoint, s
         if (!id) return engine_->disconnect(s, sio::CloseReason::server, now);
         m = &add_member(s, query, *id);
         if (link_) link_->user_online(m->user, s);
-        if (asked) m->replay = std::make_unique<Replay>();
+        if (asked) {
+            m->replay = std::make_unique<Replay>();
+            ++resumable_;
+        }
     }
     std::string connected = "{\"user\":" + dump(to_json(m->user));
     if (m->replay) {
@@ -205,6 +208,7 @@ void Router::remove_member(Member& m) {
     leave_current(m);
     if (link_) link_->user_offline(m.user);
     parked_.erase(s);
+    if (m.replay) --resumable_;
     sessions_by_user_.erase(m.user.id);
     members_.erase(s);
 }
@@ -310,7 +314,9 @@ bool Router::record(Member& m, const sio::Frame& frame) {
 }
 
 void Router::deliver(sio::SessionId s, const sio::Frame& frame) {
-    if (resume_.buffer > 0)
+    // Only while some member can resume does a delivery look its member up:
+    // socket.io 0.9 clients alone cost nothing more per recipient.
+    if (resumable_ > 0)
         if (Member* m = member(s); m && m->replay && !record(*m, frame)) return;
     engine_->send(s, frame);
 }

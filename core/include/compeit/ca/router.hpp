@@ -223,6 +223,7 @@ private:
     std::function<std::string(std::size_t)> random_;
     std::function<bool(std::string_view, std::string_view)> equal_;
     std::unordered_set<sio::SessionId> parked_;
+    std::size_t resumable_ = 0;  // members with a replay (connected or parked)
     // A new token for `m` (its old one stops working); empty when the random source failed.
     std::string new_token(Member& m);
     // Takes the member of `token` over for session `s`; false: missed.
