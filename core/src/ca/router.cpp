@@ -726,14 +726,26 @@ void Router::send_user(Out event, UserId to, const sio::Frame& frame) {
 void Router::ack(const Request& r, const std::string& arg_json) {
     if (r.ack_id.empty()) return;
     ++stats_.out[static_cast<std::size_t>(Out::ack)];
+    if (r.remote) {  // the user's node writes it to the session, which is the user's only one
+        if (link_) link_->to_user(r.user,
+                                 sio::make_frame(sio::encode(sio::make_ack(std::string(kNamespace), r.ack_id, "[" + arg_json + "]"))),
+                                 {});
+        return;
+    }
     engine_->send(r.session, sio::make_ack(std::string(kNamespace), r.ack_id, "[" + arg_json + "]"));
 }
 
 void Router::fail(const Request& r, ErrorCode code, std::string_view message) {
     ++stats_.errors[static_cast<std::size_t>(code)];
-    if (!engine_->alive(r.session)) return;
+    if (!r.remote && !engine_->alive(r.session)) return;
     json error{{"event", r.event}, {"code", to_string(code)}, {"message", message}};
     if (!r.type.empty()) error["type"] = r.type;  // an extension old clients ignore (docs/protocol.md 2.1)
+    if (r.remote) {  // request_error, then the ack, in this order through the same channel
+        if (!link_) return;
+        ++stats_.out[static_cast<std::size_t>(Out::request_error)];
+        link_->to_user(r.user, sio::make_frame(sio::encode_event(kNamespace, "request_error", "[" + dump(error) + "]")), {});
+        return ack(r, dump(json{{"error", {{"code", to_string(code)}, {"message", message}}}}));
+    }
     emit(r.session, Out::request_error, dump(error));
     ack(r, dump(json{{"error", {{"code", to_string(code)}, {"message", message}}}}));
 }

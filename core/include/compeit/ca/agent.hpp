@@ -31,6 +31,10 @@ struct Request {
     // when unreadable): request_error carries it so a client can tell which
     // of its pending requests failed (docs/protocol.md 2.1).
     std::string type = {};
+    // Cluster mode: a request of a user on another node, forwarded to this
+    // node's agent (ca::RoomOwnedAgent); `session` is not one of this
+    // process's, so the answers go to the user through the cluster.
+    bool remote = false;
 };
 
 // A join_room's ack held back by an agent (Port::hold_join); 0 holds nothing.
