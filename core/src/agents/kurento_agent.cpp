@@ -1,5 +1,7 @@
 #include "compeit/agents/kurento_agent.hpp"
 
+#include "compeit/util/json_guard.hpp"
+
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -39,6 +41,7 @@ void KurentoAgent::media_room_lost(ca::RoomId room) {
     for (const auto& [key, s] : it->second.streams) published.push_back(key);
     rooms_.erase(it);
     for (const auto& key : published) port_->to_room(room, about(json{{"action", "stream_removed"}}, key));
+    changed(room);
 }
 
 // A refusal about a stream that is not there: as it always read for the
@@ -79,7 +82,14 @@ bool KurentoAgent::subscribed(ca::RoomId room, ca::UserId subscriber, const Stre
 
 // --- membership (KU-1, KU-5) --------------------------------------------------
 
+std::optional<ca::RoomId> KurentoAgent::room_of_user(ca::UserId user) const {
+    const auto it = where_.find(user);
+    if (it == where_.end()) return std::nullopt;
+    return it->second;
+}
+
 void KurentoAgent::on_join(const ca::User& user, ca::RoomId room) {
+    where_[user.id] = room;
     json config{{"action", "config"}, {"mode", backend_.mode()}, {"iceServers", ice_servers_}};
     if (backend_.server_offers()) config["offerer"] = "server";  // an extension of KU-1: absent, the subscriber offers
     port_->to_user(user.id, std::move(config));
@@ -89,7 +99,10 @@ void KurentoAgent::on_join(const ca::User& user, ca::RoomId room) {
     port_->to_user(user.id, json{{"action", "streams"}, {"streams", std::move(streams)}});
 }
 
-void KurentoAgent::on_leave(const ca::User& user, ca::RoomId room) { release(room, user.id); }
+void KurentoAgent::on_leave(const ca::User& user, ca::RoomId room) {
+    release(room, user.id);
+    if (const auto it = where_.find(user.id); it != where_.end() && it->second == room) where_.erase(it);
+}
 
 void KurentoAgent::release(ca::RoomId room, ca::UserId user) {
     const auto it = rooms_.find(room);
@@ -117,6 +130,7 @@ void KurentoAgent::release(ca::RoomId room, ca::UserId user) {
     if (media.streams.empty() && media.links.empty() && media.pending.empty() && media.publishing.empty()) {
         backend_.release_room(room);
         rooms_.erase(it);
+        changed(room);
     }
 }
 
@@ -128,12 +142,13 @@ void KurentoAgent::drop_publication(ca::RoomId room, RoomMedia& media, const Str
         link = link->second == key ? media.pending.erase(link) : std::next(link);
     backend_.unpublish(room, key);
     port_->to_room(room, about(json{{"action", "stream_removed"}}, key));
+    changed(room);
 }
 
 // --- requests -------------------------------------------------------------------
 
 KurentoAgent::RoomMedia* KurentoAgent::room_of(const ca::Request& r, const ca::User& from) {
-    const auto room = port_->room_of(from.id);
+    const auto room = room_of_user(from.id);
     if (!room) {
         port_->fail(r, ErrorCode::not_in_room, "media needs a room: join one first");
         return nullptr;
@@ -179,14 +194,15 @@ void KurentoAgent::publish(const ca::Request& r, const ca::User& from, const kur
                            "stream: at most " + std::to_string(kurento::kMaxStreamsPerUser) + " streams per user");
     if (!backend_.peer_to_peer() && !p.sdp)
         return port_->fail(r, ErrorCode::bad_request, "sdp: publish needs an SDP offer in sfu mode");
-    const ca::RoomId room = *port_->room_of(from.id);
+    const ca::RoomId room = *room_of_user(from.id);
     Stream s{p.audio, p.video, {}, false};
     media->publishing.insert(key);  // the browser's candidates are welcome from now on
     backend_.publish(room, key, p.sdp.value_or(""), [this, r, room, key, s](auto answer) {
         if (const auto it = rooms_.find(room); it != rooms_.end()) it->second.publishing.erase(key);
         if (!answer) return port_->fail(r, answer.error().code, answer.error().message);
-        if (port_->room_of(key.user) != room) return backend_.unpublish(room, key);  // left meanwhile
+        if (room_of_user(key.user) != room) return backend_.unpublish(room, key);  // left meanwhile
         rooms_[room].streams[key] = s;
+        changed(room);
         json published{{"action", "published"}, {"sdp", *answer ? json(**answer) : json()}};
         if (!key.camera()) published["stream"] = key.name;
         port_->to_user(key.user, std::move(published));
@@ -206,7 +222,7 @@ void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const k
         return port_->fail(r, ErrorCode::bad_request,
                            key.camera() ? "user: that user does not publish in this room"
                                         : "stream: that user does not publish that stream in this room");
-    const ca::RoomId room = *port_->room_of(from.id);
+    const ca::RoomId room = *room_of_user(from.id);
     media->links.erase({from.id, key});
     media->pending.insert({from.id, key});  // the browser's candidates are welcome from now on
     if (backend_.peer_to_peer()) {  // KU-3 mesh: the publisher answers
@@ -217,7 +233,7 @@ void KurentoAgent::subscribe(const ca::Request& r, const ca::User& from, const k
         if (const auto it = rooms_.find(room); it != rooms_.end()) it->second.pending.erase({subscriber, key});
         if (!sdp) return port_->fail(r, sdp.error().code, sdp.error().message);
         const auto it = rooms_.find(room);
-        if (it == rooms_.end() || !it->second.streams.count(key) || port_->room_of(subscriber) != room)
+        if (it == rooms_.end() || !it->second.streams.count(key) || room_of_user(subscriber) != room)
             return backend_.unsubscribe(room, subscriber, key);  // gone meanwhile
         it->second.links.insert({subscriber, key});
         // The media server's answer, or (server_offers) its offer for the browser to answer.
@@ -250,7 +266,7 @@ void KurentoAgent::answer(const ca::Request& r, const ca::User& from, const kure
     const StreamKey key(a.user, a.stream);
     if (!media->links.count({from.id, key}))
         return port_->fail(r, ErrorCode::bad_request, named(key, "user: no offer for that user's stream is waiting"));
-    const ca::RoomId room = *port_->room_of(from.id);
+    const ca::RoomId room = *room_of_user(from.id);
     backend_.answer(room, from.id, key, a.sdp, [this, r, room, subscriber = from.id, key](auto done) {
         if (done) return port_->ok(r);
         // The media server refused it: the connection is gone.
@@ -262,7 +278,7 @@ void KurentoAgent::answer(const ca::Request& r, const ca::User& from, const kure
 void KurentoAgent::ice_candidate(const ca::Request& r, const ca::User& from, const kurento::IceCandidate& c) {
     RoomMedia* media = room_of(r, from);
     if (!media) return;
-    const ca::RoomId room = *port_->room_of(from.id);
+    const ca::RoomId room = *room_of_user(from.id);
     const StreamKey key(c.user, c.stream);
     if (!backend_.peer_to_peer()) {
         // Browsers trickle candidates before the answer: an operation under way counts.
@@ -290,7 +306,7 @@ void KurentoAgent::unpublish(const ca::Request& r, const ca::User& from, const k
     if (!media) return;
     const StreamKey key(from.id, u.stream);
     if (!media->streams.count(key)) return port_->fail(r, ErrorCode::bad_request, named(key, "not publishing"));
-    drop_publication(*port_->room_of(from.id), *media, key);
+    drop_publication(*room_of_user(from.id), *media, key);
     port_->ok(r);
 }
 
@@ -300,7 +316,7 @@ void KurentoAgent::unsubscribe(const ca::Request& r, const ca::User& from, const
     const StreamKey key(u.user, u.stream);
     const bool had = media->links.erase({from.id, key}) + media->pending.erase({from.id, key});
     if (!had) return port_->fail(r, ErrorCode::bad_request, named(key, "user: not subscribed to that user"));
-    backend_.unsubscribe(*port_->room_of(from.id), from.id, key);
+    backend_.unsubscribe(*room_of_user(from.id), from.id, key);
     if (backend_.peer_to_peer())
         port_->to_user(u.user, about(json{{"action", "unsubscribed"}}, StreamKey(from.id, u.stream)));
     port_->ok(r);
@@ -322,21 +338,21 @@ void KurentoAgent::update_stream(const ca::Request& r, const ca::User& from, con
     if (!s) return;
     s->audio = u.audio.value_or(s->audio);
     s->video = u.video.value_or(s->video);
-    port_->to_room(*port_->room_of(from.id),
+    port_->to_room(*room_of_user(from.id),
                    json{{"action", "stream_updated"}, {"stream", stream_json(StreamKey(from.id, u.stream), *s)}});
     port_->ok(r);
 }
 
 void KurentoAgent::set_filter(const ca::Request& r, const ca::User& from, const kurento::SetFilter& f) {
     if (!own_stream(r, from, f.stream)) return;
-    const ca::RoomId room = *port_->room_of(from.id);
+    const ca::RoomId room = *room_of_user(from.id);
     const StreamKey key(from.id, f.stream);
     backend_.set_filter(room, key, f.filter, stream_change(r, room, key, [filter = f.filter](Stream& s) { s.filter = filter; }));
 }
 
 void KurentoAgent::record(const ca::Request& r, const ca::User& from, const kurento::Record& rec) {
     if (!own_stream(r, from, rec.stream)) return;
-    const ca::RoomId room = *port_->room_of(from.id);
+    const ca::RoomId room = *room_of_user(from.id);
     const StreamKey key(from.id, rec.stream);
     backend_.record(room, key, rec.start, stream_change(r, room, key, [start = rec.start](Stream& s) { s.recording = start; }));
 }
@@ -356,4 +372,49 @@ MediaDone KurentoAgent::stream_change(const ca::Request& r, ca::RoomId room, Str
     };
 }
 
+// --- cluster mode (ca::RoomOwnedAgent) ------------------------------------------
+
+void KurentoAgent::changed(ca::RoomId room) {
+    if (watch_) watch_(room);
+}
+
+// [[user, stream name]...] and the media server's leftovers (e.g. the
+// pipeline), at most kMaxRecorded streams: what a successor tells the room is
+// gone and releases.
+std::string KurentoAgent::room_record(ca::RoomId room) const {
+    const auto it = rooms_.find(room);
+    std::string media = backend_.leftover(room);
+    if ((it == rooms_.end() || it->second.streams.empty()) && media.empty()) return {};
+    json streams = json::array();
+    if (it != rooms_.end())
+        for (const auto& [key, s] : it->second.streams) {
+            if (streams.size() >= kMaxRecorded) break;
+            streams.push_back(json::array({key.user, key.name}));
+        }
+    json out{{"streams", std::move(streams)}};
+    if (!media.empty()) out["media"] = std::move(media);
+    return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void KurentoAgent::take_over(ca::RoomId room, std::string_view record) {
+    // What the dead owner wrote (Redis is outside input): what does not read
+    // as a record is ignored, entry by entry.
+    const json r = util::parse_json(record, 4);
+    if (!r.is_object()) return;
+    if (const auto streams = r.find("streams"); streams != r.end() && streams->is_array()) {
+        std::size_t n = 0;
+        for (const auto& e : *streams) {
+            if (++n > kMaxRecorded) break;
+            if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_string()) continue;
+            const auto user = e[0].get<ca::UserId>();
+            const auto& name = e[1].get_ref<const std::string&>();
+            if (user <= 0 || name.empty() || name.size() > 64) continue;
+            const StreamKey key(user, name);
+            if (publishes(room, key)) continue;  // published again here since
+            port_->to_room(room, about(json{{"action", "stream_removed"}}, key));
+        }
+    }
+    if (const auto media = r.find("media"); media != r.end() && media->is_string() && media->size() <= 4096)
+        backend_.release_leftover(room, media->get_ref<const std::string&>());
+}
 }  // namespace compeit::agents

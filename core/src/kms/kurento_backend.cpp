@@ -242,6 +242,13 @@ void KurentoBackend::release_room(ca::RoomId room) {
     maybe_reap(room);
 }
 
+void KurentoBackend::release_leftover(ca::RoomId room, std::string_view pipeline) {
+    // Recorded by a dead owner (outside input): an id of reasonable size, and
+    // never this process's own pipeline of the room (both nodes may share a KMS).
+    if (pipeline.empty() || pipeline.size() > 256 || pipeline == pipeline_of(room)) return;
+    release(std::string(pipeline));
+}
+
 void KurentoBackend::drop_endpoint(Endpoint& ep) {
     if (!ep.id.empty()) release(std::exchange(ep.id, {}));
     ep.negotiated = ep.ready = false;

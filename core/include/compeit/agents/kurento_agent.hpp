@@ -20,10 +20,11 @@
 #include "compeit/agents/kurento_requests.hpp"
 #include "compeit/agents/media_backend.hpp"
 #include "compeit/ca/agent.hpp"
+#include "compeit/ca/room_owners.hpp"
 
 namespace compeit::agents {
 
-class KurentoAgent final : public ca::ServerAgent, private MediaEvents {
+class KurentoAgent final : public ca::ServerAgent, public ca::OwnedRoomState, private MediaEvents {
 public:
     static constexpr const char* kType = "kurento";
 
@@ -46,6 +47,14 @@ public:
         on_join(user, room);
     }
     void on_leave(const ca::User& user, ca::RoomId room) override;
+
+    // Cluster mode (ca::RoomOwnedAgent): the streams of a room and the media
+    // server's leftovers, for the node that takes the room over if this one dies.
+    std::string room_record(ca::RoomId room) const override;
+    void take_over(ca::RoomId room, std::string_view record) override;
+    void watch_rooms(std::function<void(ca::RoomId)> changed) override { watch_ = std::move(changed); }
+    void member_seen(ca::UserId user, ca::RoomId room) override { where_[user] = room; }
+    static constexpr std::size_t kMaxRecorded = 512;  // streams recorded per room
 
     // Introspection for tests and logs.
     bool publishes(ca::RoomId room, const StreamKey& stream) const;
@@ -72,6 +81,14 @@ private:
     ca::json ice_servers_;
     std::optional<ca::Port> port_;
     std::unordered_map<ca::RoomId, RoomMedia> rooms_;
+    // Who is in which room, as the membership callbacks said: in a cluster
+    // the room's owner serves users of other nodes, which Port::room_of
+    // does not know. As many entries as members of the rooms served here.
+    std::unordered_map<ca::UserId, ca::RoomId> where_;
+    std::function<void(ca::RoomId)> watch_;
+
+    std::optional<ca::RoomId> room_of_user(ca::UserId user) const;
+    void changed(ca::RoomId room);
 
     static ca::json stream_json(const StreamKey& key, const Stream& s);
     // `message` about `key`'s stream: {…, user, stream (unless camera)}.

@@ -106,6 +106,11 @@ public:
     virtual void unpublish(ca::RoomId room, const StreamKey& stream) = 0;
     virtual void unsubscribe(ca::RoomId room, ca::UserId subscriber, const StreamKey& stream) = 0;
     virtual void release_room(ca::RoomId room) = 0;
+    // Cluster mode: what of `room` is on the media server for a successor to
+    // release if this process dies (e.g. the pipeline's id; empty: nothing),
+    // and the successor's release of what a dead owner recorded.
+    virtual std::string leftover(ca::RoomId) const { return {}; }
+    virtual void release_leftover(ca::RoomId, std::string_view /*leftover*/) {}
 
 protected:
     void candidate_found(ca::UserId to, const StreamKey& stream, ca::json candidate) {

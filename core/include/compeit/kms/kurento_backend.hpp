@@ -55,6 +55,10 @@ public:
     void unpublish(ca::RoomId room, const agents::StreamKey& stream) override;
     void unsubscribe(ca::RoomId room, ca::UserId subscriber, const agents::StreamKey& stream) override;
     void release_room(ca::RoomId room) override;
+    // Cluster mode: the room's pipeline id; a successor releases a dead
+    // owner's pipeline (KMS releases its elements with it).
+    std::string leftover(ca::RoomId room) const override { return pipeline_of(room); }
+    void release_leftover(ca::RoomId room, std::string_view pipeline) override;
 
     // Introspection for tests.
     std::size_t room_count() const { return rooms_.size(); }
