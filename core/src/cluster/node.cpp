@@ -136,6 +136,38 @@ redis.register_function('compeit_beat', function(_, a)
   end
   return {1}
 end)
+-- route(scope, room, node, run, message, ttl ms) -> {'sent'} | {'here', previous owner or '', its record}
+-- The room's owner for the scope is the node that claimed it while it is
+-- alive; else the caller claims it (and hears whose it was). A claim of an
+-- earlier run of the caller is dead too. (A live node that gets a call for a
+-- room it did not claim in this run routes it again: ca::RoomOwnedAgent.)
+redis.register_function('compeit_route', function(_, a)
+  local k = P .. 'own:' .. a[1] .. ':' .. a[2]
+  local owner, run = unpack(redis.call('HMGET', k, 'node', 'run'))
+  if owner == a[3] and run == a[4] then
+    redis.call('PEXPIRE', k, a[6])
+    return {'here', '', ''}
+  end
+  if owner and owner ~= a[3] and redis.call('EXISTS', P .. 'n:' .. owner .. ':alive') == 1 then
+    redis.call('PUBLISH', P .. 'n:' .. owner, '@' .. a[1] .. '\n' .. a[5])
+    redis.call('PEXPIRE', k, a[6])
+    return {'sent'}
+  end
+  local record = redis.call('HGET', k, 'record') or ''
+  redis.call('DEL', k)
+  redis.call('HSET', k, 'node', a[3], 'run', a[4])
+  redis.call('PEXPIRE', k, a[6])
+  return {'here', owner or '', record}
+end)
+-- record(scope, room, node, run, record, ttl ms) -> 1 | 0: not the owner
+redis.register_function('compeit_record', function(_, a)
+  local k = P .. 'own:' .. a[1] .. ':' .. a[2]
+  local owner, run = unpack(redis.call('HMGET', k, 'node', 'run'))
+  if owner ~= a[3] or run ~= a[4] then return 0 end
+  if a[5] == '' then redis.call('HDEL', k, 'record') else redis.call('HSET', k, 'record', a[5]) end
+  redis.call('PEXPIRE', k, a[6])
+  return 1
+end)
 )LUA";
 
 std::optional<std::uint64_t> to_u64(std::string_view s) {
@@ -283,6 +315,8 @@ void Node::registered(const resp::Value& v, bool fresh) {
         }
     epoch_ = epoch;
     registered_once_ = true;
+    // This process's run: room claims of an earlier run of this node are dead (ca::RoomOwners).
+    if (run_.empty()) run_ = config_.name + ":" + str(static_cast<std::uint64_t>(now_.count())) + ":" + epoch;
     const auto rest = resp::Value::array({v.elements.begin() + 2, v.elements.end()});
     if (fresh) reaped(rest, true);  // what an earlier run of this node left: announced as leaves now
     else reaped(rest, false);       // what changed here while Redis could not be told
@@ -616,6 +650,14 @@ void Node::lose_room(ca::RoomId room, std::string_view reason) {
 void Node::on_user_message(std::string_view body) {
     const auto nl = body.find('\n');
     if (nl == std::string_view::npos) return;
+    if (body.front() == '@') {  // for a room-owned agent here: "@<scope>\n<message>"
+        const auto it = listeners_.find(body.substr(1, nl - 1));
+        if (it == listeners_.end() || body.size() - nl - 1 > kMaxAgentMessage) {
+            if (host_.note) host_.note("cluster: a message for no agent here (or too large) was ignored");
+            return;
+        }
+        return it->second(body.substr(nl + 1));
+    }
     const auto id = to_u64(body.substr(0, nl));
     if (!id) return;
     const auto it = users_.find(static_cast<ca::UserId>(*id));
@@ -759,6 +801,48 @@ void Node::on_reply(resp::Value v) {
     Reply reply = std::move(pending_.front());
     pending_.pop_front();
     if (reply) reply(v);
+}
+
+// --- RoomOwners ------------------------------------------------------------------
+
+void Node::route(std::string_view scope, ca::RoomId room, std::string message, std::function<void(Route)> done) {
+    if (!available() || run_.empty() || message.size() > kMaxAgentMessage) return done(Route{});
+    command({"FCALL", "compeit_route", "0", std::string(scope), str(room), config_.name, run_, std::move(message),
+             str(kClaimTtlMs)},
+            [done = std::move(done)](const resp::Value& v) {
+                // {'sent'} | {'here', previous, record}; anything else: the cluster failed.
+                const auto what = v.kind == resp::Value::Kind::array && !v.elements.empty()
+                                      ? v.elements[0].as_string() : std::nullopt;
+                Route r;
+                if (what && *what == "sent") {
+                    r.to = Route::To::forwarded;
+                } else if (what && *what == "here" && v.elements.size() == 3 && v.elements[1].as_string() &&
+                           v.elements[2].as_string()) {
+                    r.to = Route::To::here;
+                    r.previous = std::string(*v.elements[1].as_string());
+                    r.record = std::string(*v.elements[2].as_string());
+                }
+                done(std::move(r));
+            });
+}
+
+void Node::to_node(std::string_view scope, std::string_view node, std::string message) {
+    std::string body = "@";
+    body += scope;
+    body += '\n';
+    body += message;
+    command({"PUBLISH", key("n:", node), std::move(body)}, {});
+}
+
+void Node::record(std::string_view scope, ca::RoomId room, std::string record) {
+    if (run_.empty()) return;
+    command({"FCALL", "compeit_record", "0", std::string(scope), str(room), config_.name, run_, std::move(record),
+             str(kClaimTtlMs)},
+            {});
+}
+
+void Node::listen(std::string_view scope, std::function<void(std::string_view)> handler) {
+    listeners_[std::string(scope)] = std::move(handler);
 }
 
 }  // namespace compeit::cluster

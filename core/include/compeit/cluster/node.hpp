@@ -18,6 +18,9 @@
 //
 // A room message on its channel is "<seq> <origin node> <skip session> <order>\n<frame bytes>".
 // A message for a user on a node channel is "<user id>\n<frame bytes>".
+// A message for the room-owned agents of a node (ca::RoomOwners) is
+// "@<scope>\n<message>" on the same channel.
+//   own:<scope>:<room>           a room's owner for a scope (agent type): node, run, record (TTL)
 #pragma once
 
 #include <cstdint>
@@ -31,6 +34,7 @@
 #include <vector>
 
 #include "compeit/ca/cluster_link.hpp"
+#include "compeit/ca/room_owners.hpp"
 #include "compeit/cluster/resp.hpp"
 
 namespace compeit::cluster {
@@ -50,7 +54,7 @@ struct NodeConfig {
 // The Lua library loaded into Redis on every connect (FUNCTION LOAD REPLACE).
 std::string_view functions_library();
 
-class Node final : public ca::ClusterLink {
+class Node final : public ca::ClusterLink, public ca::RoomOwners {
 public:
     struct Host {
         // A frame for a session of this node.
@@ -100,6 +104,15 @@ public:
     void locate(ca::UserId user, std::function<void(bool)> done) override;
     void members(ca::RoomId room, std::function<void(Joined)> done) override;
     bool available() const override { return state_ == State::ready && settling_ == 0; }
+
+    // RoomOwners (ca::RoomOwnedAgent): one owner node per room and scope.
+    void route(std::string_view scope, ca::RoomId room, std::string message, std::function<void(Route)> done) override;
+    void to_node(std::string_view scope, std::string_view node, std::string message) override;
+    void record(std::string_view scope, ca::RoomId room, std::string record) override;
+    void listen(std::string_view scope, std::function<void(std::string_view)> handler) override;
+    const std::string& node_name() const override { return config_.name; }
+    static constexpr std::size_t kMaxAgentMessage = 1u << 20;  // bytes; larger ones are dropped
+    static constexpr std::int64_t kClaimTtlMs = 86'400'000;     // an idle room's claim is forgotten after a day
 
     // Introspection (tests, logs).
     std::size_t local_rooms() const { return rooms_.size(); }
@@ -155,6 +168,8 @@ private:
     bool ids_requested_ = false;
     std::vector<std::pair<ca::RoomId, std::uint64_t>> unpublished_;  // chat orders whose publish failed (at most max_held)
     std::uint64_t gaps_filled_ = 0;
+    std::string run_;  // this process's run (set on its first registration): its claims die with it
+    std::map<std::string, std::function<void(std::string_view)>, std::less<>> listeners_;
 
     std::string key(std::string_view a, std::string_view b = {}, std::string_view c = {}) const;
     void command(std::vector<std::string> args, Reply reply);
