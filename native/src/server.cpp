@@ -173,7 +173,13 @@ bool Server::open_agents() {
         media_ = std::make_unique<agents::MeshBackend>();
     }
     kurento_ = std::make_unique<agents::KurentoAgent>(*media_, options_.ice_servers);
-    router_.register_agent(agents::KurentoAgent::kType, *kurento_);
+    if (cluster_) {  // its rooms' media state on one node each; the others forward to it
+        owned_kurento_ = std::make_unique<ca::RoomOwnedAgent>(agents::KurentoAgent::kType, *kurento_, kurento_.get(),
+                                                               *cluster_);
+        router_.register_agent(agents::KurentoAgent::kType, *owned_kurento_);
+    } else {
+        router_.register_agent(agents::KurentoAgent::kType, *kurento_);
+    }
     log_event(LogLevel::info, LogFields{.event = "media_mode"}, "kurento agent in ", media_->mode(), " mode");
     for (const auto& entry : server_agents()) {  // every other C++ agent: one line in server_agents.cpp
         auto agent = entry.make(*this);
@@ -435,6 +441,7 @@ void Server::arm_tick() {
         engine_.tick(t);
         router_.tick(t);  // parked sessions whose time is up leave
         if (cluster_) cluster_->tick(t);
+        if (owned_kurento_) owned_kurento_->tick(t);
         if (agent_links_) agent_links_->tick(t);
         trim_memory(t);
         probe_chat_store(t);

@@ -18,6 +18,7 @@
 
 #include "compeit/agents/chat_agent.hpp"
 #include "compeit/agents/kurento_agent.hpp"
+#include "compeit/ca/room_owned_agent.hpp"
 #include "compeit/ca/router.hpp"
 #include "compeit/cluster/node.hpp"
 #include "compeit/sio/engine.hpp"
@@ -136,6 +137,8 @@ private:
     std::unique_ptr<agents::KurentoAgent> kurento_;
     std::unique_ptr<cluster::Node> cluster_;      // --cluster: this process as one node
     std::unique_ptr<RedisLink> redis_;
+    // --cluster: the Kurento Agent as registered, one owner node per room (ca::RoomOwnedAgent)
+    std::unique_ptr<ca::RoomOwnedAgent> owned_kurento_;
     std::vector<std::unique_ptr<ca::ServerAgent>> table_agents_;  // server_agents.hpp
     std::unique_ptr<AgentLinks> agent_links_;  // --agent-secret
     boost::asio::ip::tcp::acceptor acceptor_;
