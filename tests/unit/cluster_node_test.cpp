@@ -434,3 +434,57 @@ TEST_CASE("cluster node: a join completing during a gap fill gets each later mes
     CHECK(h.frames_of(11) == std::vector<std::string>{"m4", "J", "m6"});
     CHECK(h.frames_of(12) == std::vector<std::string>{"m6"});
 }
+
+TEST_CASE("cluster node: room owners: route claims through one function, forwarded messages reach the listener",
+          "[cluster][kurento]") {
+    Harness h;
+    h.up();
+    std::vector<std::string> heard;
+    h.node.listen("kurento", [&](std::string_view m) { heard.emplace_back(m); });
+    std::optional<ca::RoomOwners::Route> got;
+    h.node.route("kurento", 7, "{\"k\":\"join\"}", [&](ca::RoomOwners::Route r) { got = r; });
+    const auto cmds = h.commands();
+    REQUIRE(cmds.size() == 1);
+    CHECK(cmds[0][1] == "compeit_route");
+    CHECK(cmds[0][3] == "kurento");
+    CHECK(cmds[0][4] == "7");
+    CHECK(cmds[0][5] == "n1");
+    CHECK_FALSE(cmds[0][6].empty());  // this run
+    CHECK(cmds[0][7] == "{\"k\":\"join\"}");
+    h.node.on_reply(array({bulk("here"), bulk("n3"), bulk("{\"streams\":[]}")}));
+    REQUIRE(got);
+    CHECK(got->to == ca::RoomOwners::Route::To::here);
+    CHECK(got->previous == "n3");
+    CHECK(got->record == "{\"streams\":[]}");
+
+    h.node.route("kurento", 7, "m", [&](ca::RoomOwners::Route r) { got = r; });
+    h.commands();
+    h.node.on_reply(array({bulk("sent")}));
+    CHECK(got->to == ca::RoomOwners::Route::To::forwarded);
+    // Redis answering anything else (or an error) is the cluster failing.
+    for (auto bad : {Value::error("ERR"), array({bulk("here")}), array({integer(1)}), bulk("sent")}) {
+        h.node.route("kurento", 7, "m", [&](ca::RoomOwners::Route r) { got = r; });
+        h.commands();
+        h.node.on_reply(bad);
+        CHECK(got->to == ca::RoomOwners::Route::To::unavailable);
+    }
+
+    // "@<scope>\n<message>" on the node channel: for that scope's listener; users' messages as before.
+    auto push = [&](std::string body) { h.node.on_push(array({bulk("message"), bulk("compeit:n:n1"), bulk(std::move(body))})); };
+    push("@kurento\nhello");
+    push("@nobody\nlost");
+    push("@kurento");  // no newline: dropped
+    CHECK(heard == std::vector<std::string>{"hello"});
+
+    h.node.to_node("kurento", "n2", "back");
+    h.node.record("kurento", 7, "{}");
+    const auto out = h.commands();
+    REQUIRE(out.size() == 2);
+    CHECK(out[0] == std::vector<std::string>{"PUBLISH", "compeit:n:n2", "@kurento\nback"});
+    CHECK(out[1][1] == "compeit_record");
+    CHECK(out[1][7] == "{}");
+
+    h.node.disconnected();
+    h.node.route("kurento", 7, "m", [&](ca::RoomOwners::Route r) { got = r; });
+    CHECK(got->to == ca::RoomOwners::Route::To::unavailable);
+}
