@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, clusterTodo, perProcess } from './lib/server.mjs';
+import { startServer, perProcess } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { startFakeKms } from '../fake-kms/fake-kms.mjs';
 import { OFFER, RECV_OFFER, CANDIDATE } from './lib/sdp.mjs';
@@ -19,7 +19,6 @@ let server;
 let recordDir;
 let nextRoom = 100;
 // A cluster keeps media state per node for now: users on two nodes cannot reach each other's streams.
-const acrossNodes = clusterTodo('the Kurento Agent is not yet across nodes (docs/protocol.md section 6)');
 
 before(async () => {
   kms = await startFakeKms();
@@ -78,7 +77,7 @@ test('KU-1: config says sfu; the subscriber offers (KU-3 as written), so no offe
   assert.equal(r.error?.code, 'not_supported');
 });
 
-test('KU-2..KU-4: publish and subscribe through KMS, ICE trickled both ways', { todo: acrossNodes }, async () => {
+test('KU-2..KU-4: publish and subscribe through KMS, ICE trickled both ways', async () => {
   const room = nextRoom++;
   const a = await joined('Ann', room);
   const b = await joined('Bob', room);
@@ -128,7 +127,7 @@ test('KU-2..KU-4: publish and subscribe through KMS, ICE trickled both ways', { 
   await allReleased();
 });
 
-test('KU-6: filters sit between the publisher and its subscribers; recording', { todo: acrossNodes }, async () => {
+test('KU-6: filters sit between the publisher and its subscribers; recording', async () => {
   const room = nextRoom++;
   const a = await joined('Cal', room);
   const b = await joined('Dee', room);
@@ -191,7 +190,7 @@ test('KU-6: filters sit between the publisher and its subscribers; recording', {
     'the recording was stopped (its file finalized) before the recorder was released');
 });
 
-test('leaving and disconnecting release every subscription and stream', { todo: acrossNodes }, async () => {
+test('leaving and disconnecting release every subscription and stream', async () => {
   const room = nextRoom++;
   const a = await joined('Fox', room);
   const b = await joined('Gus', room);
@@ -208,7 +207,7 @@ test('leaving and disconnecting release every subscription and stream', { todo: 
   await allReleased();
 });
 
-test('KU-7: a KMS error answer reaches the requester and leaves nothing behind', { todo: acrossNodes }, async () => {
+test('KU-7: a KMS error answer reaches the requester and leaves nothing behind', async () => {
   const room = nextRoom++;
   const a = await joined('Hal', room);
   const b = await joined('Ivy', room);
@@ -260,7 +259,7 @@ test('KU-7: a KMS error answer reaches the requester and leaves nothing behind',
   await allReleased();
 });
 
-test('KU-7: media-server connection loss: pending requests fail, objects are released on reconnect', { todo: acrossNodes }, async () => {
+test('KU-7: media-server connection loss: pending requests fail, objects are released on reconnect', async () => {
   const room = nextRoom++;
   const a = await joined('Jay', room);
   const b = await joined('Kim', room);
@@ -288,7 +287,7 @@ test('KU-7: media-server connection loss: pending requests fail, objects are rel
   await allReleased();
 });
 
-test('KU-7: media server down: request_error unavailable; the room works again once it is back', { todo: acrossNodes }, async () => {
+test('KU-7: media server down: request_error unavailable; the room works again once it is back', async () => {
   const room = nextRoom++;
   const a = await joined('Lea', room);
   const b = await joined('Max', room);
@@ -326,7 +325,7 @@ test('requests carry the session id; a reconnect resumes the same session', {
   assert.equal(withoutId.length, 1, 'only the very first request has no sessionId');
 });
 
-test('KU stream names through KMS: a camera and a screen are two endpoints, each with its own subscriber endpoint; unpublishing the screen releases only its own', { todo: acrossNodes }, async () => {
+test('KU stream names through KMS: a camera and a screen are two endpoints, each with its own subscriber endpoint; unpublishing the screen releases only its own', async () => {
   const room = nextRoom++;
   const a = await joined('Ada', room);
   const b = await joined('Bo', room);

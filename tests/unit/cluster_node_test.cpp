@@ -435,14 +435,14 @@ TEST_CASE("cluster node: a join completing during a gap fill gets each later mes
     CHECK(h.frames_of(12) == std::vector<std::string>{"m6"});
 }
 
-TEST_CASE("cluster node: room owners: route claims through one function, forwarded messages reach the listener",
+TEST_CASE("cluster node: room owners: one function routes (and claims), agent messages reach their listener",
           "[cluster][kurento]") {
     Harness h;
     h.up();
     std::vector<std::string> heard;
     h.node.listen("kurento", [&](std::string_view m) { heard.emplace_back(m); });
-    std::optional<ca::RoomOwners::Route> got;
-    h.node.route("kurento", 7, "{\"k\":\"join\"}", [&](ca::RoomOwners::Route r) { got = r; });
+    std::optional<bool> got;
+    h.node.route("kurento", 7, "{\"k\":\"join\"}", [&](bool sent) { got = sent; });
     const auto cmds = h.commands();
     REQUIRE(cmds.size() == 1);
     CHECK(cmds[0][1] == "compeit_route");
@@ -451,22 +451,15 @@ TEST_CASE("cluster node: room owners: route claims through one function, forward
     CHECK(cmds[0][5] == "n1");
     CHECK_FALSE(cmds[0][6].empty());  // this run
     CHECK(cmds[0][7] == "{\"k\":\"join\"}");
-    h.node.on_reply(array({bulk("here"), bulk("n3"), bulk("{\"streams\":[]}")}));
-    REQUIRE(got);
-    CHECK(got->to == ca::RoomOwners::Route::To::here);
-    CHECK(got->previous == "n3");
-    CHECK(got->record == "{\"streams\":[]}");
-
-    h.node.route("kurento", 7, "m", [&](ca::RoomOwners::Route r) { got = r; });
-    h.commands();
-    h.node.on_reply(array({bulk("sent")}));
-    CHECK(got->to == ca::RoomOwners::Route::To::forwarded);
+    h.node.on_reply(integer(1));
+    CHECK(got == true);
     // Redis answering anything else (or an error) is the cluster failing.
-    for (auto bad : {Value::error("ERR"), array({bulk("here")}), array({integer(1)}), bulk("sent")}) {
-        h.node.route("kurento", 7, "m", [&](ca::RoomOwners::Route r) { got = r; });
+    for (auto bad : {Value::error("ERR"), array({bulk("sent")}), integer(0)}) {
+        got.reset();
+        h.node.route("kurento", 7, "m", [&](bool sent) { got = sent; });
         h.commands();
         h.node.on_reply(bad);
-        CHECK(got->to == ca::RoomOwners::Route::To::unavailable);
+        CHECK(got == false);
     }
 
     // "@<scope>\n<message>" on the node channel: for that scope's listener; users' messages as before.
@@ -485,6 +478,7 @@ TEST_CASE("cluster node: room owners: route claims through one function, forward
     CHECK(out[1][7] == "{}");
 
     h.node.disconnected();
-    h.node.route("kurento", 7, "m", [&](ca::RoomOwners::Route r) { got = r; });
-    CHECK(got->to == ca::RoomOwners::Route::To::unavailable);
+    got.reset();
+    h.node.route("kurento", 7, "m", [&](bool sent) { got = sent; });
+    CHECK(got == false);
 }

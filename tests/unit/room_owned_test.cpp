@@ -117,24 +117,23 @@ struct FakeNode final : ca::ClusterLink, ca::RoomOwners {
     bool available() const override { return c.up; }
 
     // RoomOwners: as compeit_route / compeit_record do it.
-    void route(std::string_view scope, ca::RoomId room, std::string message, std::function<void(Route)> done) override {
-        if (!c.up) return c.post([done] { done(Route{}); });
-        c.post([this, key = std::make_pair(std::string(scope), room), message, done] {
-            auto& claim = c.claims[key];
-            Route r;
-            if (claim.node == this) {
-                r.to = Route::To::here;
-            } else if (claim.node && claim.node->alive) {
-                r.to = Route::To::forwarded;
-                FakeNode* owner = claim.node;
-                c.post([owner, scope = key.first, message] { owner->deliver(scope, message); });
-            } else {
-                r.to = Route::To::here;
-                r.previous = claim.node ? claim.node->name : "";
-                r.record = claim.record;
+    void route(std::string_view scope, ca::RoomId room, std::string message, std::function<void(bool)> done) override {
+        if (!c.up) return c.post([done] { done(false); });
+        c.post([this, room, scope = std::string(scope), message, done] {
+            auto& claim = c.claims[{scope, room}];
+            FakeNode* to = claim.node;
+            const bool mine = claim.node == this;
+            const bool live = claim.node && claim.node != this && claim.node->alive;
+            if (!mine && !live) {  // claimed, and the claimer hears it first
+                const std::string m = json{{"k", "claim"}, {"from", name}, {"room", room},
+                                           {"previous", claim.node ? claim.node->name : ""},
+                                           {"record", claim.record}}.dump();
                 claim = FakeCluster::Claim{this, {}};
+                to = this;
+                c.post([to, scope, m] { to->deliver(scope, m); });
             }
-            done(r);
+            c.post([to, scope, message] { to->deliver(scope, message); });
+            done(true);
         });
     }
     void to_node(std::string_view scope, std::string_view node, std::string message) override {
@@ -153,6 +152,7 @@ struct FakeNode final : ca::ClusterLink, ca::RoomOwners {
     const std::string& node_name() const override { return name; }
 
     void deliver(const std::string& scope, const std::string& message) {
+        if (!alive) return;
         if (const auto it = listeners.find(scope); it != listeners.end()) it->second(message);
     }
 };
@@ -388,6 +388,9 @@ TEST_CASE("room-owned agent: messages from other nodes are validated; garbage is
         std::string(R"({"k":"join","from":")") + std::string(200, 'n') + R"(","room":7,"user":{"id":5,"name":"x","caps":[true,true,true]}})",
         std::string(100, '[') + std::string(100, ']'),
         big,
+        R"({"k":"claim","from":"n2","room":7})",
+        R"({"k":"claim","from":"n2","room":7,"previous":5,"record":""})",
+        R"({"k":"request","from":"n2","room":7,"user":{"id":5,"name":"x","caps":[true,true,true]},"event":"server_message","ack":"1","type":"kurento","data":{},"hops":99})",
     };
     for (const auto& text : bad) {
         INFO(text.substr(0, 120));
@@ -409,6 +412,13 @@ TEST_CASE("room-owned agent: messages from other nodes are validated; garbage is
     t.n1->owned.on_message(ok);
     t.c.pump();
     CHECK(t.n1->kurento.room_count() == 0);  // forbidden: no caps
+
+    // A call for a room this process never claimed (a claim of an earlier run
+    // of its node, or one Redis forgot) is routed again: here, it claims it.
+    t.n1->owned.on_message(
+        R"({"k":"join","from":"n2","room":9,"user":{"id":5,"name":"x","caps":[true,true,true]}})");
+    t.c.pump();
+    CHECK(t.c.claims[{"kurento", 9}].node == t.n1.get());
 }
 
 TEST_CASE("room-owned agent: the dead owner's record is outside input too", "[cluster][kurento][hostile]") {

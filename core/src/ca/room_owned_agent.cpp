@@ -18,13 +18,14 @@ const char* kind_name(Forwarded::Kind k) {
         case Forwarded::Kind::leave: return "leave";
         case Forwarded::Kind::rejoin: return "rejoin";
         case Forwarded::Kind::joined: return "joined";
+        case Forwarded::Kind::claim: return "claim";
     }
     return "request";
 }
 
 std::optional<Forwarded::Kind> kind_of(std::string_view s) {
     for (auto k : {Forwarded::Kind::request, Forwarded::Kind::join, Forwarded::Kind::leave, Forwarded::Kind::rejoin,
-                   Forwarded::Kind::joined})
+                   Forwarded::Kind::joined, Forwarded::Kind::claim})
         if (s == kind_name(k)) return k;
     return std::nullopt;
 }
@@ -56,11 +57,14 @@ std::optional<std::int64_t> integer(const json& o, const char* key, std::int64_t
 }  // namespace
 
 std::string encode_forwarded(const Forwarded& f) {
-    json out{{"k", kind_name(f.kind)},
-             {"from", f.from},
-             {"room", f.room},
-             {"user", {{"id", f.user.id}, {"name", f.user.name},
-                       {"caps", {f.user.caps.publish, f.user.caps.filter, f.user.caps.record}}}}};
+    json out{{"k", kind_name(f.kind)}, {"from", f.from}, {"room", f.room}};
+    if (f.kind == Forwarded::Kind::claim) {
+        out["previous"] = f.previous;
+        out["record"] = f.record;
+        return out.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+    out["user"] = {{"id", f.user.id}, {"name", f.user.name},
+                   {"caps", {f.user.caps.publish, f.user.caps.filter, f.user.caps.record}}};
     if (f.hold) out["hold"] = f.hold;
     if (f.hops) out["hops"] = f.hops;
     if (f.kind == Forwarded::Kind::request) {
@@ -87,6 +91,14 @@ std::optional<Forwarded> parse_forwarded(std::string_view text) {
     f.kind = *kind;
     f.from = std::move(*from);
     f.room = *room;
+    if (f.kind == Forwarded::Kind::claim) {
+        auto previous = short_string(o, "previous", kMaxNodeName);
+        auto record = short_string(o, "record", kMaxForwardedBytes);
+        if (!previous || !record) return std::nullopt;
+        f.previous = std::move(*previous);
+        f.record = std::move(*record);
+        return f;
+    }
     const auto user = o.find("user");
     if (user == o.end() || !user->is_object()) return std::nullopt;
     const auto id = integer(*user, "id", 1, kMaxRoomId);
@@ -152,21 +164,12 @@ void RoomOwnedAgent::attached(Port port) {
     if (state_) state_->watch_rooms([this](RoomId room) { changed(room); });
 }
 
-void RoomOwnedAgent::route(Forwarded f, std::function<void()> here, std::function<void()> unavailable) {
-    const RoomId room = f.room;
+void RoomOwnedAgent::route(const Forwarded& f, std::function<void()> unavailable) {
     ++in_flight_;
-    owners_.route(type_, room, encode_forwarded(f),
-                  [this, room, here = std::move(here), unavailable = std::move(unavailable)](RoomOwners::Route r) {
-                      --in_flight_;
-                      if (r.to == RoomOwners::Route::To::unavailable) return unavailable();
-                      if (r.to == RoomOwners::Route::To::forwarded) return;
-                      if (owned_.size() < config_.max_owned) owned_.insert(room);
-                      if (!r.previous.empty() && state_) {
-                          recorded_.erase(room);
-                          guarded([&] { state_->take_over(room, r.record); });
-                      }
-                      here();
-                  });
+    owners_.route(type_, f.room, encode_forwarded(f), [this, unavailable = std::move(unavailable)](bool sent) {
+        --in_flight_;
+        if (!sent) unavailable();
+    });
 }
 
 void RoomOwnedAgent::on_server_message(const Request& r, const User& from, json& data) {
@@ -183,18 +186,7 @@ void RoomOwnedAgent::on_server_message(const Request& r, const User& from, json&
     f.ack_id = r.ack_id;
     f.type = r.type;
     f.data = data;
-    route(
-        std::move(f),
-        [this, r, from, data, room = *room]() mutable {
-            bool ok = false;
-            guarded([&] {
-                if (state_) state_->member_seen(from.id, room);
-                inner_.on_server_message(r, from, data);
-                ok = true;
-            });
-            if (!ok) port_->fail(r, ErrorCode::internal, "the server failed on this request");
-        },
-        [this, r] { port_->fail(r, ErrorCode::unavailable, "the cluster is unavailable"); });
+    route(f, [this, r] { port_->fail(r, ErrorCode::unavailable, "the cluster is unavailable"); });
 }
 
 void RoomOwnedAgent::on_join(const User& user, RoomId room) { membership(Forwarded::Kind::join, user, room); }
@@ -219,21 +211,10 @@ void RoomOwnedAgent::membership(Forwarded::Kind kind, const User& user, RoomId r
             }
         }
     }
-    const std::uint64_t number = f.hold;
-    route(
-        std::move(f),
-        [this, kind, user, room, number] {
-            guarded([&] {
-                if (kind == Forwarded::Kind::join) inner_.on_join(user, room);
-                else if (kind == Forwarded::Kind::rejoin) inner_.on_rejoin(user, room);
-                else inner_.on_leave(user, room);
-            });
-            release(number);
-        },
-        // The joiner gets no media state: its client sees no `config` and
-        // may join again; a lost leave leaves its streams with the owner
-        // until the owner's node goes (both logged by the host's link).
-        [this, number] { release(number); });
+    // Unreachable: the joiner gets no media state (its client sees no
+    // `config` and may join again); a lost leave leaves its streams with the
+    // owner until they or the owner go (docs/protocol.md §6).
+    route(f, [this, number = f.hold] { release(number); });
 }
 
 void RoomOwnedAgent::release(std::uint64_t number) {
@@ -256,6 +237,15 @@ void RoomOwnedAgent::on_message(std::string_view text) {
         ++rejected_;
         return;
     }
+    if (f->kind == Forwarded::Kind::claim) {
+        // This node owns the room from now on; the calls that follow are its.
+        if (owned_.size() < config_.max_owned) owned_.insert(f->room);
+        if (!f->previous.empty() && state_) {
+            recorded_.erase(f->room);
+            guarded([&] { state_->take_over(f->room, f->record); });
+        }
+        return;
+    }
     if (f->kind == Forwarded::Kind::joined || owned_.count(f->room)) return run(*f);
     // Not claimed by this process: route it again (see owned_), a bounded number of times.
     auto refuse = [this, f = *f] {
@@ -273,14 +263,14 @@ void RoomOwnedAgent::on_message(std::string_view text) {
         return refuse();
     }
     ++f->hops;
-    Forwarded again = *f;
-    route(std::move(again), [this, f = std::move(*f)] { run(f); }, std::move(refuse));
+    route(*f, std::move(refuse));
 }
 
 // On the owner: a call of a user on node f.from, run as if it were here.
 void RoomOwnedAgent::run(const Forwarded& f) {
     switch (f.kind) {
         case Forwarded::Kind::joined: return release(f.hold);
+        case Forwarded::Kind::claim: return;  // on_message took it
         case Forwarded::Kind::request: {
             Request r;
             r.session = 0;
@@ -307,7 +297,9 @@ void RoomOwnedAgent::run(const Forwarded& f) {
                 else if (f.kind == Forwarded::Kind::rejoin) inner_.on_rejoin(f.user, f.room);
                 else inner_.on_leave(f.user, f.room);
             });
-            if (f.hold) {
+            if (f.hold && f.from == owners_.node_name()) {
+                release(f.hold);  // the joiner is here: what on_join sent it went out already
+            } else if (f.hold) {
                 // After what on_join sent the joiner (same channel, so in order): its ack may go.
                 Forwarded done;
                 done.kind = Forwarded::Kind::joined;

@@ -727,6 +727,8 @@ void Router::ack(const Request& r, const std::string& arg_json) {
     if (r.ack_id.empty()) return;
     ++stats_.out[static_cast<std::size_t>(Out::ack)];
     if (r.remote) {  // the user's node writes it to the session, which is the user's only one
+        if (const Member* m = member_by_user(r.user))
+            return engine_->send(m->session, sio::make_ack(std::string(kNamespace), r.ack_id, "[" + arg_json + "]"));
         if (link_) link_->to_user(r.user,
                                  sio::make_frame(sio::encode(sio::make_ack(std::string(kNamespace), r.ack_id, "[" + arg_json + "]"))),
                                  {});
@@ -736,6 +738,14 @@ void Router::ack(const Request& r, const std::string& arg_json) {
 }
 
 void Router::fail(const Request& r, ErrorCode code, std::string_view message) {
+    if (r.remote) {
+        if (const Member* m = member_by_user(r.user)) {  // a user of this node after all: as a local request
+            Request local = r;
+            local.session = m->session;
+            local.remote = false;
+            return fail(local, code, message);
+        }
+    }
     ++stats_.errors[static_cast<std::size_t>(code)];
     if (!r.remote && !engine_->alive(r.session)) return;
     json error{{"event", r.event}, {"code", to_string(code)}, {"message", message}};

@@ -136,28 +136,30 @@ redis.register_function('compeit_beat', function(_, a)
   end
   return {1}
 end)
--- route(scope, room, node, run, message, ttl ms) -> {'sent'} | {'here', previous owner or '', its record}
+-- route(scope, room, node, run, message, ttl ms) -> 1
 -- The room's owner for the scope is the node that claimed it while it is
--- alive; else the caller claims it (and hears whose it was). A claim of an
--- earlier run of the caller is dead too. (A live node that gets a call for a
--- room it did not claim in this run routes it again: ca::RoomOwnedAgent.)
+-- alive; else the caller claims it, and hears so first (whose it was, what
+-- that owner recorded). The message goes to the owner's channel, the
+-- caller's own included: the owner runs every call in this order. A claim of
+-- an earlier run of the caller is dead too. (A live node that gets a call
+-- for a room it did not claim in this run routes it again: ca::RoomOwnedAgent.)
 redis.register_function('compeit_route', function(_, a)
   local k = P .. 'own:' .. a[1] .. ':' .. a[2]
   local owner, run = unpack(redis.call('HMGET', k, 'node', 'run'))
-  if owner == a[3] and run == a[4] then
-    redis.call('PEXPIRE', k, a[6])
-    return {'here', '', ''}
+  local to = owner
+  local mine = owner == a[3] and run == a[4]
+  local live = owner and owner ~= a[3] and redis.call('EXISTS', P .. 'n:' .. owner .. ':alive') == 1
+  if not mine and not live then
+    local record = redis.call('HGET', k, 'record') or ''
+    redis.call('DEL', k)
+    redis.call('HSET', k, 'node', a[3], 'run', a[4])
+    to = a[3]
+    redis.call('PUBLISH', P .. 'n:' .. to, '@' .. a[1] .. '\n{"k":"claim","from":' .. cjson.encode(a[3]) ..
+      ',"room":' .. a[2] .. ',"previous":' .. cjson.encode(owner or '') .. ',"record":' .. cjson.encode(record) .. '}')
   end
-  if owner and owner ~= a[3] and redis.call('EXISTS', P .. 'n:' .. owner .. ':alive') == 1 then
-    redis.call('PUBLISH', P .. 'n:' .. owner, '@' .. a[1] .. '\n' .. a[5])
-    redis.call('PEXPIRE', k, a[6])
-    return {'sent'}
-  end
-  local record = redis.call('HGET', k, 'record') or ''
-  redis.call('DEL', k)
-  redis.call('HSET', k, 'node', a[3], 'run', a[4])
   redis.call('PEXPIRE', k, a[6])
-  return {'here', owner or '', record}
+  redis.call('PUBLISH', P .. 'n:' .. to, '@' .. a[1] .. '\n' .. a[5])
+  return 1
 end)
 -- record(scope, room, node, run, record, ttl ms) -> 1 | 0: not the owner
 redis.register_function('compeit_record', function(_, a)
@@ -805,25 +807,11 @@ void Node::on_reply(resp::Value v) {
 
 // --- RoomOwners ------------------------------------------------------------------
 
-void Node::route(std::string_view scope, ca::RoomId room, std::string message, std::function<void(Route)> done) {
-    if (!available() || run_.empty() || message.size() > kMaxAgentMessage) return done(Route{});
+void Node::route(std::string_view scope, ca::RoomId room, std::string message, std::function<void(bool)> done) {
+    if (!available() || run_.empty() || message.size() > kMaxAgentMessage) return done(false);
     command({"FCALL", "compeit_route", "0", std::string(scope), str(room), config_.name, run_, std::move(message),
              str(kClaimTtlMs)},
-            [done = std::move(done)](const resp::Value& v) {
-                // {'sent'} | {'here', previous, record}; anything else: the cluster failed.
-                const auto what = v.kind == resp::Value::Kind::array && !v.elements.empty()
-                                      ? v.elements[0].as_string() : std::nullopt;
-                Route r;
-                if (what && *what == "sent") {
-                    r.to = Route::To::forwarded;
-                } else if (what && *what == "here" && v.elements.size() == 3 && v.elements[1].as_string() &&
-                           v.elements[2].as_string()) {
-                    r.to = Route::To::here;
-                    r.previous = std::string(*v.elements[1].as_string());
-                    r.record = std::string(*v.elements[2].as_string());
-                }
-                done(std::move(r));
-            });
+            [done = std::move(done)](const resp::Value& v) { done(v.as_integer().value_or(0) == 1); });
 }
 
 void Node::to_node(std::string_view scope, std::string_view node, std::string message) {

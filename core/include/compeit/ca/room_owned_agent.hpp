@@ -3,18 +3,17 @@
 // mode under the inner agent's type, in its place. Single-process servers
 // register the inner agent itself; nothing here runs for them.
 //
-// For every call about a room (a request of a member, a join, a leave, a
-// rejoin), the wrapper asks the cluster who owns the room (RoomOwners::route,
-// claiming it when no live node does):
-//   - this node: the inner agent runs the call here, as in one process;
-//   - another node: the call goes to it as a message (kind, room, user,
-//     request fields, data) and its inner agent runs it there. The answers
-//     (ack, request_error) reach the user through the cluster (the Request is
-//     marked `remote`), as does everything the agent sends (Port::to_user,
-//     to_room). A join's ack waits on the user's node until the owner says
-//     the joiner's initial state went out (a "joined" message on the same
-//     channel, so after that state);
-//   - unreachable: the request fails with `unavailable`, nothing is queued.
+// Every call about a room (a request of a member, a join, a leave, a
+// rejoin) goes as a message (kind, room, user, request fields, data) to the
+// room's owner (RoomOwners::route, which claims the room when no live node
+// has it), this node included: the owner runs all of a room's calls in one
+// order, the cluster's. There the inner agent runs it; the answers (ack,
+// request_error) reach the user on its node (the Request is marked
+// `remote`), as does everything the agent sends (Port::to_user, to_room).
+// A join's ack waits on the user's node until the owner says the joiner's
+// initial state went out (a "joined" message on the same channel, so after
+// that state). When the cluster is unreachable, the request fails with
+// `unavailable`; nothing is queued.
 // A node that claims a room from a dead owner first lets the inner agent
 // clean up after it (OwnedRoomState::take_over, with what the dead owner
 // recorded); the owner records the room's state whenever it changes.
@@ -38,7 +37,7 @@ namespace compeit::ca {
 
 // One message between nodes about a room-owned agent, validated.
 struct Forwarded {
-    enum class Kind : std::uint8_t { request, join, leave, rejoin, joined };
+    enum class Kind : std::uint8_t { request, join, leave, rejoin, joined, claim };
     Kind kind = Kind::request;
     std::string from;   // the node that sent it (where "joined" goes)
     RoomId room = 0;
@@ -50,6 +49,9 @@ struct Forwarded {
     std::string ack_id;
     std::string type;
     json data;
+    // claim (written by the cluster, RoomOwners::route): whose room this node took, what it recorded.
+    std::string previous;
+    std::string record;
 };
 inline constexpr std::size_t kMaxForwardedBytes = 256 * 1024;  // above the router's max_data_bytes default
 // nullopt: not a valid message (too large, not JSON, a field missing or out of range).
@@ -117,8 +119,8 @@ private:
     std::unordered_set<RoomId> owned_;
     std::uint64_t rejected_ = 0;
 
-    // Routes `f` (its room); `here` runs it on this node.
-    void route(Forwarded f, std::function<void()> here, std::function<void()> unavailable);
+    // Sends `f` to its room's owner (this node included); `unavailable` when it could not.
+    void route(const Forwarded& f, std::function<void()> unavailable);
     void membership(Forwarded::Kind kind, const User& user, RoomId room);
     void run(const Forwarded& f);
     void changed(RoomId room);

@@ -24,22 +24,15 @@ class RoomOwners {
 public:
     virtual ~RoomOwners() = default;
 
-    struct Route {
-        enum class To : std::uint8_t {
-            unavailable,  // the cluster is unreachable: nothing was sent
-            here,         // this node owns the room: the caller runs the call itself
-            forwarded,    // `message` went to the owner (another node)
-        };
-        To to = To::unavailable;
-        // here: the owner this node took the room over from ("" when none, or
-        // when it owned it already), and what that owner recorded last.
-        std::string previous;
-        std::string record;
-    };
-    // The owner of (scope, room), claimed for this node when no live node has
-    // it; `message` goes to it unless it is this node. Calls of one node are
-    // answered in the order they were made.
-    virtual void route(std::string_view scope, RoomId room, std::string message, std::function<void(Route)> done) = 0;
+    // Sends `message` to the owner of (scope, room), claiming the room for
+    // this node when no live node owns it. Every call for a room reaches its
+    // owner through the owner's node channel, this node's own calls too, so
+    // the owner runs them all in one order (the cluster's). A node that
+    // claims a room hears that first, on the same channel:
+    //   {"k":"claim","from":<node>,"room":<room>,"previous":<owner it took the
+    //    room from, or "">,"record":<what that owner recorded>}
+    // done(false): nothing was sent (the cluster is unreachable).
+    virtual void route(std::string_view scope, RoomId room, std::string message, std::function<void(bool)> done) = 0;
     // A message for `scope`'s handler on one node (the answer to a forwarded call).
     virtual void to_node(std::string_view scope, std::string_view node, std::string message) = 0;
     // The owner's state for a successor (small; empty: nothing to clean up).
