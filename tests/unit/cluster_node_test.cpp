@@ -442,7 +442,7 @@ TEST_CASE("cluster node: room owners: one function routes (and claims), agent me
     std::vector<std::string> heard;
     h.node.listen("kurento", [&](std::string_view m) { heard.emplace_back(m); });
     std::optional<bool> got;
-    h.node.route("kurento", 7, "{\"k\":\"join\"}", [&](bool sent) { got = sent; });
+    h.node.route("kurento", 7, "{\"k\":\"join\"}", false, [&](bool sent) { got = sent; });
     const auto cmds = h.commands();
     REQUIRE(cmds.size() == 1);
     CHECK(cmds[0][1] == "compeit_route");
@@ -451,12 +451,13 @@ TEST_CASE("cluster node: room owners: one function routes (and claims), agent me
     CHECK(cmds[0][5] == "n1");
     CHECK_FALSE(cmds[0][6].empty());  // this run
     CHECK(cmds[0][7] == "{\"k\":\"join\"}");
+    CHECK(cmds[0][9] == "0");  // not routed again
     h.node.on_reply(integer(1));
     CHECK(got == true);
     // Redis answering anything else (or an error) is the cluster failing.
     for (auto bad : {Value::error("ERR"), array({bulk("sent")}), integer(0)}) {
         got.reset();
-        h.node.route("kurento", 7, "m", [&](bool sent) { got = sent; });
+        h.node.route("kurento", 7, "m", true, [&](bool sent) { got = sent; });
         h.commands();
         h.node.on_reply(bad);
         CHECK(got == false);
@@ -479,6 +480,6 @@ TEST_CASE("cluster node: room owners: one function routes (and claims), agent me
 
     h.node.disconnected();
     got.reset();
-    h.node.route("kurento", 7, "m", [&](bool sent) { got = sent; });
+    h.node.route("kurento", 7, "m", true, [&](bool sent) { got = sent; });
     CHECK(got == false);
 }

@@ -117,18 +117,20 @@ struct FakeNode final : ca::ClusterLink, ca::RoomOwners {
     bool available() const override { return c.up; }
 
     // RoomOwners: as compeit_route / compeit_record do it.
-    void route(std::string_view scope, ca::RoomId room, std::string message, std::function<void(bool)> done) override {
+    void route(std::string_view scope, ca::RoomId room, std::string message, bool again,
+               std::function<void(bool)> done) override {
         if (!c.up) return c.post([done] { done(false); });
-        c.post([this, room, scope = std::string(scope), message, done] {
+        c.post([this, room, scope = std::string(scope), message, again, done] {
             auto& claim = c.claims[{scope, room}];
             FakeNode* to = claim.node;
             const bool mine = claim.node == this;
             const bool live = claim.node && claim.node != this && claim.node->alive;
-            if (!mine && !live) {  // claimed, and the claimer hears it first
+            if ((!mine && !live) || (mine && again)) {  // claimed (or again), and the claimer hears it first
+                const bool claimed = !mine;
                 const std::string m = json{{"k", "claim"}, {"from", name}, {"room", room},
-                                           {"previous", claim.node ? claim.node->name : ""},
-                                           {"record", claim.record}}.dump();
-                claim = FakeCluster::Claim{this, {}};
+                                           {"previous", claimed && claim.node ? claim.node->name : ""},
+                                           {"record", claimed ? claim.record : ""}}.dump();
+                claim = FakeCluster::Claim{this, claimed ? std::string() : claim.record};
                 to = this;
                 c.post([to, scope, m] { to->deliver(scope, m); });
             }
@@ -356,7 +358,7 @@ TEST_CASE("room-owned agent: a join ack held for an owner that never answers is 
     t.c.pump();
     CHECK(t.n2->owned.held() == 1);
     CHECK(t.n2->net.acks(b, "1").empty());
-    t.n2->owned.tick(sio::Time{6'000});
+    t.n2->owned.tick(sio::Time{3'000});
     t.c.pump();
     CHECK(t.n2->owned.held() == 0);
     CHECK(t.n2->net.acks(b, "1").size() == 1);

@@ -166,7 +166,7 @@ void RoomOwnedAgent::attached(Port port) {
 
 void RoomOwnedAgent::route(const Forwarded& f, std::function<void()> unavailable) {
     ++in_flight_;
-    owners_.route(type_, f.room, encode_forwarded(f), [this, unavailable = std::move(unavailable)](bool sent) {
+    owners_.route(type_, f.room, encode_forwarded(f), f.hops > 0, [this, unavailable = std::move(unavailable)](bool sent) {
         --in_flight_;
         if (!sent) unavailable();
     });

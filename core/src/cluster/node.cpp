@@ -136,29 +136,42 @@ redis.register_function('compeit_beat', function(_, a)
   end
   return {1}
 end)
--- route(scope, room, node, run, message, ttl ms) -> 1
+-- route(scope, room, node, run, message, ttl ms, again '1'|'0') -> 1 | 0: nobody listens on the owner's channel
 -- The room's owner for the scope is the node that claimed it while it is
 -- alive; else the caller claims it, and hears so first (whose it was, what
 -- that owner recorded). The message goes to the owner's channel, the
 -- caller's own included: the owner runs every call in this order. A claim of
--- an earlier run of the caller is dead too. (A live node that gets a call
--- for a room it did not claim in this run routes it again: ca::RoomOwnedAgent.)
+-- an earlier run of the caller is dead too. A live node that gets a call
+-- for a room it did not claim in this run routes it again (`again`): if the
+-- claim is its own after all, it hears the claim again. An owner whose
+-- subscription is down (dying, or cut off) gets nothing: 0, and a claim just
+-- made is undone.
 redis.register_function('compeit_route', function(_, a)
   local k = P .. 'own:' .. a[1] .. ':' .. a[2]
-  local owner, run = unpack(redis.call('HMGET', k, 'node', 'run'))
+  local owner, run, record = unpack(redis.call('HMGET', k, 'node', 'run', 'record'))
   local to = owner
   local mine = owner == a[3] and run == a[4]
   local live = owner and owner ~= a[3] and redis.call('EXISTS', P .. 'n:' .. owner .. ':alive') == 1
-  if not mine and not live then
-    local record = redis.call('HGET', k, 'record') or ''
+  local claimed = not mine and not live
+  if claimed then
     redis.call('DEL', k)
     redis.call('HSET', k, 'node', a[3], 'run', a[4])
     to = a[3]
+  end
+  if claimed or (mine and a[7] == '1') then
+    local previous, left = '', ''
+    if claimed then previous, left = owner or '', record or '' end
     redis.call('PUBLISH', P .. 'n:' .. to, '@' .. a[1] .. '\n{"k":"claim","from":' .. cjson.encode(a[3]) ..
-      ',"room":' .. a[2] .. ',"previous":' .. cjson.encode(owner or '') .. ',"record":' .. cjson.encode(record) .. '}')
+      ',"room":' .. a[2] .. ',"previous":' .. cjson.encode(previous) .. ',"record":' .. cjson.encode(left) .. '}')
+  end
+  if redis.call('PUBLISH', P .. 'n:' .. to, '@' .. a[1] .. '\n' .. a[5]) == 0 then
+    if claimed then
+      redis.call('DEL', k)
+      if owner then redis.call('HSET', k, 'node', owner, 'run', run, 'record', record or '') end
+    end
+    return 0
   end
   redis.call('PEXPIRE', k, a[6])
-  redis.call('PUBLISH', P .. 'n:' .. to, '@' .. a[1] .. '\n' .. a[5])
   return 1
 end)
 -- record(scope, room, node, run, record, ttl ms) -> 1 | 0: not the owner
@@ -807,10 +820,11 @@ void Node::on_reply(resp::Value v) {
 
 // --- RoomOwners ------------------------------------------------------------------
 
-void Node::route(std::string_view scope, ca::RoomId room, std::string message, std::function<void(bool)> done) {
+void Node::route(std::string_view scope, ca::RoomId room, std::string message, bool again,
+                 std::function<void(bool)> done) {
     if (!available() || run_.empty() || message.size() > kMaxAgentMessage) return done(false);
     command({"FCALL", "compeit_route", "0", std::string(scope), str(room), config_.name, run_, std::move(message),
-             str(kClaimTtlMs)},
+             str(kClaimTtlMs), again ? "1" : "0"},
             [done = std::move(done)](const resp::Value& v) { done(v.as_integer().value_or(0) == 1); });
 }
 

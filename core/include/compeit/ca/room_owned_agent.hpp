@@ -65,7 +65,9 @@ public:
         std::size_t max_held = 4096;       // join acks held for a remote owner
         std::size_t max_owned = 100'000;   // rooms remembered as claimed by this process (beyond: routed again)
         std::uint32_t max_hops = 2;        // a forwarded call routed again at most this often
-        sio::Time hold_timeout{5'000};     // a held ack is released anyway after this (the owner died)
+        // A held ack is released anyway after this (the owner died with the
+        // join in hand): the client gets its ack, without media state.
+        sio::Time hold_timeout{2'000};
     };
     // `state` may be null (an agent with nothing to clean up after a dead owner).
     RoomOwnedAgent(std::string type, ServerAgent& inner, OwnedRoomState* state, RoomOwners& owners,

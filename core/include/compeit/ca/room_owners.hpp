@@ -31,8 +31,12 @@ public:
     // claims a room hears that first, on the same channel:
     //   {"k":"claim","from":<node>,"room":<room>,"previous":<owner it took the
     //    room from, or "">,"record":<what that owner recorded>}
-    // done(false): nothing was sent (the cluster is unreachable).
-    virtual void route(std::string_view scope, RoomId room, std::string message, std::function<void(bool)> done) = 0;
+    // `again`: this node got `message` as owner but did not claim the room in
+    // this run (see RoomOwnedAgent); when the claim is its own after all, it
+    // hears the claim again. done(false): nothing was sent (the cluster is
+    // unreachable, or the owner does not listen: dying, or cut off).
+    virtual void route(std::string_view scope, RoomId room, std::string message, bool again,
+                       std::function<void(bool)> done) = 0;
     // A message for `scope`'s handler on one node (the answer to a forwarded call).
     virtual void to_node(std::string_view scope, std::string_view node, std::string message) = 0;
     // The owner's state for a successor (small; empty: nothing to clean up).

@@ -106,7 +106,8 @@ public:
     bool available() const override { return state_ == State::ready && settling_ == 0; }
 
     // RoomOwners (ca::RoomOwnedAgent): one owner node per room and scope.
-    void route(std::string_view scope, ca::RoomId room, std::string message, std::function<void(bool)> done) override;
+    void route(std::string_view scope, ca::RoomId room, std::string message, bool again,
+               std::function<void(bool)> done) override;
     void to_node(std::string_view scope, std::string_view node, std::string message) override;
     void record(std::string_view scope, ca::RoomId room, std::string record) override;
     void listen(std::string_view scope, std::function<void(std::string_view)> handler) override;
