@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, perProcess } from './lib/server.mjs';
+import { startServer, perProcess, clusterSize } from './lib/server.mjs';
 import { Client, closeAll } from './lib/client.mjs';
 import { startFakeKms } from '../fake-kms/fake-kms.mjs';
 import { OFFER, RECV_OFFER, CANDIDATE } from './lib/sdp.mjs';
@@ -18,13 +18,14 @@ let kms;
 let server;
 let recordDir;
 let nextRoom = 100;
-// A cluster keeps media state per node for now: users on two nodes cannot reach each other's streams.
+// Every node of a cluster has its own connection to the media server: waits for connections count them all.
+const NODES = Math.max(1, clusterSize);
 
 before(async () => {
   kms = await startFakeKms();
   recordDir = mkdtempSync(join(tmpdir(), 'compeit-rec-'));
   server = await startServer(['--media', 'kurento', '--kms-url', kms.url, '--record-dir', recordDir]);
-  await kms.waitForConnections(1);
+  await kms.waitForConnections(NODES);
 });
 after(async () => {
   closeAll();
@@ -270,7 +271,7 @@ test('KU-7: media-server connection loss: pending requests fail, objects are rel
   // the connection drops; KMS keeps the objects, so the server releases them once back
   const connections = kms.connectionCount;
   kms.dropConnections();
-  await kms.waitForConnections(connections + 1);
+  await kms.waitForConnections(connections + NODES);
   await allReleased('objects of the lost connection released after reconnecting');
 
   // the stream is gone with the media server: the room is told, and publishing again works
@@ -304,7 +305,7 @@ test('KU-7: media server down: request_error unavailable; the room works again o
   assert.equal(f.error?.code, 'bad_request', 'the stream is gone with the media server');
 
   await kms.up();
-  await kms.waitForConnections(connections + 1);
+  await kms.waitForConnections(connections + NODES);
   await publishing(b, room);
   assert.deepEqual(await send(a, { action: 'subscribe', user: b.user.id, sdp: RECV_OFFER }), { ok: true });
   await ku(a, 'subscribed');
