@@ -10,6 +10,7 @@ import { redisMissing } from '../node/lib/redis.mjs';
 import { haproxyMissing } from '../node/lib/haproxy.mjs';
 import { postgresMissing } from '../node/lib/postgres.mjs';
 import { Client, closeAll } from '../node/lib/client.mjs';
+import { pollUntil } from '../node/lib/proc.mjs';
 
 const missing = haproxyMissing() ?? redisMissing() ?? postgresMissing();
 const skip = missing ? `not installed: ${missing}` : false;
@@ -123,3 +124,30 @@ test('with Redis down, a media request of a room owned elsewhere fails with unav
     }
     await x.none('room_message', 500, isMedia('stream_added'));
   });
+
+test('the owner restarts under its name: its new run takes the room over on the next call and removes the old streams',
+  { skip, timeout: 60000 }, async () => {
+    const ROOM = 83;
+    // n2 acts first in this room (n1 was killed by the first test): it owns the room.
+    const a = await joined(1, 'Al', ROOM);
+    const b = await joined(2, 'Be', ROOM);
+    assert.deepEqual(await media(b, { action: 'publish' }), { ok: true });
+    await next(a, 'stream_added');
+    // Al leaves: the owner keeps the claim with no user of its own in the room,
+    // so its restart reaps nobody here; kill -9 and restart quickly.
+    await a.ack('leave_room');
+    await cluster.kill9Node(1);
+    await cluster.restartNode(1);
+    await pollUntil(() => /cluster: connected to Redis/.test(cluster.nodes[1].server.stderr()),
+      { timeoutMs: 10000, what: 'n2 to connect to Redis after its restart' });
+    // Be's next call reaches n2's new run (or, had n2 looked dead meanwhile,
+    // claims the room itself): either way the old run's streams are removed.
+    const answer = await media(b, { action: 'update_stream', video: false });
+    assert.equal(answer.error?.code, 'bad_request', 'the stream went with the old run');
+    assert.equal((await next(b, 'stream_removed')).user, b.user.id);
+    assert.deepEqual(await media(b, { action: 'publish' }), { ok: true });
+    const c = await Client.connect(nodeUrl(1), { name: 'Ce' });  // on the restarted node
+    await c.ack('join_room', { room: ROOM });
+    assert.deepEqual((await next(c, 'streams')).streams.map((s) => s.user), [b.user.id]);
+  });
+
