@@ -165,8 +165,11 @@ void RoomOwnedAgent::attached(Port port) {
 }
 
 void RoomOwnedAgent::route(const Forwarded& f, std::function<void()> unavailable) {
+    std::string text = encode_forwarded(f);
+    // The owner would refuse it (parse_forwarded's bound): refused here, at once.
+    if (text.size() > kMaxForwardedBytes) return unavailable();
     ++in_flight_;
-    owners_.route(type_, f.room, encode_forwarded(f), f.hops > 0, [this, unavailable = std::move(unavailable)](bool sent) {
+    owners_.route(type_, f.room, std::move(text), f.hops > 0, [this, unavailable = std::move(unavailable)](bool sent) {
         --in_flight_;
         if (!sent) unavailable();
     });
@@ -186,6 +189,8 @@ void RoomOwnedAgent::on_server_message(const Request& r, const User& from, json&
     f.ack_id = r.ack_id;
     f.type = r.type;
     f.data = data;
+    if (encode_forwarded(f).size() > kMaxForwardedBytes)  // only with --max-data-bytes above it
+        return port_->fail(r, ErrorCode::too_large, "data too large to forward to the room's media owner");
     route(f, [this, r] { port_->fail(r, ErrorCode::unavailable, "the cluster is unavailable"); });
 }
 
