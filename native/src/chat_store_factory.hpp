@@ -15,7 +15,7 @@ namespace compeit::native {
 using Post = std::function<void(std::function<void()>)>;  // runs a completion on the network thread
 
 // SQLite's group commit window (threaded_chat_store.hpp; --chat-commit-window).
-inline constexpr std::chrono::milliseconds kDefaultSqliteCommitWindow{5};
+inline constexpr std::chrono::milliseconds kDefaultSqliteCommitWindow{10};
 
 // `url` (hostile until checked; errors and logs show it redacted):
 //   ""                                  <data_dir>/chat.sqlite3 (SQLite)

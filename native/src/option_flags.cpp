@@ -343,7 +343,7 @@ std::vector<Flag> make_flags() {
                         FIELD(history_retention_days), 0, true, "a number of days"));
     list.push_back({"chat-commit-window", "MS",
                     "SQLite chat store: a transaction (one fdatasync) begins at most this often; what arrives "
-                    "meanwhile joins it, waiting at most this long (default 5; 0: at once)",
+                    "meanwhile joins it, waiting at most this long (default 10; 0: at once)",
                     Flag::Kind::value, false,
                     [](const std::string& v, Options& o) -> Allowed {
                         double d;
