@@ -61,7 +61,9 @@ Expected<std::unique_ptr<ChatDb>, std::string> ChatDb::open(const std::string& p
     if (sqlite3_prepare_v2(db->db_, insert, -1, &db->insert_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v2(db->db_, kHistory, -1, &db->history_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v2(db->db_, kPruneEvents, -1, &db->prune_events_, nullptr) != SQLITE_OK ||
-        sqlite3_prepare_v2(db->db_, kPruneAge, -1, &db->prune_age_, nullptr) != SQLITE_OK)
+        sqlite3_prepare_v2(db->db_, kPruneAge, -1, &db->prune_age_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db->db_, "BEGIN IMMEDIATE", -1, &db->begin_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db->db_, "COMMIT", -1, &db->commit_, nullptr) != SQLITE_OK)
         return unexpected(db->error());
     return db;
 }
@@ -71,6 +73,8 @@ ChatDb::~ChatDb() {
     sqlite3_finalize(history_);
     sqlite3_finalize(prune_events_);
     sqlite3_finalize(prune_age_);
+    sqlite3_finalize(begin_);
+    sqlite3_finalize(commit_);
     sqlite3_close(db_);
 }
 
@@ -86,8 +90,17 @@ Expected<bool, std::string> ChatDb::exec(const char* sql) {
     return true;
 }
 
-Expected<bool, std::string> ChatDb::begin() { return exec("BEGIN IMMEDIATE"); }
-Expected<bool, std::string> ChatDb::commit() { return exec("COMMIT"); }
+Expected<bool, std::string> ChatDb::step(sqlite3_stmt* stmt) {
+    const int rc = sqlite3_step(stmt);
+    std::optional<std::string> e;
+    if (rc != SQLITE_DONE) e = error();
+    sqlite3_reset(stmt);
+    if (e) return unexpected(*e);
+    return true;
+}
+
+Expected<bool, std::string> ChatDb::begin() { return step(begin_); }
+Expected<bool, std::string> ChatDb::commit() { return step(commit_); }
 void ChatDb::rollback() { (void)exec("ROLLBACK"); }
 
 Expected<agents::ChatMessage, std::string> ChatDb::insert(agents::ChatMessage m) {

@@ -52,9 +52,12 @@ private:
     sqlite3_stmt* history_ = nullptr;
     sqlite3_stmt* prune_events_ = nullptr;
     sqlite3_stmt* prune_age_ = nullptr;
+    sqlite3_stmt* begin_ = nullptr;   // prepared once: every batch runs them
+    sqlite3_stmt* commit_ = nullptr;
     Expected<bool, std::string> prune(const agents::ChatMessage& inserted);
     std::string error() const;
     Expected<bool, std::string> exec(const char* sql);
+    Expected<bool, std::string> step(sqlite3_stmt* stmt);
 };
 
 class SyncChatStore final : public agents::ChatStore {

@@ -46,7 +46,8 @@ std::string chat_store_location(const std::string& url, const std::string& data_
 
 Expected<std::unique_ptr<agents::ChatStore>, std::string> open_chat_store(const std::string& url,
                                                                          const std::string& data_dir,
-                                                                         Retention retention, Post post) {
+                                                                         Retention retention, Post post,
+                                                                         std::chrono::microseconds sqlite_commit_window) {
     if (url.size() > kMaxUrlBytes)
         return unexpected("--chat-db: longer than " + std::to_string(kMaxUrlBytes) + " bytes");
     if (has_control(url)) return unexpected("--chat-db " + redacted(url) + ": control characters");
@@ -57,7 +58,7 @@ Expected<std::unique_ptr<agents::ChatStore>, std::string> open_chat_store(const 
             return unexpected(std::string("--chat-db sqlite: needs a file path, e.g. sqlite:/var/lib/compeit/chat.sqlite3"));
         auto db = ChatDb::open(path, retention);
         if (!db) return unexpected(db.error());
-        return std::unique_ptr<agents::ChatStore>(std::make_unique<ThreadedChatStore>(std::move(*db), std::move(post)));
+        return std::unique_ptr<agents::ChatStore>(std::make_unique<ThreadedChatStore>(std::move(*db), std::move(post), sqlite_commit_window));
     }
     if ((scheme == "postgresql" || scheme == "postgres") && is_postgres(url)) {
         auto store = PgChatStore::open(url, retention, std::move(post));

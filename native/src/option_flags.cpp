@@ -341,6 +341,17 @@ std::vector<Flag> make_flags() {
     list.push_back(real("history-retention-days", "DAYS",
                         "chat history older than this is deleted; 0 keeps it forever (default 0)",
                         FIELD(history_retention_days), 0, true, "a number of days"));
+    list.push_back({"chat-commit-window", "MS",
+                    "SQLite chat store: a transaction (one fdatasync) begins at most this often; what arrives "
+                    "meanwhile joins it, waiting at most this long (default 10; 0: at once)",
+                    Flag::Kind::value, false,
+                    [](const std::string& v, Options& o) -> Allowed {
+                        double d;
+                        if (!to_double(v, d) || !(d >= 0 && d <= 1000)) return "a number of milliseconds from 0 to 1000";
+                        o.chat_commit_window_ms = d;
+                        return taken;
+                    },
+                    [](const Options& o) -> Value { return number_text(o.chat_commit_window_ms); }});
     // Checked when the store opens (chat_store_factory), where errors show the URL without its password.
     list.push_back({"chat-db", "URL",
                     "chat history store: postgresql://USER@HOST[:PORT]/DB (or postgres://; servers sharing one history) "

@@ -40,6 +40,7 @@ struct Options {
     std::size_t history_event_retention = 200;     // join/leave events kept per room
     double history_retention_days = 0;             // 0: chat history is kept forever
     std::string chat_db;                      // chat store URL (may hold a password); empty: <data_dir>/chat.sqlite3
+    double chat_commit_window_ms = 10;             // SQLite group commit: a transaction at most this often (0: at once)
     std::string admin_token;                  // empty: admin interface disabled
     std::string auth_secret;                  // HS256 tokens (env COMPEIT_AUTH_SECRET)
     std::string auth_public_key;              // ES256/RS256 tokens: a PEM public key file

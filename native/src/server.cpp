@@ -137,7 +137,8 @@ bool Server::open_agents() {
     auto store = open_chat_store(options_.chat_db, options_.data_dir,
                                  Retention{options_.history_event_retention,
                                            static_cast<std::int64_t>(options_.history_retention_days * 86'400'000)},
-                                 [this](std::function<void()> fn) { asio::post(ioc_, std::move(fn)); });
+                                 [this](std::function<void()> fn) { asio::post(ioc_, std::move(fn)); },
+                                 std::chrono::microseconds(static_cast<std::int64_t>(options_.chat_commit_window_ms * 1000)));
     if (!store) {
         log_event(LogLevel::error, LogFields{.event = "chat_store_error"}, "chat store: ", store.error());
         return false;

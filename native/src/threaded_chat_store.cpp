@@ -1,12 +1,13 @@
 #include "threaded_chat_store.hpp"
 
+#include <iterator>
 #include <memory>
 #include <optional>
 
 namespace compeit::native {
 
-ThreadedChatStore::ThreadedChatStore(std::unique_ptr<ChatDb> db, Post post)
-    : db_(std::move(db)), post_(std::move(post)), worker_([this] { run(); }) {}
+ThreadedChatStore::ThreadedChatStore(std::unique_ptr<ChatDb> db, Post post, std::chrono::microseconds commit_window)
+    : db_(std::move(db)), post_(std::move(post)), commit_window_(commit_window), worker_([this] { run(); }) {}
 
 ThreadedChatStore::~ThreadedChatStore() {
     {
@@ -27,11 +28,13 @@ std::optional<std::string> ThreadedChatStore::failure() {
 }
 
 void ThreadedChatStore::enqueue(Job job) {
+    bool wake;
     {
         std::lock_guard lock(mutex_);
         jobs_.push_back(std::move(job));
+        wake = !gathering_ || jobs_.size() >= kMaxBatch;
     }
-    wake_.notify_one();
+    if (wake) wake_.notify_one();  // no system call while the writer is busy committing (no waiter)
 }
 
 void ThreadedChatStore::append(agents::ChatMessage m, AppendDone done) {
@@ -54,14 +57,29 @@ void ThreadedChatStore::history(ca::RoomId room, std::optional<std::int64_t> bef
 }
 
 void ThreadedChatStore::run() {
+    using Clock = std::chrono::steady_clock;
+    std::optional<Clock::time_point> last_begin;  // of the previous transaction
     for (;;) {
         std::deque<Job> batch;
         {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
             if (jobs_.empty()) return;  // stopping, and nothing left to do
-            batch.swap(jobs_);
+            if (last_begin && !stopping_ && jobs_.size() < kMaxBatch && Clock::now() - *last_begin < commit_window_) {
+                gathering_ = true;
+                wake_.wait_until(lock, *last_begin + commit_window_,
+                                 [this] { return stopping_ || jobs_.size() >= kMaxBatch; });
+                gathering_ = false;
+            }
+            if (jobs_.size() <= kMaxBatch) {
+                batch.swap(jobs_);
+            } else {
+                const auto end = jobs_.begin() + static_cast<std::ptrdiff_t>(kMaxBatch);
+                batch.assign(std::make_move_iterator(jobs_.begin()), std::make_move_iterator(end));
+                jobs_.erase(jobs_.begin(), end);
+            }
         }
+        last_begin = Clock::now();
         // One transaction for the whole batch; completions wait for COMMIT.
         std::optional<std::string> error;
         if (auto began = db_->begin(); !began) error = began.error();

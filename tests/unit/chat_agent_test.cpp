@@ -2,6 +2,8 @@
 // memory (native/src/chat_db: the same SQL the server runs, answering at once).
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include "chat_db.hpp"
 #include "compeit/agents/chat_agent.hpp"
 #include "wire.hpp"
@@ -267,4 +269,36 @@ TEST_CASE("CH-4: join_room's ack waits for the history a store reads later; join
     REQUIRE(stored);
     REQUIRE(stored->size() == 1);
     CHECK(stored->at(0).event == "user_joined");
+}
+
+TEST_CASE("to_json_text: the bytes to_json(m).dump() gives, for every kind of message", "[chat]") {
+    std::vector<agents::ChatMessage> ms;
+    const std::vector<std::string> texts = {"hello", "", "quote \" back \\ slash", "ctl \b\f\n\r\t \x01\x1f \x7f",
+                                            "unicode é ✓ 😀", "broken \xff\xfe utf-8 \xc3", "</script>"};
+    for (const auto& t : texts) {
+        agents::ChatMessage m;
+        m.id = 42;
+        m.room = 7;
+        m.ts = 1'700'000'000'123;
+        m.user = ca::User{9, "n\"ame " + t, {}};
+        m.text = t;
+        ms.push_back(m);
+        m.room.reset();
+        m.to = 3;  // user-to-user
+        ms.push_back(m);
+        m.room = 0;
+        m.to.reset();
+        m.event = "announcement";
+        ms.push_back(m);
+        m.event = "user_joined";
+        ms.push_back(m);
+        m.event = "user_left";
+        m.id = std::numeric_limits<std::int64_t>::max();
+        m.ts = -1;
+        ms.push_back(m);
+    }
+    for (const auto& m : ms) {
+        INFO(m.text << " / " << m.event);
+        CHECK(agents::to_json_text(m) == agents::to_json(m).dump(-1, ' ', false, json::error_handler_t::replace));
+    }
 }

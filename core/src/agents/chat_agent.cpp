@@ -12,6 +12,38 @@ using ca::json;
 
 namespace {
 std::string text_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// A string as nlohmann's dump(-1, ' ', false, replace) writes it, for valid
+// UTF-8 (anything else takes nlohmann's own path, so the bytes stay the same).
+void append_string(std::string& out, std::string_view s) {
+    if (!utf::valid_utf8(s)) {
+        out += text_of(json(std::string(s)));
+        return;
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += kHex[c >> 4];
+                    out += kHex[c & 15];
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    out += '"';
+}
 }  // namespace
 
 json to_json(const ChatMessage& m) {
@@ -20,6 +52,38 @@ json to_json(const ChatMessage& m) {
     if (!m.event.empty()) j["event"] = m.event;
     if (m.to) j["to"] = *m.to;
     return j;
+}
+
+std::string to_json_text(const ChatMessage& m) {
+    // The members in to_json's serialised (alphabetical) order: event, id, room, text, to, ts, user.
+    std::string out;
+    out.reserve(96 + m.text.size() + m.user.name.size());
+    out += '{';
+    if (!m.event.empty()) {
+        out += "\"event\":";
+        append_string(out, m.event);
+        out += ',';
+    }
+    out += "\"id\":";
+    out += std::to_string(m.id);
+    out += ",\"room\":";
+    out += m.room ? std::to_string(*m.room) : "null";
+    if (m.event.empty() || m.event == "announcement") {
+        out += ",\"text\":";
+        append_string(out, m.text);
+    }
+    if (m.to) {
+        out += ",\"to\":";
+        out += std::to_string(*m.to);
+    }
+    out += ",\"ts\":";
+    out += std::to_string(m.ts);
+    out += ",\"user\":{\"id\":";
+    out += std::to_string(m.user.id);
+    out += ",\"name\":";
+    append_string(out, m.user.name);
+    out += "}}";
+    return out;
 }
 
 ChatAgent::ChatAgent(ChatStore& store, std::function<std::int64_t()> wall_ms, std::size_t max_text_chars)
@@ -51,10 +115,9 @@ bool ChatAgent::on_room_message(const ca::Request& r, const ca::User& from, ca::
     ChatMessage m{0, room, wall_ms_(), from, std::nullopt, std::move(*text), {}};
     store_.append(std::move(m), [this, r, room](Expected<ChatMessage, std::string> stored) {
         if (!stored) return port_->fail(r, ErrorCode::unavailable, "chat store: " + stored.error());
-        const json j = committed(*stored);
         // CH-1: the sender too. Acked once it went out (in a cluster, once
         // Redis took it); if it could not, it is committed all the same.
-        port_->relay_to_room(room, stored->user.id, j, true, order(*stored), [this, r](bool sent) {
+        port_->relay_to_room_raw(room, stored->user.id, committed(*stored), true, order(*stored), [this, r](bool sent) {
             if (sent) return port_->ok(r);
             port_->fail(r, ErrorCode::unavailable, "stored in the history, but the room could not be told now");
         });
@@ -68,9 +131,9 @@ bool ChatAgent::on_user_message(const ca::Request& r, const ca::User& from, ca::
     ChatMessage m{0, std::nullopt, wall_ms_(), from, to, std::move(*text), {}};
     store_.append(std::move(m), [this, r](Expected<ChatMessage, std::string> stored) {
         if (!stored) return port_->fail(r, ErrorCode::unavailable, "chat store: " + stored.error());
-        const json j = to_json(*stored);
-        port_->user_message(*stored->to, stored->user.id, j);  // CH-2: the recipient...
-        if (*stored->to != stored->user.id) port_->user_message(stored->user.id, stored->user.id, j);  // ...and the sender
+        const std::string j = to_json_text(*stored);
+        port_->user_message_raw(*stored->to, stored->user.id, j);  // CH-2: the recipient...
+        if (*stored->to != stored->user.id) port_->user_message_raw(stored->user.id, stored->user.id, j);  // ...and the sender
         port_->ok(r);
     });
     return true;
@@ -119,7 +182,7 @@ void ChatAgent::join_history(const ca::User& user, ca::RoomId room) {
     store_.history(room, std::nullopt, kJoinHistory, [this, id = user.id, room, hold](auto got) {
         if (got) {
             std::deque<std::string> messages;
-            for (const auto& m : *got) messages.push_back(text_of(to_json(m)));
+            for (const auto& m : *got) messages.push_back(to_json_text(m));
             send_history(id, room, messages);
             // The first answer for a room with members becomes its tail; later
             // commits are appended to it as they complete.
@@ -140,14 +203,14 @@ void ChatAgent::send_history(ca::UserId to, ca::RoomId room, const std::deque<st
     port_->to_user_raw(to, data);
 }
 
-json ChatAgent::committed(const ChatMessage& m) {
-    json j = to_json(m);
-    if (!m.room) return j;
+const std::string& ChatAgent::committed(const ChatMessage& m) {
+    encoded_ = to_json_text(m);
+    if (!m.room) return encoded_;
     const auto it = tails_.find(*m.room);
-    if (it == tails_.end()) return j;
-    it->second.push_back(text_of(j));
+    if (it == tails_.end()) return encoded_;
+    it->second.push_back(encoded_);
     if (it->second.size() > kJoinHistory) it->second.pop_front();
-    return j;
+    return encoded_;
 }
 
 void ChatAgent::on_leave(const ca::User& user, ca::RoomId room) {
@@ -159,8 +222,7 @@ void ChatAgent::post_event(ca::RoomId room, const ca::User& user, const char* ev
     ChatMessage m{0, room, wall_ms_(), user, std::nullopt, {}, event};
     store_.append(std::move(m), [this, room](Expected<ChatMessage, std::string> stored) {
         if (!stored) return;
-        const json j = committed(*stored);
-        port_->to_room(room, j, order(*stored));  // CH-3: from 0, to the whole room
+        port_->to_room_raw(room, committed(*stored), order(*stored));  // CH-3: from 0, to the whole room
     });
 }
 
@@ -169,8 +231,7 @@ void ChatAgent::announce(ca::RoomId room, std::string text,
     ChatMessage m{0, room, wall_ms_(), ca::User{0, std::string(ca::kServerName), {}}, std::nullopt, std::move(text), "announcement"};
     store_.append(std::move(m), [this, room, done = std::move(done)](Expected<ChatMessage, std::string> stored) {
         if (stored) {
-            const json j = committed(*stored);
-            port_->to_room(room, j, order(*stored));
+            port_->to_room_raw(room, committed(*stored), order(*stored));
         }
         done(std::move(stored));
     });

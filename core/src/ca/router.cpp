@@ -850,15 +850,25 @@ void Port::to_user_raw(UserId to, std::string_view data_json) const {
 }
 
 void Port::to_room(RoomId room, const json& data, std::uint64_t order, std::function<void(bool)> done) const {
+    to_room_raw(room, dump(data), order, std::move(done));
+}
+
+void Port::to_room_raw(RoomId room, std::string_view data_json, std::uint64_t order,
+                       std::function<void(bool)> done) const {
     const auto frame = sio::make_frame(sio::encode_event(
-        kNamespace, "room_message", "[" + router_->message_json(0, type_json(), dump(data)) + "]"));
+        kNamespace, "room_message", "[" + router_->message_json(0, type_json(), data_json) + "]"));
     router_->broadcast(Router::Out::room_message, room, frame, 0, order, std::move(done));
 }
 
 void Port::relay_to_room(RoomId room, UserId from, const json& data, bool include_sender, std::uint64_t order,
                          std::function<void(bool)> done) const {
+    relay_to_room_raw(room, from, dump(data), include_sender, order, std::move(done));
+}
+
+void Port::relay_to_room_raw(RoomId room, UserId from, std::string_view data_json, bool include_sender,
+                             std::uint64_t order, std::function<void(bool)> done) const {
     const auto frame = sio::make_frame(sio::encode_event(
-        kNamespace, "room_message", "[" + router_->message_json(from, type_json(), dump(data)) + "]"));
+        kNamespace, "room_message", "[" + router_->message_json(from, type_json(), data_json) + "]"));
     const auto* sender = router_->member_by_user(from);
     router_->broadcast(Router::Out::room_message, room, frame, include_sender || !sender ? 0 : sender->session, order,
                        std::move(done));
@@ -866,8 +876,13 @@ void Port::relay_to_room(RoomId room, UserId from, const json& data, bool includ
 
 void Port::user_message(UserId to, UserId from, const json& data) const {
     if (!reachable(to)) return;
+    user_message_raw(to, from, dump(data));
+}
+
+void Port::user_message_raw(UserId to, UserId from, std::string_view data_json) const {
+    if (!reachable(to)) return;
     router_->send_user(Router::Out::user_message, to, sio::make_frame(sio::encode_event(
-                               kNamespace, "user_message", "[" + router_->message_json(from, type_json(), dump(data)) + "]")));
+                               kNamespace, "user_message", "[" + router_->message_json(from, type_json(), data_json) + "]")));
 }
 
 void Port::ok(const Request& r) const { router_->ack(r, R"({"ok":true})"); }

@@ -60,8 +60,10 @@ private:
     // The room's last kJoinHistory messages to a joiner (CH-4), holding the join's ack until sent.
     void join_history(const ca::User& user, ca::RoomId room);
     void send_history(ca::UserId to, ca::RoomId room, const std::deque<std::string>& messages);
-    // A committed message as delivered; a room message also goes into its room's tail.
-    ca::json committed(const ChatMessage& m);
+    // A committed message as delivered (JSON text, valid until the next
+    // call); a room message also goes into its room's tail.
+    const std::string& committed(const ChatMessage& m);
+    std::string encoded_;  // committed()'s buffer, reused: its capacity stays
     // The message's place in its room's history order (0: the store keeps none).
     static std::uint64_t order(const ChatMessage& m) { return m.seq > 0 ? static_cast<std::uint64_t>(m.seq) : 0; }
 };

@@ -27,6 +27,10 @@ struct ChatMessage {
 };
 
 ca::json to_json(const ChatMessage& m);
+// The same message as JSON text, byte for byte what to_json(m) serialises to
+// (keys in nlohmann::json's sorted order), written without building the tree:
+// a chat message is encoded once, on the path every room message takes.
+std::string to_json_text(const ChatMessage& m);
 
 class ChatStore {
 public:

@@ -60,6 +60,13 @@ public:
                        std::function<void(bool)> done = {}) const;
     // user_message {from, type, data} to one user.
     void user_message(UserId to, UserId from, const json& data) const;
+    // The three above with `data` already encoded as JSON text (valid JSON:
+    // it goes into the frame as it is).
+    void to_room_raw(RoomId room, std::string_view data_json, std::uint64_t order = 0,
+                     std::function<void(bool)> done = {}) const;
+    void relay_to_room_raw(RoomId room, UserId from, std::string_view data_json, bool include_sender,
+                           std::uint64_t order = 0, std::function<void(bool)> done = {}) const;
+    void user_message_raw(UserId to, UserId from, std::string_view data_json) const;
 
     // Answers a request: ack {ok:true} (when asked for), or request_error + ack {error}.
     void ok(const Request& r) const;
