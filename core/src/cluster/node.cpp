@@ -205,15 +205,16 @@ void Node::command(std::vector<std::string> args, Reply reply) {
     if (was_empty) wake();
 }
 
+// (UN)SUBSCRIBE on the RESP3 connection: confirmed by a push, not by a
+// reply, so nothing waits in pending_ for it.
 void Node::subscriber_command(std::initializer_list<std::string_view> args) {
     if (state_ != State::ready) return;
-    const bool was_empty = sub_out_.empty();
-    resp::append_command(sub_out_, args);
+    const bool was_empty = cmd_out_.empty();
+    resp::append_command(cmd_out_, args);
     if (was_empty) wake();
 }
 
 std::string Node::take_commands() { return std::exchange(cmd_out_, {}); }
-std::string Node::take_subscriber() { return std::exchange(sub_out_, {}); }
 
 // --- ids --------------------------------------------------------------------
 
@@ -243,7 +244,10 @@ void Node::connected(sio::Time now) {
     state_ = State::ready;
     settling_ = 1;  // until registered (and every room subscribed again): requests get `unavailable`
     cmd_out_.clear();
-    sub_out_.clear();
+    // RESP3 first: pub/sub pushes and command replies share the connection.
+    command({"HELLO", "3"}, [this](const resp::Value& v) {
+        if (v.is_error() && host_.note) host_.note("cluster: Redis refused RESP3 (HELLO 3; Redis 7 is needed): " + v.str);
+    });
     command({"FUNCTION", "LOAD", "REPLACE", std::string(kLibrary)}, [this](const resp::Value& v) {
         if (v.is_error() && host_.note) host_.note("cluster: loading the functions failed: " + v.str);
     });
@@ -320,7 +324,6 @@ void Node::registered(const resp::Value& v, bool fresh) {
 void Node::disconnected() {
     state_ = State::down;
     cmd_out_.clear();
-    sub_out_.clear();
     auto pending = std::move(pending_);
     pending_.clear();
     for (auto& reply : pending)
@@ -424,8 +427,13 @@ void Node::unsubscribe_if_empty(ca::RoomId room) {
     rooms_.erase(it);
 }
 
+void Node::on_value(resp::Value v) {
+    if (v.is_push()) on_push(std::move(v));
+    else on_reply(std::move(v));
+}
+
 void Node::on_push(resp::Value v) {
-    if (v.kind != resp::Value::Kind::array || v.elements.size() != 3) return;
+    if ((v.kind != resp::Value::Kind::push && v.kind != resp::Value::Kind::array) || v.elements.size() != 3) return;
     const auto kind = v.elements[0].as_string();
     const auto channel = v.elements[1].as_string();
     if (!kind || !channel) return;
