@@ -118,9 +118,9 @@ struct Harness {
     }
 };
 
-Value log_entry(std::uint64_t seq, const std::string& frame) {
-    return array({bulk(std::to_string(seq) + "-0"),
-                  array({bulk("m"), bulk(std::to_string(seq) + " n2 0 0\n" + frame)})});
+// A log entry as XRANGE returns it: the id numbers it, the field holds the payload.
+Value log_entry(std::uint64_t seq, const std::string& frame, const std::string& head = "n2 0 0") {
+    return array({bulk("0-" + std::to_string(seq)), array({bulk("m"), bulk(head + "\n" + frame)})});
 }
 
 }  // namespace
@@ -189,7 +189,7 @@ TEST_CASE("cluster node: a gap is filled from the room's log before later messag
     h.commands();
     h.message(5, 7, "m7");  // 5 and 6 missing
     const auto cmds = h.commands();
-    REQUIRE(cmds == std::vector<std::vector<std::string>>{{"XRANGE", "compeit:r:5:log", "5-0", "6-0"}});
+    REQUIRE(cmds == std::vector<std::vector<std::string>>{{"XRANGE", "compeit:r:5:log", "0-5", "0-6"}});
     h.message(5, 8, "m8");  // waits behind the fill
     CHECK(h.frames_of(11) == std::vector<std::string>{"m4"});
     h.node.on_reply(array({log_entry(5, "m5"), log_entry(6, "m6")}));
@@ -331,9 +331,9 @@ TEST_CASE("cluster node: a lost connection fails what waits, and nothing is sent
     // The new Redis numbers the room from 1 again; what others published there
     // before this node was subscribed comes from the log, and then the rest.
     const auto fill = h.commands();
-    REQUIRE(fill == std::vector<std::vector<std::string>>{{"XRANGE", "compeit:r:5:log", "1-0", "+"}});
+    REQUIRE(fill == std::vector<std::vector<std::string>>{{"XRANGE", "compeit:r:5:log", "0-1", "+"}});
     h.message(5, 2, "second");
-    h.node.on_reply(array({array({bulk("1-0"), array({bulk("m"), bulk("1 n2 0 0\nfirst in the new Redis")})})}));
+    h.node.on_reply(array({log_entry(1, "first in the new Redis")}));
     CHECK(h.frames_of(11) == std::vector<std::string>{"first in the new Redis", "second"});
 }
 
@@ -429,7 +429,8 @@ TEST_CASE("cluster node: a chat message that could not be published is marked wh
     h.node.on_reply(array({bulk("epoch-1"), integer(1)}));
     const auto cmds = h.commands();
     REQUIRE(cmds.size() == 1);
-    CHECK(cmds[0] == std::vector<std::string>{"FCALL", "compeit_publish", "0", "5", "n1 0 3\n", "2000"});
+    CHECK(cmds[0] == std::vector<std::string>{"FCALL", "compeit_publish", "2", "compeit:r:5:log", "compeit:r:5", "n1 0 3\n",
+                                              "2000"});
 
     // A receiver: the marker advances the chat order and delivers nothing.
     Harness r;
@@ -454,7 +455,7 @@ TEST_CASE("cluster node: a join completing during a gap fill gets each later mes
     REQUIRE(fill.size() == 1);
     CHECK(fill[0][0] == "XRANGE");
     h.node.on_reply(array({integer(5), bulk(R"({"id":1})"), bulk(R"({"id":2})")}));  // 12 joined at 5
-    h.node.on_reply(array({log_entry(4, "m4"), array({bulk("5-0"), array({bulk("m"), bulk("5 n1 12 0\nJ")})})}));
+    h.node.on_reply(array({log_entry(4, "m4"), log_entry(5, "J", "n1 12 0")}));
     CHECK(h.frames_of(11) == std::vector<std::string>{"m4", "J", "m6"});
     CHECK(h.frames_of(12) == std::vector<std::string>{"m6"});
 }
@@ -537,4 +538,20 @@ TEST_CASE("cluster node: a Redis that refuses RESP3 is said so in the log", "[cl
     h.node.on_value(Value::error("ERR unknown command 'HELLO'"));
     REQUIRE(h.notes.size() == 1);
     CHECK(h.notes[0].find("RESP3") != std::string::npos);
+}
+
+TEST_CASE("cluster node: the log's entry ids number the messages; an id not 0-<seq> makes the log unreadable",
+          "[cluster]") {
+    for (const char* id : {"5-0", "0-x", "0-", "", "0-5-1"}) {
+        Harness h;
+        h.up();
+        h.join(5, 11, 1, 3);
+        h.commands();
+        h.message(5, 6, "m6");  // 4 and 5 missing
+        REQUIRE(h.commands() == std::vector<std::vector<std::string>>{{"XRANGE", "compeit:r:5:log", "0-4", "0-5"}});
+        h.node.on_reply(array({log_entry(4, "m4"), array({bulk(id), array({bulk("m"), bulk("n2 0 0\nm5")})})}));
+        INFO(id);
+        CHECK(h.dropped.size() == 1);
+        CHECK(h.frames_of(11).empty());  // nothing out of order, not even m4 before the failure was seen
+    }
 }

@@ -19,6 +19,7 @@
 // node sees one order per room.
 //
 // A room message on its channel is "<seq> <origin node> <skip session> <order>\n<frame bytes>".
+// Its log entry holds the same without "<seq> " (the entry's id is 0-<seq>).
 // A message for a user on a node channel is "<user id>\n<frame bytes>".
 #pragma once
 
