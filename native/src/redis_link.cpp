@@ -79,8 +79,6 @@ void RedisLink::connect() {
                                     if (generation != generation_ || stopped_) return;
                                     if (ec2) return lost(generation, ec2.message());
                                     conn->socket.set_option(tcp::no_delay(true), ec2);
-                                    conn->socket.non_blocking(true, ec2);  // read() reads after a wait
-                                    if (ec2) return lost(generation, ec2.message());
                                     read(conn, generation);
                                     up_ = true;
                                     backoff_ = std::chrono::milliseconds(100);
@@ -124,20 +122,10 @@ void RedisLink::flush_soon() {
 // Replies and pushes share the stream: the node tells them apart. Everything
 // Redis wrote before it went away is read and handed over before the loss is
 // reported (room messages already acked to their senders are among it).
-//
-// Waits for the socket to be readable, then reads what is there, rather than
-// async_read_some: Asio (1.26) tries every new read at once, and right after
-// a message was read that try fails with EAGAIN: one wasted recvfrom per
-// message on every node (bench/PROFILE.md §5). Nothing is missed: the wait is
-// queued before this handler returns, so the next epoll_wait reports any data
-// that came after the last read.
 void RedisLink::read(const std::shared_ptr<Conn>& conn, unsigned generation) {
-    conn->socket.async_wait(tcp::socket::wait_read, [this, conn, generation](boost::system::error_code ec) {
-        if (stopped_ || generation != generation_) return;
-        if (ec) return lost(generation, ec.message());
-        for (;;) {
-            const std::size_t n = conn->socket.read_some(asio::buffer(conn->buffer), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    conn->socket.async_read_some(
+        asio::buffer(conn->buffer), [this, conn, generation](boost::system::error_code ec, std::size_t n) {
+            if (stopped_ || generation != generation_) return;
             if (ec) return lost(generation, ec == asio::error::eof ? "Redis closed the connection" : ec.message());
             conn->decoder.feed(std::string_view(conn->buffer.data(), n));
             while (auto v = conn->decoder.next()) {
@@ -145,10 +133,8 @@ void RedisLink::read(const std::shared_ptr<Conn>& conn, unsigned generation) {
                 if (generation != generation_) return;  // the link was lost meanwhile
             }
             if (conn->decoder.failed()) return lost(generation, "bad reply: " + conn->decoder.error());
-            if (n < conn->buffer.size()) break;  // drained, most likely: wait rather than read into EAGAIN
-        }
-        read(conn, generation);
-    });
+            read(conn, generation);
+        });
 }
 
 // Whatever the node queued during this loop turn goes out in one write (the
