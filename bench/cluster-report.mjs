@@ -49,14 +49,14 @@ p('1, 2 and 3 nodes (`--cluster redis://… --node nX --chat-db postgresql://…
 p('each case on fresh processes (a fresh Redis too), by the same generator in the same run.');
 p('The generator connects straight to the nodes (`--urls`), member m of the k-th room on node (k + m) mod N, so every room');
 p('spans every node and the senders are spread too. No haproxy: every room message goes through Redis (one `FCALL');
-p('compeit_publish` per message: sequence, capped log entry, one `PUBLISH`) and each node delivers it to its local members,');
+p('compeit_publish` per message: capped log entry numbered by the stream, one `PUBLISH`) and each node delivers it to its local members,');
 p('whichever node the sender is on; a load balancer would only add its own hop and CPU to the handshakes.');
 p();
 p(`- date: ${run.started}, all cases took ${run.elapsed_s} s; load average (1, 5, 15 min) before: ${run.load_before}; after: ${run.load_after}`);
 p(`- machine: **a noisy shared VM with 2 cores** (nproc ${os.cpus().length}, ${cpuModel}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}): other engineers' builds and tests ran on it meanwhile; the generator, every node, Redis and PostgreSQL share those 2 cores.`);
 p(`- compeit-server from ${run.build} (RelWithDebInfo), source \`${run.git}\`, binary built ${run.built} (sha256 ${run.sha}…); ${run.redis}, no persistence; PostgreSQL ${run.postgres}.`);
 p('- server CPU = utime + stime of every node **and** redis-server over the window (`/proc/PID/stat`), divided by the deliveries in it; `of which Redis` is its share.');
-p('  `Redis µs / message`: its CPU per room message sent (every message is one FCALL), and the time Redis counts inside `compeit_publish` (INCR, XADD, PUBLISH: `INFO commandstats`, whole case); the rest of its CPU is its event loop and socket I/O.');
+p('  `Redis µs / message`: its CPU per room message sent (every message is one FCALL), and the time Redis counts inside `compeit_publish` (XADD, PUBLISH: `INFO commandstats`, whole case); the rest of its CPU is its event loop and socket I/O.');
 if (repeated) p(`- every case ran ${roundCount} times (rounds, each scenario against every server in turn); a row is the round with the median CPU per delivery, every round is listed under the table.`);
 p('  PostgreSQL is not on a room message\'s path (it hands out blocks of 1,000 user ids when clients connect): its CPU over the whole case, setup included, is the last column.');
 p('  `other` is CPU used by neither the servers nor the generator during the window (other jobs on the machine); † marks rows where it exceeded 0.3 cores.');

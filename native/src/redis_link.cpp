@@ -39,7 +39,7 @@ Expected<RedisAddress, std::string> parse_redis_url(std::string_view url) {
     return a;
 }
 
-// One connection: a socket, what is being written and what waits behind it,
+// The connection: a socket, what is being written and what waits behind it,
 // and the decoder of what comes back.
 struct RedisLink::Conn : std::enable_shared_from_this<RedisLink::Conn> {
     explicit Conn(asio::io_context& ioc) : socket(ioc), resolver(ioc) {}
@@ -48,8 +48,6 @@ struct RedisLink::Conn : std::enable_shared_from_this<RedisLink::Conn> {
     resp::Decoder decoder;
     std::array<char, 16 * 1024> buffer{};
     std::string writing, next;
-    bool open = false;
-    bool draining = false;  // subscriber of a lost attempt, read to its end
 };
 
 RedisLink::RedisLink(asio::io_context& ioc, RedisAddress address, cluster::Node& node, std::function<sio::Time()> now)
@@ -62,62 +60,41 @@ void RedisLink::start() { connect(); }
 void RedisLink::stop() {
     stopped_ = true;
     retry_.cancel();
-    for (auto* c : {&commands_, &subscriber_})
-        if (*c) {
-            boost::system::error_code ec;
-            (*c)->socket.close(ec);
-        }
+    if (conn_) {
+        boost::system::error_code ec;
+        conn_->socket.close(ec);
+    }
 }
 
 void RedisLink::connect() {
-    // A subscriber connection still draining from the last attempt ends here:
-    // what it had not delivered by now must not come after the new one's.
-    if (subscriber_) {
-        boost::system::error_code ec;
-        subscriber_->socket.close(ec);
-    }
     const unsigned generation = ++generation_;
-    commands_ = std::make_shared<Conn>(ioc_);
-    subscriber_ = std::make_shared<Conn>(ioc_);
-    for (const auto& conn : {commands_, subscriber_}) {
-        const bool is_commands = conn == commands_;
-        conn->resolver.async_resolve(
-            address_.host, address_.port,
-            [this, conn, generation, is_commands](boost::system::error_code ec, tcp::resolver::results_type results) {
-                if (ec) return lost(generation, "cannot resolve " + address_.host + ": " + ec.message());
-                asio::async_connect(conn->socket, results, [this, conn, generation, is_commands](
-                                                               boost::system::error_code ec2, const tcp::endpoint&) {
-                    if (generation != generation_ || stopped_) return;
-                    if (ec2) return lost(generation, ec2.message());
-                    conn->socket.set_option(tcp::no_delay(true), ec2);
-                    conn->open = true;
-                    read(conn, generation, is_commands);  // replies of each connection go to their own door
-                    connected_one();
-                });
-            });
-    }
-}
-
-void RedisLink::connected_one() {
-    if (!commands_->open || !subscriber_->open) return;
-    up_ = true;
-    backoff_ = std::chrono::milliseconds(100);
-    log_event(LogLevel::info, LogFields{.event = "cluster_state"}, "cluster: connected to Redis at ", address_.host,
-              ":", address_.port);
-    node_.connected(now_());
-    flush();
+    conn_ = std::make_shared<Conn>(ioc_);
+    conn_->resolver.async_resolve(
+        address_.host, address_.port,
+        [this, conn = conn_, generation](boost::system::error_code ec, tcp::resolver::results_type results) {
+            if (generation != generation_ || stopped_) return;
+            if (ec) return lost(generation, "cannot resolve " + address_.host + ": " + ec.message());
+            asio::async_connect(conn->socket, results,
+                                [this, conn, generation](boost::system::error_code ec2, const tcp::endpoint&) {
+                                    if (generation != generation_ || stopped_) return;
+                                    if (ec2) return lost(generation, ec2.message());
+                                    conn->socket.set_option(tcp::no_delay(true), ec2);
+                                    read(conn, generation);
+                                    up_ = true;
+                                    backoff_ = std::chrono::milliseconds(100);
+                                    log_event(LogLevel::info, LogFields{.event = "cluster_state"},
+                                              "cluster: connected to Redis at ", address_.host, ":", address_.port);
+                                    node_.connected(now_());
+                                    flush();
+                                });
+        });
 }
 
 void RedisLink::lost(unsigned generation, const std::string& why) {
     if (generation != generation_ || stopped_) return;
-    ++generation_;  // callbacks of these connections are ignored from now on...
+    ++generation_;  // callbacks of this connection are ignored from now on
     boost::system::error_code closed;
-    commands_->socket.close(closed);
-    // ...but for what Redis published before it went away: the subscriber
-    // connection is read to its end (room messages already acked to their
-    // senders), until it ends or the next attempt begins.
-    subscriber_->draining = subscriber_->open;
-    if (!subscriber_->draining) subscriber_->socket.close(closed);
+    conn_->socket.close(closed);
     if (up_)
         log_event(LogLevel::error, LogFields{.event = "cluster_state", .reason = why}, "cluster: lost Redis (", why,
                   "); requests that need it get `unavailable`");
@@ -142,38 +119,32 @@ void RedisLink::flush_soon() {
     });
 }
 
-void RedisLink::read(const std::shared_ptr<Conn>& conn, unsigned generation, bool is_commands) {
+// Replies and pushes share the stream: the node tells them apart. Everything
+// Redis wrote before it went away is read and handed over before the loss is
+// reported (room messages already acked to their senders are among it).
+void RedisLink::read(const std::shared_ptr<Conn>& conn, unsigned generation) {
     conn->socket.async_read_some(
-        asio::buffer(conn->buffer), [this, conn, generation, is_commands](boost::system::error_code ec, std::size_t n) {
-            if (stopped_) return;
-            if (generation != generation_) {  // a connection of a lost attempt: only a draining subscriber goes on
-                if (!conn->draining || ec) return;
-                conn->decoder.feed(std::string_view(conn->buffer.data(), n));
-                while (auto v = conn->decoder.next()) node_.on_push(std::move(*v));
-                if (!conn->decoder.failed()) read(conn, generation, is_commands);
-                return;
-            }
+        asio::buffer(conn->buffer), [this, conn, generation](boost::system::error_code ec, std::size_t n) {
+            if (stopped_ || generation != generation_) return;
             if (ec) return lost(generation, ec == asio::error::eof ? "Redis closed the connection" : ec.message());
             conn->decoder.feed(std::string_view(conn->buffer.data(), n));
             while (auto v = conn->decoder.next()) {
-                if (is_commands) node_.on_reply(std::move(*v));
-                else node_.on_push(std::move(*v));
-                if (generation != generation_) return;  // the node dropped the link meanwhile
+                node_.on_value(std::move(*v));
+                if (generation != generation_) return;  // the link was lost meanwhile
             }
             if (conn->decoder.failed()) return lost(generation, "bad reply: " + conn->decoder.error());
-            read(conn, generation, is_commands);
+            read(conn, generation);
         });
 }
 
-// Whatever the node queued during this loop turn goes out in one write per
-// connection (the pipeline); more queues behind a write in progress.
+// Whatever the node queued during this loop turn goes out in one write (the
+// pipeline); more queues behind a write in progress.
 void RedisLink::flush() {
     if (!up_) return;
-    for (auto& [conn, bytes] : {std::pair{commands_, node_.take_commands()}, std::pair{subscriber_, node_.take_subscriber()}}) {
-        if (bytes.empty()) continue;
-        conn->next += bytes;
-        if (conn->writing.empty()) write(conn, generation_);
-    }
+    std::string bytes = node_.take_commands();
+    if (bytes.empty()) return;
+    conn_->next += bytes;
+    if (conn_->writing.empty()) write(conn_, generation_);
 }
 
 void RedisLink::write(const std::shared_ptr<Conn>& conn, unsigned generation) {
@@ -182,7 +153,10 @@ void RedisLink::write(const std::shared_ptr<Conn>& conn, unsigned generation) {
     asio::async_write(conn->socket, asio::buffer(conn->writing),
                       [this, conn, generation](boost::system::error_code ec, std::size_t) {
                           if (generation != generation_ || stopped_) return;
-                          if (ec) return lost(generation, ec.message());
+                          // A failed write leaves the loss to the read side: it still
+                          // hands over what Redis sent before the connection broke,
+                          // then fails too (a broken socket does not read forever).
+                          if (ec) return;
                           conn->writing.clear();
                           if (!conn->next.empty()) write(conn, generation);
                       });

@@ -1,11 +1,12 @@
-// The cluster engine's I/O: two TCP connections to Redis (commands, pipelined;
-// subscriptions) for a cluster::Node, which does all the protocol work sans
-// I/O. What the node queued is written once per loop turn; every reply is
-// decoded (resp::Decoder, bounded) and handed to the node. A lost connection
-// drops both (the node fails what was waiting) and is retried with backoff.
+// The cluster engine's I/O: one TCP connection to Redis, in RESP3 (commands
+// pipelined, pub/sub pushes on the same socket), for a cluster::Node, which
+// does all the protocol work sans I/O. What the node queued is written once
+// per loop turn; everything read is decoded (resp::Decoder, bounded) and
+// handed to the node, which tells replies from pushes. A lost connection
+// fails what was waiting and is retried with backoff.
 //
 // Hand-written on Asio rather than hiredis: the node already speaks RESP
-// (resp.hpp, fuzzed), and two sockets on the server's own io_context need no
+// (resp.hpp, fuzzed), and a socket on the server's own io_context needs no
 // adapter or second event loop.
 #pragma once
 
@@ -47,17 +48,16 @@ private:
     RedisAddress address_;
     cluster::Node& node_;
     std::function<sio::Time()> now_;
-    std::shared_ptr<Conn> commands_, subscriber_;
+    std::shared_ptr<Conn> conn_;
     boost::asio::steady_timer retry_;
     std::chrono::milliseconds backoff_{100};
     bool up_ = false, flush_posted_ = false, stopped_ = false;
     unsigned generation_ = 0;  // connections of an older attempt are ignored
 
     void connect();
-    void connected_one();
     void lost(unsigned generation, const std::string& why);
     void flush();
-    void read(const std::shared_ptr<Conn>& conn, unsigned generation, bool is_commands);
+    void read(const std::shared_ptr<Conn>& conn, unsigned generation);
     void write(const std::shared_ptr<Conn>& conn, unsigned generation);
 };
 

@@ -1,7 +1,8 @@
 // cluster::Node facing a Redis that answers anything: every line of the input
 // is one action (a join, leave, publish, message to a user, a tick, a lost or
 // new connection, or a reply or push built from the line's bytes, often shaped
-// like the real ones). Invariants: nothing crashes or leaks (ASan, UBSan);
+// like the real ones, fed as the one RESP3 connection does: on_value tells
+// pushes from replies). Invariants: nothing crashes or leaks (ASan, UBSan);
 // frames go only to sessions that joined through the node or to its users;
 // commands waiting for replies stay within their bound.
 #include <cstddef>
@@ -22,10 +23,11 @@ namespace {
 Value bulk(std::string s) { return Value::bulk(std::move(s)); }
 Value integer(std::int64_t i) { return Value::number(i); }
 Value array(std::vector<Value> e) { return Value::array(std::move(e)); }
+Value push(std::vector<Value> e) { return Value::push(std::move(e)); }
 
 // A value from the bytes: mostly shapes the node expects, with fields from the input.
 Value any_value(fuzz::Bytes& b, int depth = 0) {
-    switch (b.pick(depth > 2 ? 4 : 7)) {
+    switch (b.pick(depth > 2 ? 4 : 8)) {
         case 0: return integer(static_cast<std::int8_t>(b.byte()));
         case 1: return bulk(std::string(b.take(b.byte() % 24)));
         case 2: {
@@ -36,6 +38,12 @@ Value any_value(fuzz::Bytes& b, int depth = 0) {
         }
         case 3: return bulk(std::to_string(b.byte() % 8) + " n" + std::to_string(b.byte() % 3) + " " +
                             std::to_string(b.byte() % 6) + " " + std::to_string(b.byte() % 4) + "\nframe");
+        case 4: {  // RESP3's scalars and a map (HELLO's reply)
+            Value v;
+            v.kind = b.pick(2) ? Value::Kind::boolean : Value::Kind::map;
+            if (v.kind == Value::Kind::map) v.elements = {bulk("proto"), integer(3)};
+            return v;
+        }
         default: {
             std::vector<Value> e;
             for (std::size_t n = b.pick(6); n > 0; --n) e.push_back(any_value(b, depth + 1));
@@ -87,16 +95,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             case 5: now += sio::Time(b.byte() * 20); node.tick(now); break;
             case 6: node.disconnected(); break;
             case 7: node.connected(now); break;
-            case 8: node.on_push(array({bulk("subscribe"), bulk("compeit:r:" + std::to_string(room)), integer(1)})); break;
+            case 8: node.on_value(push({bulk("subscribe"), bulk("compeit:r:" + std::to_string(room)), integer(1)})); break;
             case 9:
-                node.on_push(array({bulk("message"), bulk(b.pick(4) ? "compeit:r:" + std::to_string(room) : "compeit:n:n1"),
+                node.on_value(push({bulk("message"), bulk(b.pick(4) ? "compeit:r:" + std::to_string(room) : "compeit:n:n1"),
                                     any_value(b)}));
                 break;
-            case 10: node.on_push(any_value(b)); break;
-            default: node.on_reply(any_value(b)); break;
+            case 10: {
+                Value v = any_value(b);
+                if (v.kind == Value::Kind::array) v.kind = Value::Kind::push;
+                node.on_value(std::move(v));
+                break;
+            }
+            default: node.on_value(any_value(b)); break;
         }
         node.take_commands();
-        node.take_subscriber();
         check(node.pending_commands() <= config.max_pending);
     }
     (void)deliveries;

@@ -2,8 +2,9 @@
 // limits the input picks (tiny ones reach every limit): fed whole, one byte
 // at a time and in pieces of random sizes, the three must agree; no value
 // passes a limit; failure is sticky; every decoded value re-encodes
-// (append_value) to bytes that decode to the same value; append_command
-// round-trips arguments cut from the input.
+// (append_value) to bytes that decode to the same value; a push comes only
+// as a whole message, never inside another; append_command round-trips
+// arguments cut from the input. RESP2 and every RESP3 type are covered.
 // Input: 6 bytes of settings (limits, chunk sizes), then the byte stream.
 #include <algorithm>
 #include <cstddef>
@@ -22,7 +23,7 @@ using fuzz::check;
 
 namespace {
 
-// The deepest array nesting, and elements and the longest string at every depth.
+// The deepest aggregate nesting (arrays, pushes, maps, sets), and elements and the longest string at every depth.
 struct Shape {
     std::size_t depth = 0;
     std::size_t elements = 0;
@@ -30,13 +31,19 @@ struct Shape {
 };
 void measure(const resp::Value& v, std::size_t depth, Shape& s) {
     s.longest = std::max(s.longest, v.str.size());
-    if (v.kind != resp::Value::Kind::array) return;
+    if (!v.is_aggregate()) return;
     s.depth = std::max(s.depth, depth + 1);
     s.elements += v.elements.size();
     for (const auto& e : v.elements) measure(e, depth + 1, s);
 }
 
+bool has_push(const resp::Value& v) {
+    return std::any_of(v.elements.begin(), v.elements.end(),
+                       [](const resp::Value& e) { return e.is_push() || has_push(e); });
+}
+
 void check_within(const resp::Value& v, const resp::DecoderLimits& limits) {
+    check(!has_push(v));
     Shape s;
     measure(v, 0, s);
     check(s.depth <= limits.max_depth);

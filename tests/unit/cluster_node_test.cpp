@@ -24,6 +24,7 @@ struct Harness {
     std::vector<std::pair<sio::SessionId, std::string>> delivered;
     std::vector<std::pair<ca::UserId, ca::RoomId>> reaped;
     std::vector<std::vector<sio::SessionId>> dropped;
+    std::vector<std::string> notes;
     int id_requests = 0;
     cluster::Node node;
 
@@ -43,12 +44,31 @@ struct Harness {
         h.need_ids = [this] { ++id_requests; };
         h.reaped_leave = [this](const ca::User& u, ca::RoomId r) { reaped.emplace_back(u.id, r); };
         h.drop = [this](const std::vector<sio::SessionId>& s, std::string_view) { dropped.push_back(s); };
+        h.note = [this](std::string_view n) { notes.emplace_back(n); };
         return h;
     }
 
-    // The commands written since the last call, each as its arguments.
-    std::vector<std::vector<std::string>> commands() { return decode(node.take_commands()); }
-    std::vector<std::vector<std::string>> subscriber() { return decode(node.take_subscriber()); }
+    // One connection carries both: the commands written and not yet taken,
+    // each as its arguments. commands() takes all but (UN)SUBSCRIBE,
+    // subscriber() only those.
+    std::vector<std::vector<std::string>> written;
+    std::vector<std::vector<std::string>> commands() { return take(false); }
+    std::vector<std::vector<std::string>> subscriber() { return take(true); }
+    std::vector<std::vector<std::string>> take(bool subscriptions) {
+        for (auto& c : decode(node.take_commands())) written.push_back(std::move(c));
+        std::vector<std::vector<std::string>> out, rest;
+        for (auto& c : written)
+            ((!c.empty() && (c[0] == "SUBSCRIBE" || c[0] == "UNSUBSCRIBE")) == subscriptions ? out : rest)
+                .push_back(std::move(c));
+        written = std::move(rest);
+        return out;
+    }
+    // HELLO 3's reply: a map of what the server is.
+    void hello() {
+        Value v = array({bulk("server"), bulk("redis"), bulk("proto"), integer(3)});
+        v.kind = Value::Kind::map;
+        node.on_reply(std::move(v));
+    }
     static std::vector<std::vector<std::string>> decode(const std::string& bytes) {
         resp::Decoder d;
         d.feed(bytes);
@@ -65,7 +85,8 @@ struct Harness {
     // Connected and registered in a fresh Redis; the node channel subscribed.
     void up() {
         node.connected(0ms);
-        commands();
+        REQUIRE(commands().front() == std::vector<std::string>{"HELLO", "3"});
+        hello();
         node.on_reply(bulk("OK"));                               // FUNCTION LOAD
         node.on_reply(array({bulk("epoch-1"), integer(0)}));     // compeit_register
         subscriber();
@@ -81,11 +102,11 @@ struct Harness {
         node.on_reply(array({integer(seq), bulk(R"({"id":)" + std::to_string(u) + "}")}));
     }
     void subscribed(ca::RoomId r) {
-        node.on_push(array({bulk("subscribe"), bulk("compeit:r:" + std::to_string(r)), integer(1)}));
+        node.on_value(Value::push({bulk("subscribe"), bulk("compeit:r:" + std::to_string(r)), integer(1)}));
     }
     void message(ca::RoomId r, std::uint64_t seq, std::string frame, std::string origin = "n2", sio::SessionId skip = 0,
                  std::uint64_t order = 0) {
-        node.on_push(array({bulk("message"), bulk("compeit:r:" + std::to_string(r)),
+        node.on_value(Value::push({bulk("message"), bulk("compeit:r:" + std::to_string(r)),
                             bulk(std::to_string(seq) + " " + origin + " " + std::to_string(skip) + " " +
                                  std::to_string(order) + "\n" + frame)}));
     }
@@ -97,9 +118,9 @@ struct Harness {
     }
 };
 
-Value log_entry(std::uint64_t seq, const std::string& frame) {
-    return array({bulk(std::to_string(seq) + "-0"),
-                  array({bulk("m"), bulk(std::to_string(seq) + " n2 0 0\n" + frame)})});
+// A log entry as XRANGE returns it: the id numbers it, the field holds the payload.
+Value log_entry(std::uint64_t seq, const std::string& frame, const std::string& head = "n2 0 0") {
+    return array({bulk("0-" + std::to_string(seq)), array({bulk("m"), bulk(head + "\n" + frame)})});
 }
 
 }  // namespace
@@ -168,7 +189,7 @@ TEST_CASE("cluster node: a gap is filled from the room's log before later messag
     h.commands();
     h.message(5, 7, "m7");  // 5 and 6 missing
     const auto cmds = h.commands();
-    REQUIRE(cmds == std::vector<std::vector<std::string>>{{"XRANGE", "compeit:r:5:log", "5-0", "6-0"}});
+    REQUIRE(cmds == std::vector<std::vector<std::string>>{{"XRANGE", "compeit:r:5:log", "0-5", "0-6"}});
     h.message(5, 8, "m8");  // waits behind the fill
     CHECK(h.frames_of(11) == std::vector<std::string>{"m4"});
     h.node.on_reply(array({log_entry(5, "m5"), log_entry(6, "m6")}));
@@ -290,6 +311,7 @@ TEST_CASE("cluster node: a lost connection fails what waits, and nothing is sent
     // a join announced, the room subscribed again.
     h.node.connected(2000ms);
     h.commands();
+    h.hello();
     h.node.on_reply(bulk("OK"));
     h.node.on_reply(array({bulk("epoch-2"), integer(0)}));
     const auto cmds = h.commands();
@@ -309,9 +331,9 @@ TEST_CASE("cluster node: a lost connection fails what waits, and nothing is sent
     // The new Redis numbers the room from 1 again; what others published there
     // before this node was subscribed comes from the log, and then the rest.
     const auto fill = h.commands();
-    REQUIRE(fill == std::vector<std::vector<std::string>>{{"XRANGE", "compeit:r:5:log", "1-0", "+"}});
+    REQUIRE(fill == std::vector<std::vector<std::string>>{{"XRANGE", "compeit:r:5:log", "0-1", "+"}});
     h.message(5, 2, "second");
-    h.node.on_reply(array({array({bulk("1-0"), array({bulk("m"), bulk("1 n2 0 0\nfirst in the new Redis")})})}));
+    h.node.on_reply(array({log_entry(1, "first in the new Redis")}));
     CHECK(h.frames_of(11) == std::vector<std::string>{"first in the new Redis", "second"});
 }
 
@@ -357,6 +379,7 @@ TEST_CASE("cluster node: after a blip, what Redis still has of users who left me
     h.node.disconnected();  // the same Redis comes back: the node is still registered
     h.node.connected(500ms);
     h.commands();
+    h.hello();
     h.node.on_reply(bulk("OK"));
     // Redis has user 7 in room 5 (it left while Redis could not be told) and user 1 with no room.
     h.node.on_reply(array({bulk("epoch-1"), integer(1), bulk("7"), bulk("5"), bulk(R"({"id":7,"name":"g"})"), bulk("1"),
@@ -401,11 +424,13 @@ TEST_CASE("cluster node: a chat message that could not be published is marked wh
     CHECK_FALSE(sent);
     h.node.connected(100ms);
     h.commands();
+    h.hello();
     h.node.on_reply(bulk("OK"));
     h.node.on_reply(array({bulk("epoch-1"), integer(1)}));
     const auto cmds = h.commands();
     REQUIRE(cmds.size() == 1);
-    CHECK(cmds[0] == std::vector<std::string>{"FCALL", "compeit_publish", "0", "5", "n1 0 3\n", "2000"});
+    CHECK(cmds[0] == std::vector<std::string>{"FCALL", "compeit_publish", "2", "compeit:r:5:log", "compeit:r:5", "n1 0 3\n",
+                                              "2000"});
 
     // A receiver: the marker advances the chat order and delivers nothing.
     Harness r;
@@ -430,7 +455,7 @@ TEST_CASE("cluster node: a join completing during a gap fill gets each later mes
     REQUIRE(fill.size() == 1);
     CHECK(fill[0][0] == "XRANGE");
     h.node.on_reply(array({integer(5), bulk(R"({"id":1})"), bulk(R"({"id":2})")}));  // 12 joined at 5
-    h.node.on_reply(array({log_entry(4, "m4"), array({bulk("5-0"), array({bulk("m"), bulk("5 n1 12 0\nJ")})})}));
+    h.node.on_reply(array({log_entry(4, "m4"), log_entry(5, "J", "n1 12 0")}));
     CHECK(h.frames_of(11) == std::vector<std::string>{"m4", "J", "m6"});
     CHECK(h.frames_of(12) == std::vector<std::string>{"m6"});
 }
@@ -482,4 +507,100 @@ TEST_CASE("cluster node: room owners: one function routes (and claims), agent me
     got.reset();
     h.node.route("kurento", 7, "m", true, [&](bool sent) { got = sent; });
     CHECK(got == false);
+}
+
+// --- one RESP3 connection: replies (FIFO) and pushes on the same stream -------------
+
+TEST_CASE("cluster node: on one connection the sender's own message (a push) comes before its FCALL reply; "
+          "neither takes the other's place",
+          "[cluster]") {
+    Harness h;
+    h.up();
+    h.join(5, 11, 1, 3);
+    h.join(5, 12, 2, 4);
+    h.message(5, 4, "12 joined", "n1", 12);
+    h.commands();
+    std::vector<bool> acks;
+    h.node.publish(5, sio::make_frame("hi"), 11, 0, [&](bool ok) { acks.push_back(ok); });
+    h.node.publish(5, sio::make_frame("again"), 12, 0, [&](bool ok) { acks.push_back(ok); });
+    const auto cmds = h.commands();
+    REQUIRE(cmds.size() == 2);
+    CHECK(h.node.pending_commands() == 2);
+    // What one read brings: the first function's publish to this node's own
+    // subscription, its reply, the second's publish, a subscription push of
+    // another room, the second's reply.
+    h.message(5, 5, "hi", "n1", 11);
+    CHECK(acks.empty());
+    h.node.on_value(integer(5));
+    h.message(5, 6, "again", "n1", 12);
+    h.node.on_value(Value::push({bulk("unsubscribe"), bulk("compeit:r:9"), integer(1)}));
+    CHECK(acks == std::vector<bool>{true});
+    h.node.on_value(integer(6));
+    CHECK(acks == std::vector<bool>{true, true});
+    CHECK(h.node.pending_commands() == 0);
+    CHECK(h.frames_of(11) == std::vector<std::string>{"12 joined", "again"});
+    CHECK(h.frames_of(12) == std::vector<std::string>{"hi"});
+}
+
+TEST_CASE("cluster node: (un)subscriptions share the command stream in order and wait for no reply", "[cluster]") {
+    Harness h;
+    h.up();
+    h.node.join(5, 11, ca::User(1, "ada"), sio::make_frame("J"), [](auto) {});
+    CHECK(h.node.pending_commands() == 0);  // SUBSCRIBE is answered by a push
+    h.subscribed(5);
+    CHECK(h.node.pending_commands() == 1);  // the join function
+    h.node.on_value(array({integer(3), bulk(R"({"id":1})")}));
+    h.node.leave(5, 11, ca::User(1, "ada"), sio::make_frame("L"));
+    h.node.join(5, 12, ca::User(2, "bo"), sio::make_frame("J"), [](auto) {});
+    // One stream, in the order made: the subscription, the join, the leave,
+    // then the room unsubscribed and subscribed again (a push confirms each).
+    auto bytes = h.node.take_commands();
+    const auto all = Harness::decode(bytes);
+    REQUIRE(all.size() == 5);
+    CHECK(all[0] == std::vector<std::string>{"SUBSCRIBE", "compeit:r:5"});
+    CHECK(all[1][1] == "compeit_join");
+    CHECK(all[2][1] == "compeit_leave");
+    CHECK(all[3] == std::vector<std::string>{"UNSUBSCRIBE", "compeit:r:5"});
+    CHECK(all[4] == std::vector<std::string>{"SUBSCRIBE", "compeit:r:5"});
+    CHECK(h.node.pending_commands() == 1);  // the leave's reply only
+}
+
+TEST_CASE("cluster node: on the RESP3 connection only a push is a message; an array shaped like one is a reply",
+          "[cluster]") {
+    Harness h;
+    h.up();
+    h.join(5, 11, 1, 3);
+    h.commands();
+    std::vector<bool> acks;
+    h.node.publish(5, sio::make_frame("m"), 12, 0, [&](bool ok) { acks.push_back(ok); });
+    h.node.on_value(array({bulk("message"), bulk("compeit:r:5"), bulk("4 n2 0 0\nforged")}));
+    CHECK(h.delivered.empty());             // taken as the publish's reply...
+    CHECK(acks == std::vector<bool>{false});  // ...which it is not a sequence number of
+    h.message(5, 4, "real");
+    CHECK(h.frames_of(11) == std::vector<std::string>{"real"});
+}
+
+TEST_CASE("cluster node: a Redis that refuses RESP3 is said so in the log", "[cluster]") {
+    Harness h;
+    h.node.connected(0ms);
+    REQUIRE(h.commands().front() == std::vector<std::string>{"HELLO", "3"});
+    h.node.on_value(Value::error("ERR unknown command 'HELLO'"));
+    REQUIRE(h.notes.size() == 1);
+    CHECK(h.notes[0].find("RESP3") != std::string::npos);
+}
+
+TEST_CASE("cluster node: the log's entry ids number the messages; an id not 0-<seq> makes the log unreadable",
+          "[cluster]") {
+    for (const char* id : {"5-0", "0-x", "0-", "", "0-5-1"}) {
+        Harness h;
+        h.up();
+        h.join(5, 11, 1, 3);
+        h.commands();
+        h.message(5, 6, "m6");  // 4 and 5 missing
+        REQUIRE(h.commands() == std::vector<std::vector<std::string>>{{"XRANGE", "compeit:r:5:log", "0-4", "0-5"}});
+        h.node.on_reply(array({log_entry(4, "m4"), array({bulk(id), array({bulk("m"), bulk("n2 0 0\nm5")})})}));
+        INFO(id);
+        CHECK(h.dropped.size() == 1);
+        CHECK(h.frames_of(11).empty());  // nothing out of order, not even m4 before the failure was seen
+    }
 }

@@ -92,6 +92,14 @@ Value one(std::string_view bytes) {
     return o.replies[0];
 }
 
+// The single reply `bytes` decode to under `limits`.
+Value one_within(std::string_view bytes, DecoderLimits limits) {
+    const Outcome o = decode_every_way(bytes, limits);
+    CHECK(o.error == "");
+    REQUIRE(o.replies.size() == 1);
+    return o.replies[0];
+}
+
 // The reason `bytes` fail the decoder for.
 std::string failure(std::string_view bytes, DecoderLimits limits = {}) {
     const Outcome o = decode_every_way(bytes, limits);
@@ -194,7 +202,7 @@ TEST_CASE("resp: a reply split at every byte boundary decodes the same", "[resp]
 
 TEST_CASE("resp: protocol violations fail with their reason", "[resp]") {
     CHECK(failure("?x\r\n") == "unknown type byte 0x3f");
-    CHECK(failure("%1\r\n") == "unknown type byte 0x25");  // RESP3 map
+    CHECK(failure("&1\r\n") == "unknown type byte 0x26");
     CHECK(failure("\r\n") == "unknown type byte 0x0d");
     CHECK(failure("+OK\n") == "LF without CR");
     CHECK(failure("+OK\rX") == "CR not followed by LF");
@@ -349,7 +357,114 @@ TEST_CASE("resp: append_value round-trips every type", "[resp]") {
     std::string out;
     append_value(out, simple("a\r\nb"));
     append_value(out, error("\n"));
-    CHECK(out == "+a  b\r\n- \r\n");
+    CHECK(out == "+a  b\r\n!1\r\n\n\r\n");  // an error keeps its bytes as a blob error
+}
+
+// --- RESP3 (HELLO 3): what Redis 7 may send on the cluster's one connection ---
+
+namespace {
+Value of(Kind k, std::vector<Value> e) { return Value{k, {}, 0, std::move(e)}; }
+Value text(Kind k, std::string s) { return Value{k, std::move(s), 0, {}}; }
+Value boolean(bool b) { return Value{Kind::boolean, {}, b ? 1 : 0, {}}; }
+}  // namespace
+
+TEST_CASE("resp3: a push is a message of its own, told apart from replies around it", "[resp]") {
+    const Outcome o = decode_every_way(
+        ">3\r\n$7\r\nmessage\r\n$9\r\ncompeit:r\r\n$5\r\nhello\r\n"
+        ":7\r\n"
+        ">3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
+    REQUIRE(o.replies.size() == 3);
+    CHECK(o.replies[0] == Value::push({bulk("message"), bulk("compeit:r"), bulk("hello")}));
+    CHECK(o.replies[0].is_push());
+    CHECK(o.replies[0].is_aggregate());
+    CHECK_FALSE(o.replies[1].is_push());
+    CHECK(o.replies[2] == Value::push({bulk("subscribe"), bulk("c"), integer(1)}));
+    CHECK(one(">0\r\n") == Value::push({}));
+    // Inside a reply it would cut that reply in two: the stream is broken.
+    CHECK(failure("*2\r\n:1\r\n>1\r\n:2\r\n") == "push inside another reply");
+    CHECK(failure("%1\r\n>0\r\n:1\r\n") == "push inside another reply");
+    CHECK(failure(">-1\r\n") == "push length is negative");
+}
+
+TEST_CASE("resp3: maps (HELLO's reply), sets, booleans, doubles, big numbers", "[resp]") {
+    CHECK(one("%2\r\n$6\r\nserver\r\n$5\r\nredis\r\n$5\r\nproto\r\n:3\r\n") ==
+          of(Kind::map, {bulk("server"), bulk("redis"), bulk("proto"), integer(3)}));
+    CHECK(one("%0\r\n") == of(Kind::map, {}));
+    CHECK(one("~3\r\n+a\r\n:1\r\n_\r\n") == of(Kind::set, {simple("a"), integer(1), null()}));
+    CHECK(one("#t\r\n") == boolean(true));
+    CHECK(one("#f\r\n") == boolean(false));
+    for (const char* d : {"1.5", "-0.25", "3", "1e10", "-1.5E-3", "inf", "-inf", "nan", "+2.0"})
+        CHECK(one(std::string(",") + d + "\r\n") == text(Kind::double_, d));
+    CHECK(one("(3492890328409238509324850943850943825024385\r\n") ==
+          text(Kind::big_number, "3492890328409238509324850943850943825024385"));
+    CHECK(one("(-12\r\n") == text(Kind::big_number, "-12"));
+    CHECK_FALSE(one("#t\r\n").as_integer());  // a boolean is not an integer reply
+    CHECK_FALSE(one(",1\r\n").as_string());
+}
+
+TEST_CASE("resp3: blob errors and verbatim strings carry any bytes", "[resp]") {
+    CHECK(one("!22\r\nSYNTAX invalid\r\nsyntax\r\n") == error("SYNTAX invalid\r\nsyntax"));
+    CHECK(one("!0\r\n\r\n") == error(""));
+    CHECK(one("=15\r\ntxt:Some string\r\n") == bulk("Some string"));
+    CHECK(one("=4\r\nmkd:\r\n") == bulk(""));
+    CHECK(failure("=3\r\ntxt\r\n") == "verbatim string without its format");
+    CHECK(failure("=5\r\ntxt-x\r\n") == "verbatim string without its format");
+    CHECK(failure("=5\r\ntxtxy") == "verbatim string without its format");  // seen before the end
+    CHECK(failure("!-1\r\n") == "blob error length is negative");
+    CHECK(failure("!2\r\nabc\r\n") == "bulk string not followed by CRLF");
+}
+
+TEST_CASE("resp3: attributes are read and dropped; the value they annotate comes out", "[resp]") {
+    CHECK(one("|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.1923\r\n$1\r\nb\r\n,0.0012\r\n*2\r\n:2039123\r\n:9543892\r\n") ==
+          array({integer(2039123), integer(9543892)}));
+    // Inside an aggregate: not an element of it.
+    CHECK(one("*2\r\n:1\r\n|1\r\n+ttl\r\n:3600\r\n:2\r\n") == array({integer(1), integer(2)}));
+    CHECK(one("|0\r\n:5\r\n") == integer(5));
+    const Outcome o = decode_every_way("|1\r\n+a\r\n+b\r\n");  // waits for the value it annotates
+    CHECK(o.replies.empty());
+    CHECK(o.error.empty());
+}
+
+TEST_CASE("resp3: hostile input fails with its reason, within the limits", "[resp]") {
+    CHECK(failure("#x\r\n") == "boolean is not #t or #f");
+    CHECK(failure("#tt\r\n") == "boolean is not #t or #f");
+    CHECK(failure("#\r\n") == "boolean is not #t or #f");
+    CHECK(failure(",\r\n") == "double is not a number");
+    CHECK(failure(",1.5x\r\n") == "double is not a number");
+    CHECK(failure(",e\r\n") == "double is not a number");
+    CHECK(failure(",1..2\r\n") == "double is not a number");
+    CHECK(failure(",--1\r\n") == "double is not a number");
+    CHECK(failure("(\r\n") == "big number is not a number");
+    CHECK(failure("(-\r\n") == "big number is not a number");
+    CHECK(failure("(1-2\r\n") == "big number is not a number");
+    CHECK(failure("%-1\r\n") == "map length is negative");
+    CHECK(failure("~x\r\n") == "set length is not a number");
+    CHECK(failure("|-1\r\n") == "attribute length is negative");
+    CHECK(failure("$?\r\n") == "bulk length is not a number");  // streamed strings: Redis does not send them
+    DecoderLimits tiny;
+    tiny.max_elements = 5;
+    tiny.max_depth = 2;
+    tiny.max_bulk_bytes = 4;
+    CHECK(failure("%3\r\n", tiny) == "reply with more than 5 array elements");  // 6: a map's pair counts 2
+    CHECK(one_within("%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n", tiny) == of(Kind::map, {integer(1), integer(2), integer(3), integer(4)}));
+    CHECK(failure("%1\r\n~1\r\n*0\r\n", tiny) == "arrays nested deeper than 2");
+    CHECK(failure("|1\r\n*1\r\n*1\r\n", tiny) == "arrays nested deeper than 2");  // an attribute counts as a level
+    CHECK(failure(",1.23456\r\n", tiny) == "double longer than 4 bytes");
+    CHECK(failure("(123456\r\n", tiny) == "big number longer than 4 bytes");
+    CHECK(failure("!5\r\n", tiny) == "bulk string longer than 4 bytes");
+}
+
+TEST_CASE("resp3: append_value round-trips every RESP3 type", "[resp]") {
+    const std::vector<Value> values = {
+        Value::push({bulk("message"), bulk("c"), bulk("\r\n")}),
+        of(Kind::map, {bulk("k"), of(Kind::set, {integer(1), boolean(false)}), simple("x"), text(Kind::double_, "-1.5e3")}),
+        boolean(true), text(Kind::big_number, "-123456789012345678901234567890"), error("multi\r\nline"),
+        text(Kind::double_, "inf")};
+    for (const auto& v : values) {
+        std::string wire;
+        append_value(wire, v);
+        CHECK(one(wire) == v);
+    }
 }
 
 TEST_CASE("resp: as_string and as_integer", "[resp]") {

@@ -15,13 +15,17 @@ namespace {
 // step. Keys are built inside (one Redis, not Redis Cluster: no key slots).
 constexpr std::string_view kLibrary = R"LUA(#!lua name=compeit
 local P = 'compeit:'
--- The room's next sequence number, its log entry and its one publish.
-local function emit(room, payload, maxlen)
-  local seq = redis.call('INCR', P .. 'r:' .. room .. ':seq')
-  local msg = seq .. ' ' .. payload
-  redis.call('XADD', P .. 'r:' .. room .. ':log', 'MAXLEN', '~', maxlen, seq .. '-0', 'm', msg)
-  redis.call('PUBLISH', P .. 'r:' .. room, msg)
+-- The room's next message: its log entry and its one publish. The log
+-- numbers the messages: XADD's id '0-*' is 0-<the next sequence>, so there
+-- is no counter to INCR, and no number is formatted here (the sequence
+-- stays the text Redis made). The entry holds the payload; its id the seq.
+local function emit_to(log, channel, payload, maxlen)
+  local seq = string.sub(redis.call('XADD', log, 'MAXLEN', '~', maxlen, '0-*', 'm', payload), 3)
+  redis.call('PUBLISH', channel, seq .. ' ' .. payload)
   return seq
+end
+local function emit(room, payload, maxlen)
+  return emit_to(P .. 'r:' .. room .. ':log', P .. 'r:' .. room, payload, maxlen)
 end
 -- The users a node had, taken out of the directory: id, room ('' none), user JSON, ...
 local function take(node)
@@ -40,9 +44,11 @@ local function take(node)
   redis.call('DEL', key)
   return out
 end
--- publish(room, payload, maxlen) -> seq
-redis.register_function('compeit_publish', function(_, a) return emit(a[1], a[2], a[3]) end)
+-- publish(keys: room log, room channel; payload, maxlen) -> seq: once per room message, so the node
+-- sends the keys made and Lua does nothing but the two calls
+redis.register_function('compeit_publish', function(k, a) return emit_to(k[1], k[2], a[1], a[2]) end)
 -- join(room, node, id, user json, max users, payload, maxlen) -> {seq, member JSON in join order...} | {-1}: full
+-- (seq is a string here and in leave: the text XADD made)
 redis.register_function('compeit_join', function(_, a)
   local room, node, id = a[1], a[2], a[3]
   local m, u = P .. 'r:' .. room .. ':m', P .. 'r:' .. room .. ':u'
@@ -51,7 +57,6 @@ redis.register_function('compeit_join', function(_, a)
   redis.call('ZADD', m, seq, id)
   redis.call('HSET', u, id, a[4])
   redis.call('HSET', P .. 'n:' .. node .. ':users', id, room)
-  redis.call('PERSIST', P .. 'r:' .. room .. ':seq')
   redis.call('PERSIST', P .. 'r:' .. room .. ':log')
   local out = {seq}
   for _, member in ipairs(redis.call('ZRANGE', m, 0, -1)) do out[#out + 1] = redis.call('HGET', u, member) end
@@ -69,8 +74,8 @@ end}
 redis.register_function('compeit_rejoin', function(_, a)
   local m = P .. 'r:' .. a[1] .. ':m'
   if redis.call('ZSCORE', m, a[3]) then return 0 end
-  local seq = tonumber(redis.call('GET', P .. 'r:' .. a[1] .. ':seq') or '0')
-  redis.call('ZADD', m, seq, a[3])
+  local last = redis.call('XREVRANGE', P .. 'r:' .. a[1] .. ':log', '+', '-', 'COUNT', 1)[1]
+  redis.call('ZADD', m, last and string.sub(last[1], 3) or '0', a[3])
   redis.call('HSET', P .. 'r:' .. a[1] .. ':u', a[3], a[4])
   redis.call('HSET', P .. 'n:' .. a[2] .. ':users', a[3], a[1])
   return 1
@@ -86,7 +91,6 @@ redis.register_function('compeit_leave', function(_, a)
   redis.call('HDEL', P .. 'r:' .. room .. ':u', id)
   local seq = emit(room, a[4], a[5])
   if redis.call('ZCARD', m) == 0 then
-    redis.call('EXPIRE', P .. 'r:' .. room .. ':seq', 86400)
     redis.call('EXPIRE', P .. 'r:' .. room .. ':log', 86400)
   end
   return seq
@@ -252,15 +256,16 @@ void Node::command(std::vector<std::string> args, Reply reply) {
     if (was_empty) wake();
 }
 
+// (UN)SUBSCRIBE on the RESP3 connection: confirmed by a push, not by a
+// reply, so nothing waits in pending_ for it.
 void Node::subscriber_command(std::initializer_list<std::string_view> args) {
     if (state_ != State::ready) return;
-    const bool was_empty = sub_out_.empty();
-    resp::append_command(sub_out_, args);
+    const bool was_empty = cmd_out_.empty();
+    resp::append_command(cmd_out_, args);
     if (was_empty) wake();
 }
 
 std::string Node::take_commands() { return std::exchange(cmd_out_, {}); }
-std::string Node::take_subscriber() { return std::exchange(sub_out_, {}); }
 
 // --- ids --------------------------------------------------------------------
 
@@ -290,7 +295,10 @@ void Node::connected(sio::Time now) {
     state_ = State::ready;
     settling_ = 1;  // until registered (and every room subscribed again): requests get `unavailable`
     cmd_out_.clear();
-    sub_out_.clear();
+    // RESP3 first: pub/sub pushes and command replies share the connection.
+    command({"HELLO", "3"}, [this](const resp::Value& v) {
+        if (v.is_error() && host_.note) host_.note("cluster: Redis refused RESP3 (HELLO 3; Redis 7 is needed): " + v.str);
+    });
     command({"FUNCTION", "LOAD", "REPLACE", std::string(kLibrary)}, [this](const resp::Value& v) {
         if (v.is_error() && host_.note) host_.note("cluster: loading the functions failed: " + v.str);
     });
@@ -340,8 +348,8 @@ void Node::registered(const resp::Value& v, bool fresh) {
     // Chat messages committed but not published while Redis was away: an
     // empty marker in their place, so receivers need not wait for them.
     for (const auto& [room, order] : std::exchange(unpublished_, {}))
-        command({"FCALL", "compeit_publish", "0", str(room), room_payload(0, order, sio::make_frame(std::string())),
-                 str(config_.log_length)},
+        command({"FCALL", "compeit_publish", "2", key("r:", str(room), ":log"), key("r:", str(room)),
+                 room_payload(0, order, sio::make_frame(std::string())), str(config_.log_length)},
                 {});
     // Users and members again (no-ops when Redis still has them).
     for (const auto& [id, s] : users_) {
@@ -369,7 +377,6 @@ void Node::registered(const resp::Value& v, bool fresh) {
 void Node::disconnected() {
     state_ = State::down;
     cmd_out_.clear();
-    sub_out_.clear();
     auto pending = std::move(pending_);
     pending_.clear();
     for (auto& reply : pending)
@@ -473,8 +480,13 @@ void Node::unsubscribe_if_empty(ca::RoomId room) {
     rooms_.erase(it);
 }
 
+void Node::on_value(resp::Value v) {
+    if (v.is_push()) on_push(std::move(v));
+    else on_reply(std::move(v));
+}
+
 void Node::on_push(resp::Value v) {
-    if (v.kind != resp::Value::Kind::array || v.elements.size() != 3) return;
+    if ((v.kind != resp::Value::Kind::push && v.kind != resp::Value::Kind::array) || v.elements.size() != 3) return;
     const auto kind = v.elements[0].as_string();
     const auto channel = v.elements[1].as_string();
     if (!kind || !channel) return;
@@ -572,7 +584,7 @@ void Node::accept(ca::RoomId room, Room& r, Held h) {
 void Node::fill(ca::RoomId room, Room& r, std::uint64_t upto) {
     r.filling = true;
     const std::uint64_t from = r.next_seq;
-    command({"XRANGE", key("r:", str(room), ":log"), str(from) + "-0", upto ? str(upto) + "-0" : "+"},
+    command({"XRANGE", key("r:", str(room), ":log"), "0-" + str(from), upto ? "0-" + str(upto) : "+"},
             [this, room, from, upto](const resp::Value& v) { filled(room, v, from, upto); });
 }
 
@@ -584,14 +596,19 @@ void Node::filled(ca::RoomId room, const resp::Value& v, std::uint64_t from, std
     if (v.kind != resp::Value::Kind::array) return lose_room(room, "the room's order could not be recovered");
     std::vector<Held> got;
     for (const auto& entry : v.elements) {
-        // [id, [field, value]]
+        // [0-<seq>, [field, payload]]: the message as published is "<seq> <payload>"
         if (entry.kind != resp::Value::Kind::array || entry.elements.size() != 2 ||
             entry.elements[1].kind != resp::Value::Kind::array || entry.elements[1].elements.size() != 2)
             return lose_room(room, "the room's log is unreadable");
-        const auto body = entry.elements[1].elements[1].as_string();
-        auto h = body ? parse_room_message(*body) : std::nullopt;
+        const auto id = entry.elements[0].as_string();
+        const auto payload = entry.elements[1].elements[1].as_string();
+        if (!id || !payload || id->substr(0, 2) != "0-") return lose_room(room, "the room's log is unreadable");
+        std::string body(id->substr(2));
+        body += ' ';
+        body += *payload;
+        auto h = parse_room_message(body);
         if (!h) return lose_room(room, "the room's log is unreadable");
-        const auto origin = body->substr(body->find(' ') + 1);
+        const auto origin = body.substr(body.find(' ') + 1);
         h->local_origin = origin.substr(0, origin.find(' ')) == config_.name;
         got.push_back(std::move(*h));
     }
@@ -771,7 +788,8 @@ void Node::publish(ca::RoomId room, sio::Frame frame, sio::SessionId skip, std::
         if (done) done(false);
         return;
     }
-    command({"FCALL", "compeit_publish", "0", str(room), room_payload(skip, order, frame), str(config_.log_length)},
+    command({"FCALL", "compeit_publish", "2", key("r:", str(room), ":log"), key("r:", str(room)),
+             room_payload(skip, order, frame), str(config_.log_length)},
             [this, room, order, done = std::move(done)](const resp::Value& v) {
                 const bool ok = v.as_integer().value_or(0) > 0;
                 if (!ok && order) unpublished(room, order);

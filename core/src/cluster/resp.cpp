@@ -1,6 +1,7 @@
 #include "compeit/cluster/resp.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 
 namespace compeit::resp {
@@ -14,7 +15,48 @@ constexpr std::size_t kMaxReserve = 1024;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-bool known_type(char t) { return t == '+' || t == '-' || t == ':' || t == '$' || t == '*' || t == '_'; }
+// RESP2's types, then RESP3's (see resp.hpp).
+bool known_type(char t) {
+    switch (t) {
+        case '+': case '-': case ':': case '$': case '*': case '_':
+        case '>': case '%': case '~': case '#': case ',': case '(': case '!': case '=': case '|': return true;
+        default: return false;
+    }
+}
+// A length line followed by that many bytes and CRLF.
+bool bulk_type(char t) { return t == '$' || t == '!' || t == '='; }
+// A count line followed by that many values (twice as many for a map or an attribute).
+bool aggregate_type(char t) { return t == '*' || t == '>' || t == '~' || t == '%' || t == '|'; }
+bool paired_type(char t) { return t == '%' || t == '|'; }
+
+// What the number on a header line counts, for the reasons a decoder fails with.
+const char* header_name(char t) {
+    switch (t) {
+        case ':': return "integer";
+        case '$': return "bulk length";
+        case '!': return "blob error length";
+        case '=': return "verbatim string length";
+        case '*': return "array length";
+        case '>': return "push length";
+        case '~': return "set length";
+        case '%': return "map length";
+        default: return "attribute length";
+    }
+}
+
+// A RESP3 double: what strtod reads, or inf, -inf, nan (Redis writes those).
+bool valid_double(std::string_view s) {
+    if (s == "inf" || s == "-inf" || s == "+inf" || s == "nan" || s == "-nan") return true;
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    if (s.empty() || !(is_digit(s.front()) || s.front() == '-' || s.front() == '.')) return false;
+    double d = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+    return end == s.data() + s.size() && (ec == std::errc{} || ec == std::errc::result_out_of_range);
+}
+bool double_byte(char c) {
+    return is_digit(c) || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E' || c == 'i' || c == 'n' || c == 'f' ||
+           c == 'a';
+}
 
 std::string byte_name(char c) {
     static constexpr char hex[] = "0123456789abcdef";
@@ -83,25 +125,48 @@ std::optional<std::int64_t> Value::as_integer() const {
 
 void append_command(std::string& out, std::initializer_list<std::string_view> args) { append_args(out, args); }
 
+namespace {
+void append_aggregate(std::string& out, char type, const Value& v);
+}
+
 void append_command(std::string& out, const std::vector<std::string_view>& args) { append_args(out, args); }
+
+namespace {
+void append_aggregate(std::string& out, char type, const Value& v) {
+    const std::size_t n = v.elements.size();
+    out += type;
+    out += std::to_string(type == '%' ? (n + 1) / 2 : n);
+    out += "\r\n";
+    for (const auto& e : v.elements) append_value(out, e);
+    if (type == '%' && n % 2) out += "_\r\n";  // a hand-made map with a key but no value
+}
+}  // namespace
 
 void append_value(std::string& out, const Value& v) {
     switch (v.kind) {
         case Value::Kind::simple: append_line(out, '+', v.str); return;
-        case Value::Kind::error: append_line(out, '-', v.str); return;
+        case Value::Kind::error:
+            if (v.str.find_first_of("\r\n") == std::string::npos) return append_line(out, '-', v.str);
+            out += '!';  // a blob error carries any bytes
+            out += std::to_string(v.str.size());
+            out += "\r\n";
+            out += v.str;
+            out += "\r\n";
+            return;
         case Value::Kind::integer:
             out += ':';
             out += std::to_string(v.integer);
             out += "\r\n";
             return;
         case Value::Kind::bulk: append_bulk(out, v.str); return;
-        case Value::Kind::array:
-            out += '*';
-            out += std::to_string(v.elements.size());
-            out += "\r\n";
-            for (const auto& e : v.elements) append_value(out, e);
-            return;
+        case Value::Kind::array: return append_aggregate(out, '*', v);
+        case Value::Kind::push: return append_aggregate(out, '>', v);
+        case Value::Kind::map: return append_aggregate(out, '%', v);
+        case Value::Kind::set: return append_aggregate(out, '~', v);
         case Value::Kind::null: out += "$-1\r\n"; return;
+        case Value::Kind::boolean: out += v.integer ? "#t\r\n" : "#f\r\n"; return;
+        case Value::Kind::double_: append_line(out, ',', v.str); return;
+        case Value::Kind::big_number: append_line(out, '(', v.str); return;
     }
 }
 
@@ -178,21 +243,41 @@ bool Decoder::check_byte(char type, std::size_t index, char c) {
     switch (type) {
         case '+':
         case '-':
+        case ',':
+        case '(':
             if (index >= limits_.max_bulk_bytes) {
-                fail(std::string(type == '+' ? "simple string" : "error") + " longer than " +
-                     std::to_string(limits_.max_bulk_bytes) + " bytes");
+                const char* what = type == '+' ? "simple string" : type == '-' ? "error" : type == ',' ? "double" : "big number";
+                fail(std::string(what) + " longer than " + std::to_string(limits_.max_bulk_bytes) + " bytes");
+                return false;
+            }
+            if (type == ',' && !double_byte(c)) {
+                fail("double is not a number");
+                return false;
+            }
+            if (type == '(' && !(is_digit(c) || (index == 0 && c == '-'))) {
+                fail("big number is not a number");
+                return false;
+            }
+            return true;
+        case '#':
+            if (index > 0 || (c != 't' && c != 'f')) {
+                fail("boolean is not #t or #f");
                 return false;
             }
             return true;
         case '_': fail("null with content"); return false;
         default: break;
     }
+    const char* what = header_name(type);
     if (index == 0 && (c == '-' || (c == '+' && type == ':'))) {
+        if (c == '-' && type != ':' && type != '$' && type != '*') {  // RESP3 has `_` for null, no -1
+            fail(std::string(what) + " is negative");
+            return false;
+        }
         line_.sign = true;
         line_.negative = c == '-';
         return true;
     }
-    const char* what = type == ':' ? "integer" : type == '$' ? "bulk length" : "array length";
     if (!is_digit(c)) {
         fail(std::string(what) + " is not a number");
         return false;
@@ -212,11 +297,12 @@ bool Decoder::check_byte(char type, std::size_t index, char c) {
         line_.magnitude = 1;
         return true;
     }
-    if (type == '$' && !add_digit(line_.magnitude, limits_.max_bulk_bytes, c)) {
+    if (bulk_type(type) && !add_digit(line_.magnitude, limits_.max_bulk_bytes, c)) {
         fail("bulk string longer than " + std::to_string(limits_.max_bulk_bytes) + " bytes");
         return false;
     }
-    if (type == '*' && !add_digit(line_.magnitude, limits_.max_elements - elements_, c)) {
+    const std::size_t room = limits_.max_elements - elements_;
+    if (aggregate_type(type) && !add_digit(line_.magnitude, paired_type(type) ? room / 2 : room, c)) {
         fail("reply with more than " + std::to_string(limits_.max_elements) + " array elements");
         return false;
     }
@@ -235,9 +321,33 @@ Decoder::Step Decoder::finish_line(char type, std::size_t cr, Value& out) {
             out.str.assign(content);
             return Step::value;
         case '_': out.kind = Value::Kind::null; return Step::value;
+        case '#':
+            if (content.size() != 1) {
+                fail("boolean is not #t or #f");
+                return Step::failed;
+            }
+            out.kind = Value::Kind::boolean;
+            out.integer = content[0] == 't' ? 1 : 0;
+            return Step::value;
+        case ',':
+            if (!valid_double(content)) {
+                fail("double is not a number");
+                return Step::failed;
+            }
+            out.kind = Value::Kind::double_;
+            out.str.assign(content);
+            return Step::value;
+        case '(':
+            if (content.empty() || content == "-") {
+                fail("big number is not a number");
+                return Step::failed;
+            }
+            out.kind = Value::Kind::big_number;
+            out.str.assign(content);
+            return Step::value;
         default: break;
     }
-    const char* what = type == ':' ? "integer" : type == '$' ? "bulk length" : "array length";
+    const char* what = header_name(type);
     if (content.size() == (line.sign ? 1u : 0u)) {
         fail(std::string(what) + " is not a number");
         return Step::failed;
@@ -255,34 +365,55 @@ Decoder::Step Decoder::finish_line(char type, std::size_t cr, Value& out) {
         out.kind = Value::Kind::null;
         return Step::value;
     }
-    const auto n = static_cast<std::size_t>(line.magnitude);
-    if (type == '$') {
+    auto n = static_cast<std::size_t>(line.magnitude);
+    if (bulk_type(type)) {
+        if (type == '=' && n < 4) {  // "txt:" at least
+            fail("verbatim string without its format");
+            return Step::failed;
+        }
         bulk_ = n;
+        bulk_type_ = type;
         return Step::partial;
+    }
+    // A push is a message of its own, never part of a reply: one inside an
+    // aggregate would be a reply cut in two.
+    if (type == '>' && !stack_.empty()) {
+        fail("push inside another reply");
+        return Step::failed;
     }
     if (stack_.size() >= limits_.max_depth) {
         fail("arrays nested deeper than " + std::to_string(limits_.max_depth));
         return Step::failed;
     }
+    if (paired_type(type)) n *= 2;
     elements_ += n;
-    out.kind = Value::Kind::array;
-    if (n == 0) return Step::value;
+    out.kind = type == '>' ? Value::Kind::push
+               : type == '~' ? Value::Kind::set
+               : paired_type(type) ? Value::Kind::map
+                                   : Value::Kind::array;
+    if (n == 0) return type == '|' ? Step::partial : Step::value;  // an empty attribute annotates nothing
     out.elements.reserve(std::min(n, kMaxReserve));
-    stack_.push_back(Frame{std::move(out), n});
+    stack_.push_back(Frame{std::move(out), n, type == '|'});
     return Step::partial;
 }
 
 Decoder::Step Decoder::read_bulk(Value& out) {
     const std::size_t n = *bulk_;
     const std::size_t avail = buf_.size() - pos_;
+    // Byte 3 of a verbatim string first: it arrives before the CRLF (n >= 4).
+    if (bulk_type_ == '=' && avail > 3 && buf_[pos_ + 3] != ':') {
+        fail("verbatim string without its format");
+        return Step::failed;
+    }
     // The CRLF after the payload is checked byte by byte too.
     if ((avail > n && buf_[pos_ + n] != '\r') || (avail > n + 1 && buf_[pos_ + n + 1] != '\n')) {
         fail("bulk string not followed by CRLF");
         return Step::failed;
     }
     if (avail < n + 2) return Step::more;
-    out.kind = Value::Kind::bulk;
-    out.str.assign(buf_, pos_, n);
+    out.kind = bulk_type_ == '!' ? Value::Kind::error : Value::Kind::bulk;
+    const std::size_t skip = bulk_type_ == '=' ? 4 : 0;  // "txt:" or "mkd:": the text is what matters here
+    out.str.assign(buf_, pos_ + skip, n - skip);
     pos_ += n + 2;
     bulk_.reset();
     return Step::value;
@@ -296,8 +427,13 @@ std::optional<Value> Decoder::complete(Value v) {
         held_ += v.str.size();
         top.array.elements.push_back(std::move(v));
         if (--top.remaining > 0) return std::nullopt;
+        const bool attribute = top.attribute;
         v = std::move(top.array);
         stack_.pop_back();
+        if (attribute) {  // dropped; the value it annotates comes next, in its place
+            if (stack_.empty()) elements_ = held_ = 0;
+            return std::nullopt;
+        }
     }
     elements_ = 0;
     held_ = 0;

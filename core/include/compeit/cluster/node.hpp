@@ -1,11 +1,13 @@
 // One node of a cluster, sans I/O: the ClusterLink the router talks to,
-// spoken as Redis commands. native/ owns the two Redis connections (one for
-// commands, pipelined; one for subscriptions), writes what take_commands()
-// and take_subscriber() return, and feeds every reply back; time comes in
-// with tick().
+// spoken as Redis commands. native/ owns the one Redis connection (RESP3,
+// `HELLO 3`: commands pipelined, subscriptions on the same socket), writes
+// what take_commands() returns and feeds every value it decodes to
+// on_value(), which tells replies (FIFO) from pushes; time comes in with
+// tick(). One connection, not two, because the sending node's FCALL reply and
+// its own message's push then arrive in one read (bench/PROFILE.md §5).
 //
 // What lives in Redis (all keys under "compeit:"):
-//   r:<room>:seq, r:<room>:log   the room's sequence and its capped log (a stream)
+//   r:<room>:log                 the room's capped log (a stream); its entry ids, 0-<seq>, number the room's messages
 //   r:<room>:m, r:<room>:u       members (sorted by join sequence) and their user JSON
 //   r:<room>                     the room's channel: one publish per message
 //   users                        user id -> node;  n:<node>:users  user id -> room ("" for none)
@@ -17,6 +19,7 @@
 // node sees one order per room.
 //
 // A room message on its channel is "<seq> <origin node> <skip session> <order>\n<frame bytes>".
+// Its log entry holds the same without "<seq> " (the entry's id is 0-<seq>).
 // A message for a user on a node channel is "<user id>\n<frame bytes>".
 // A message for the room-owned agents of a node (ca::RoomOwners) is
 // "@<scope>\n<message>" on the same channel.
@@ -78,17 +81,20 @@ public:
 
     void add_ids(ca::UserId first, std::size_t count);
 
-    // The connections. connected(): both are up (fresh sockets); the node
-    // loads its functions, registers (reaping its own previous run the first
-    // time) and subscribes again. disconnected(): either dropped; every
-    // command waiting for a reply fails, and nothing is sent until connected.
+    // The connection. connected(): it is up (a fresh socket); the node
+    // switches it to RESP3, loads its functions, registers (reaping its own
+    // previous run the first time) and subscribes again. disconnected(): it
+    // dropped; every command waiting for a reply fails, and nothing is sent
+    // until connected.
     void connected(sio::Time now);
     void disconnected();
+    // Commands and (un)subscriptions, in the order the node made them.
     std::string take_commands();
-    std::string take_subscriber();
-    // A reply on the command connection (FIFO), and a push on the subscriber one.
+    // What the decoder read: a push (`>`) goes to on_push, anything else is
+    // the reply to the oldest command waiting (on_reply).
+    void on_value(resp::Value v);
     void on_reply(resp::Value v);
-    void on_push(resp::Value v);
+    void on_push(resp::Value v);  // a RESP3 push, or an array shaped like one (tests)
     void tick(sio::Time now);
 
     // ClusterLink
@@ -159,7 +165,7 @@ private:
     std::string epoch_;  // the Redis epoch this node registered in
     sio::Time now_{};
     sio::Time next_alive_{};
-    std::string cmd_out_, sub_out_;
+    std::string cmd_out_;
     std::deque<Reply> pending_;
     std::unordered_map<ca::RoomId, Room> rooms_;
     std::unordered_map<ca::UserId, sio::SessionId> users_;  // local users
