@@ -393,7 +393,7 @@ TEST_CASE("resp3: maps (HELLO's reply), sets, booleans, doubles, big numbers", "
     CHECK(one("~3\r\n+a\r\n:1\r\n_\r\n") == of(Kind::set, {simple("a"), integer(1), null()}));
     CHECK(one("#t\r\n") == boolean(true));
     CHECK(one("#f\r\n") == boolean(false));
-    for (const char* d : {"1.5", "-0.25", "3", "1e10", "-1.5E-3", "inf", "-inf", "nan", "+2.0"})
+    for (const char* d : {"1.5", "-0.25", "3", "1e10", "-1.5E-3", ".5", "7.", "inf", "-inf", "nan", "+2.0"})
         CHECK(one(std::string(",") + d + "\r\n") == text(Kind::double_, d));
     CHECK(one("(3492890328409238509324850943850943825024385\r\n") ==
           text(Kind::big_number, "3492890328409238509324850943850943825024385"));
@@ -434,6 +434,9 @@ TEST_CASE("resp3: hostile input fails with its reason, within the limits", "[res
     CHECK(failure(",e\r\n") == "double is not a number");
     CHECK(failure(",1..2\r\n") == "double is not a number");
     CHECK(failure(",--1\r\n") == "double is not a number");
+    CHECK(failure(",1e\r\n") == "double is not a number");
+    CHECK(failure(",.\r\n") == "double is not a number");
+    CHECK(failure(",1e+\r\n") == "double is not a number");
     CHECK(failure("(\r\n") == "big number is not a number");
     CHECK(failure("(-\r\n") == "big number is not a number");
     CHECK(failure("(1-2\r\n") == "big number is not a number");

@@ -1,7 +1,6 @@
 #include "compeit/cluster/resp.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <limits>
 
 namespace compeit::resp {
@@ -44,14 +43,32 @@ const char* header_name(char t) {
     }
 }
 
-// A RESP3 double: what strtod reads, or inf, -inf, nan (Redis writes those).
+// A RESP3 double: a decimal number (sign, digits with an optional point,
+// optional exponent), or inf, -inf, nan (Redis writes those). Only checked,
+// never converted (nothing reads a double's value), and by its grammar rather
+// than std::from_chars, which the WASM toolchain's libc++ lacks for floating
+// point.
 bool valid_double(std::string_view s) {
     if (s == "inf" || s == "-inf" || s == "+inf" || s == "nan" || s == "-nan") return true;
-    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-    if (s.empty() || !(is_digit(s.front()) || s.front() == '-' || s.front() == '.')) return false;
-    double d = 0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-    return end == s.data() + s.size() && (ec == std::errc{} || ec == std::errc::result_out_of_range);
+    std::size_t i = 0;
+    const auto digits = [&] {
+        const std::size_t from = i;
+        while (i < s.size() && is_digit(s[i])) ++i;
+        return i - from;
+    };
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    std::size_t mantissa = digits();
+    if (i < s.size() && s[i] == '.') {
+        ++i;
+        mantissa += digits();
+    }
+    if (mantissa == 0) return false;
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+        if (digits() == 0) return false;
+    }
+    return i == s.size();
 }
 bool double_byte(char c) {
     return is_digit(c) || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E' || c == 'i' || c == 'n' || c == 'f' ||
