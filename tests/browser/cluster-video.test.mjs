@@ -58,7 +58,7 @@ test('three people on three nodes start their cameras and each decodes both othe
     const others = NAMES.filter((n) => n !== name).map((n) => ids[n]);
     await waitForDecodedVideo(pages[i], others, { timeout: 30_000 });
   }
-  await pages[0].screenshot({ path: screenshotPath('cluster-video') });
+  await pages[0].screenshot({ path: screenshotPath('cluster-video.png') });
 });
 
 test('a camera stopped on one node takes its tile away on the other two, and the others keep decoding', { skip, timeout: 60_000 }, async () => {
