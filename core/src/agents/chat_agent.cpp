@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "compeit/ca/input.hpp"
+#include "compeit/util/json_scan.hpp"
 #include "compeit/util/utf.hpp"
 
 namespace compeit::agents {
@@ -13,36 +14,15 @@ using ca::json;
 namespace {
 std::string text_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// A string as nlohmann's dump(-1, ' ', false, replace) writes it, for valid
-// UTF-8 (anything else takes nlohmann's own path, so the bytes stay the same).
+// A string as nlohmann's dump(-1, ' ', false, replace) writes it: the shared
+// escaper for valid UTF-8, nlohmann's own path for anything else (its
+// replacement differs from utf::sanitize's), so the bytes stay the same.
 void append_string(std::string& out, std::string_view s) {
     if (!utf::valid_utf8(s)) {
         out += text_of(json(std::string(s)));
         return;
     }
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += '"';
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out += kHex[c >> 4];
-                    out += kHex[c & 15];
-                } else {
-                    out += ch;
-                }
-        }
-    }
-    out += '"';
+    util::append_json_string(out, s);
 }
 }  // namespace
 

@@ -271,6 +271,8 @@ void append_json_string(std::string& out, std::string_view s) {
             out += ch;
         } else if (c < 0x20) {
             switch (c) {
+                case '\b': out += "\\b"; break;
+                case '\f': out += "\\f"; break;
                 case '\n': out += "\\n"; break;
                 case '\r': out += "\\r"; break;
                 case '\t': out += "\\t"; break;

@@ -40,7 +40,8 @@ std::optional<std::string> json_string(std::string_view span);
 // The integer a JSON number span denotes, if it is an integer in int64 range.
 std::optional<std::int64_t> json_integer(std::string_view span);
 
-// Appends `s` as a JSON string literal (quotes, escapes for ", \ and controls).
+// Appends `s` as a JSON string literal (quotes, escapes for ", \ and controls),
+// byte for byte what nlohmann's dump() writes for valid UTF-8.
 void append_json_string(std::string& out, std::string_view s);
 
 namespace detail {
