@@ -726,15 +726,13 @@ void Router::send_user(Out event, UserId to, const sio::Frame& frame) {
 void Router::ack(const Request& r, const std::string& arg_json) {
     if (r.ack_id.empty()) return;
     ++stats_.out[static_cast<std::size_t>(Out::ack)];
+    auto packet = sio::make_ack(std::string(kNamespace), r.ack_id, "[" + arg_json + "]");
     if (r.remote) {  // the user's node writes it to the session, which is the user's only one
-        if (const Member* m = member_by_user(r.user))
-            return engine_->send(m->session, sio::make_ack(std::string(kNamespace), r.ack_id, "[" + arg_json + "]"));
-        if (link_) link_->to_user(r.user,
-                                 sio::make_frame(sio::encode(sio::make_ack(std::string(kNamespace), r.ack_id, "[" + arg_json + "]"))),
-                                 {});
+        if (const Member* m = member_by_user(r.user)) return engine_->send(m->session, std::move(packet));
+        if (link_) link_->to_user(r.user, sio::make_frame(sio::encode(packet)), {});
         return;
     }
-    engine_->send(r.session, sio::make_ack(std::string(kNamespace), r.ack_id, "[" + arg_json + "]"));
+    engine_->send(r.session, std::move(packet));
 }
 
 void Router::fail(const Request& r, ErrorCode code, std::string_view message) {
@@ -875,7 +873,7 @@ void Port::relay_to_room_raw(RoomId room, UserId from, std::string_view data_jso
 }
 
 void Port::user_message(UserId to, UserId from, const json& data) const {
-    if (!reachable(to)) return;
+    if (!reachable(to)) return;  // before dumping `data`
     user_message_raw(to, from, dump(data));
 }
 
