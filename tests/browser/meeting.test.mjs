@@ -66,6 +66,25 @@ function newestVisible(page) {
   });
 }
 
+/**
+ * After a resize the app pins the chat to its newest message in its own resize
+ * callback, which may run after the new size is visible to the page: wait for
+ * it (bounded), and fail with the geometry when it does not come.
+ */
+async function assertNewestComesIntoView(page, what) {
+  try {
+    await page.waitForFunction(() => {
+      const log = document.querySelector('[data-testid="chat-log"]');
+      const items = log.querySelectorAll('[data-testid="chat-message"]');
+      const last = items[items.length - 1].getBoundingClientRect();
+      const box = log.getBoundingClientRect();
+      return last.top >= box.top - 1 && last.bottom <= box.bottom + 1 && box.height > 0;
+    }, null, { timeout: TIMEOUT });
+  } catch {
+    assert.fail(`${what} (${JSON.stringify(await newestVisible(page))})`);
+  }
+}
+
 async function waitForTiles(page, count) {
   await page.waitForFunction((count) => {
     const tiles = [...document.querySelectorAll('[data-testid="video-tile"]')];
@@ -132,12 +151,11 @@ test('three people meet; on the phone the newest message stays in view when vide
   const { width, height } = PHONE.viewport;
   await carol.setViewportSize({ width: height, height: width });
   await carol.waitForFunction((w) => window.innerWidth === w, height);
-  const sideways = await newestVisible(carol);
-  assert.ok(sideways.inside, `newest message visible on a phone turned sideways (${JSON.stringify(sideways)})`);
+  await assertNewestComesIntoView(carol, 'newest message visible on a phone turned sideways');
   await carol.screenshot({ path: screenshotPath('meeting-phone-landscape.png') });
   await carol.setViewportSize({ width, height: Math.round(height * 0.55) });  // a keyboard takes the lower part
   await carol.waitForFunction((w) => window.innerWidth === w, width);
-  assert.ok((await newestVisible(carol)).inside, 'newest message visible with the keyboard open');
+  await assertNewestComesIntoView(carol, 'newest message visible with the keyboard open');
   await carol.setViewportSize(PHONE.viewport);
   await carol.waitForFunction((h) => window.innerHeight === h, height);
   assert.ok((await newestVisible(carol)).inside, 'and when it closes');
